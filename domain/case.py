@@ -1,0 +1,513 @@
+"""Case: one listing under one notice, from filing to closing; the lifecycle is the table below."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import Field
+
+from domain.values import (
+    Actor,
+    AwareDatetime,
+    DomainError,
+    EventSourced,
+    Frozen,
+    RightType,
+    Sha256,
+    SourceType,
+    StatementOfReasons,
+)
+
+
+class State(StrEnum):
+    FILED = "filed"
+    AWAITING_CLARIFICATION = "awaiting_clarification"
+    TAKEN_DOWN_PENDING_REVIEW = "taken_down_pending_review"
+    TAKEN_DOWN = "taken_down"
+    DECLINED = "declined"
+    COUNTER_NOTICED = "counter_noticed"
+    FORWARDED = "forwarded_to_notifier"
+    IN_LITIGATION = "in_litigation"
+    REINSTATED = "reinstated"
+    APPEAL_REJECTED = "appeal_rejected"
+    WITHDRAWN = "withdrawn"
+    LAPSED = "lapsed"
+    CLOSED = "closed"
+
+
+class Step(StrEnum):
+    REQUEST_CLARIFICATION = "request_clarification"
+    PROVIDE_CLARIFICATION = "provide_clarification"
+    LAPSE_CLARIFICATION = "lapse_clarification"
+    TAKE_DOWN = "take_down"
+    TAKE_DOWN_TRUSTED = "take_down_trusted"
+    DECLINE = "decline"
+    CONFIRM_TAKEDOWN = "confirm_takedown"
+    REVERSE_TAKEDOWN = "reverse_takedown"
+    MISS_REVIEW = "miss_review"
+    NOTIFY_SELLER = "notify_seller"
+    COUNTER_NOTICE = "counter_notice"
+    CLOSE_APPEAL_WINDOW = "close_appeal_window"
+    FORWARD_TO_NOTIFIER = "forward_to_notifier"
+    REPORT_LITIGATION = "report_litigation"
+    RESTORE_AFTER_FORWARDING = "restore_after_forwarding"
+    UPHOLD_APPEAL = "uphold_appeal"
+    REJECT_APPEAL = "reject_appeal"
+    WITHDRAW = "withdraw"
+    CLOSE = "close"
+
+
+S = State
+TAKEN = (S.TAKEN_DOWN, S.TAKEN_DOWN_PENDING_REVIEW)
+APPEALING = (S.COUNTER_NOTICED, S.FORWARDED, S.IN_LITIGATION)
+OPEN = (S.FILED, S.AWAITING_CLARIFICATION, *TAKEN, *APPEALING, S.APPEAL_REJECTED)
+RESOLVED = frozenset({S.DECLINED, S.REINSTATED, S.WITHDRAWN, S.LAPSED, S.CLOSED})
+"""A listing with a resolved case may be the subject of a new case."""
+
+TRANSITIONS: dict[tuple[Step, State], State] = {
+    (Step.REQUEST_CLARIFICATION, S.FILED): S.AWAITING_CLARIFICATION,
+    (Step.PROVIDE_CLARIFICATION, S.AWAITING_CLARIFICATION): S.FILED,
+    (Step.LAPSE_CLARIFICATION, S.AWAITING_CLARIFICATION): S.LAPSED,
+    (Step.TAKE_DOWN, S.FILED): S.TAKEN_DOWN,
+    (Step.TAKE_DOWN_TRUSTED, S.FILED): S.TAKEN_DOWN_PENDING_REVIEW,
+    (Step.DECLINE, S.FILED): S.DECLINED,
+    (Step.CONFIRM_TAKEDOWN, S.TAKEN_DOWN_PENDING_REVIEW): S.TAKEN_DOWN,
+    (Step.REVERSE_TAKEDOWN, S.TAKEN_DOWN_PENDING_REVIEW): S.REINSTATED,
+    (Step.MISS_REVIEW, S.TAKEN_DOWN_PENDING_REVIEW): S.TAKEN_DOWN_PENDING_REVIEW,
+    **{(Step.NOTIFY_SELLER, s): s for s in TAKEN},
+    **{(Step.COUNTER_NOTICE, s): S.COUNTER_NOTICED for s in TAKEN},
+    (Step.CLOSE_APPEAL_WINDOW, S.TAKEN_DOWN): S.CLOSED,
+    (Step.CLOSE_APPEAL_WINDOW, S.TAKEN_DOWN_PENDING_REVIEW): S.TAKEN_DOWN_PENDING_REVIEW,
+    (Step.FORWARD_TO_NOTIFIER, S.COUNTER_NOTICED): S.FORWARDED,
+    (Step.REPORT_LITIGATION, S.FORWARDED): S.IN_LITIGATION,
+    (Step.RESTORE_AFTER_FORWARDING, S.FORWARDED): S.REINSTATED,
+    **{(Step.UPHOLD_APPEAL, s): S.REINSTATED for s in APPEALING},
+    **{(Step.REJECT_APPEAL, s): S.APPEAL_REJECTED for s in APPEALING},
+    **{(Step.WITHDRAW, s): S.WITHDRAWN for s in OPEN},
+    **{(Step.CLOSE, s): S.CLOSED for s in State if s is not S.CLOSED},
+}
+"""Every allowed (step, from-state) pair and the state it leads to; nothing else is allowed."""
+
+
+class Deadline(StrEnum):
+    CLARIFICATION = "clarification"
+    REVIEW = "review"
+    COUNTER_NOTICE = "counter_notice"
+    RESTORATION = "restoration"
+
+
+DEADLINE_STEP = {
+    Deadline.CLARIFICATION: Step.LAPSE_CLARIFICATION,
+    Deadline.REVIEW: Step.MISS_REVIEW,
+    Deadline.COUNTER_NOTICE: Step.CLOSE_APPEAL_WINDOW,
+    Deadline.RESTORATION: Step.RESTORE_AFTER_FORWARDING,
+}
+"""What passing each deadline does, as a step of the table."""
+
+
+class Lane(StrEnum):
+    NORMAL = "normal"
+    TRUSTED = "trusted"
+
+
+class ReasonCode(StrEnum):
+    COUNTERFEIT = "counterfeit"
+    TRADEMARK_MISUSE = "trademark_misuse"
+    COPYRIGHT_COPY = "copyright_copy"
+    DESIGN_COPY = "design_copy"
+    PATENT_INFRINGEMENT = "patent_infringement"
+    GI_MISUSE = "gi_misuse"
+
+
+class Evidence(Frozen):
+    """One piece of evidence, referenced and hashed (the file itself stays with the notifier)."""
+
+    kind: str = Field(min_length=1, max_length=50, examples=["test_buy", "photo"])
+    reference: str = Field(min_length=1, max_length=500)
+    sha256: Sha256
+
+
+class Listing(Frozen):
+    """The exact listing a case is about."""
+
+    marketplace: str = Field(min_length=1, max_length=100)
+    listing_id: str = Field(min_length=1, max_length=200)
+    url: str = Field(min_length=8, max_length=2000, pattern=r"^https?://\S+$")
+    seller_id: str = Field(min_length=1, max_length=200)
+
+
+class IllegalStep(DomainError):
+    """A step the lifecycle table does not allow from the case's state."""
+
+    def __init__(self, case_id: UUID, state: State, step: Step) -> None:
+        allowed = sorted(s.value for (s, frm) in TRANSITIONS if frm is state)
+        super().__init__(
+            f"case {case_id} is {state.value}: cannot {step.value.replace('_', ' ')} "
+            f"(allowed now: {', '.join(allowed) or 'nothing'})"
+        )
+        self.case_id, self.state, self.step = case_id, state, step
+
+
+class CaseError(DomainError):
+    """A case command refused for a reason other than the lifecycle table."""
+
+
+class Case(EventSourced):
+    """A listing named in a notice, decided on its own."""
+
+    def __init__(
+        self,
+        notice_id: UUID,
+        notifier_id: UUID,
+        right_id: UUID,
+        right_type: RightType,
+        listing: Listing,
+        reason_code: ReasonCode,
+        lane: Lane,
+        source_type: SourceType,
+    ) -> None:
+        self.notice_id = notice_id
+        self.notifier_id = notifier_id
+        self.right_id = right_id
+        self.right_type = right_type
+        self.listing = listing
+        self.reason_code = reason_code
+        self.lane = lane
+        self.source_type = source_type
+        self.state = State.FILED
+        self.deadlines: dict[Deadline, datetime] = {}
+        self.missed: list[Deadline] = []
+        self.reasons: StatementOfReasons | None = None
+        self.taken_down_at: datetime | None = None
+        self.counter_noticed = False
+        self.litigation = False
+
+    # -- events: each only assigns -----------------------------------------------------------
+
+    class Filed(EventSourced.Created):
+        notice_id: UUID
+        notifier_id: UUID
+        right_id: UUID
+        right_type: RightType
+        listing: Listing
+        reason_code: ReasonCode
+        explanation: str = Field(min_length=1, max_length=5000)
+        evidence: tuple[Evidence, ...] = Field(min_length=1)
+        lane: Lane
+        source_type: SourceType
+        automated_detection: bool = False
+
+    class Transitioned(EventSourced.Event):
+        """Base of the events that move a case through the table."""
+
+        step: Step
+
+        def apply(self, case: Case) -> None:
+            case.state = TRANSITIONS[(self.step, case.state)]
+            self.settle(case)
+
+        def settle(self, case: Case) -> None:
+            """Further assignments of a particular event."""
+
+    class ClarificationRequested(Transitioned):
+        step: Step = Step.REQUEST_CLARIFICATION
+        question: str = Field(min_length=1, max_length=5000)
+        respond_by: AwareDatetime
+
+        def settle(self, case: Case) -> None:
+            case.deadlines[Deadline.CLARIFICATION] = self.respond_by
+
+    class ClarificationProvided(Transitioned):
+        step: Step = Step.PROVIDE_CLARIFICATION
+        answer: str = Field(min_length=1, max_length=5000)
+
+        def settle(self, case: Case) -> None:
+            case.deadlines.pop(Deadline.CLARIFICATION, None)
+
+    class TakenDown(Transitioned):
+        step: Step = Step.TAKE_DOWN
+        lane: Lane
+        reasons: StatementOfReasons
+        review_by: AwareDatetime | None = None
+
+        def settle(self, case: Case) -> None:
+            case.reasons = self.reasons
+            case.taken_down_at = self.timestamp
+            if self.review_by is not None:
+                case.deadlines[Deadline.REVIEW] = self.review_by
+
+    class SellerNotified(Transitioned):
+        step: Step = Step.NOTIFY_SELLER
+        seller_id: str
+        counter_notice_by: AwareDatetime
+
+        def settle(self, case: Case) -> None:
+            case.deadlines[Deadline.COUNTER_NOTICE] = self.counter_notice_by
+
+    class Declined(Transitioned):
+        step: Step = Step.DECLINE
+        reasons: StatementOfReasons
+
+        def settle(self, case: Case) -> None:
+            case.reasons = self.reasons
+
+    class TakedownConfirmed(Transitioned):
+        step: Step = Step.CONFIRM_TAKEDOWN
+        reasons: StatementOfReasons
+
+        def settle(self, case: Case) -> None:
+            case.reasons = self.reasons
+            case.deadlines.pop(Deadline.REVIEW, None)
+
+    class TakedownReversed(Transitioned):
+        step: Step = Step.REVERSE_TAKEDOWN
+        reasons: StatementOfReasons
+
+        def settle(self, case: Case) -> None:
+            case.reasons = self.reasons
+            case.deadlines.clear()
+
+    class CounterNoticed(Transitioned):
+        step: Step = Step.COUNTER_NOTICE
+        statement: str = Field(min_length=1, max_length=5000)
+        consents_to_jurisdiction: bool
+
+        def settle(self, case: Case) -> None:
+            case.counter_noticed = True
+            case.deadlines.pop(Deadline.COUNTER_NOTICE, None)
+
+    class ForwardedToNotifier(Transitioned):
+        step: Step = Step.FORWARD_TO_NOTIFIER
+        restore_on: AwareDatetime
+
+        def settle(self, case: Case) -> None:
+            case.deadlines[Deadline.RESTORATION] = self.restore_on
+
+    class LitigationReported(Transitioned):
+        step: Step = Step.REPORT_LITIGATION
+        court: str = Field(min_length=1, max_length=500)
+        reference: str = Field(min_length=1, max_length=200)
+
+        def settle(self, case: Case) -> None:
+            case.litigation = True
+            case.deadlines.pop(Deadline.RESTORATION, None)
+
+    class AppealUpheld(Transitioned):
+        step: Step = Step.UPHOLD_APPEAL
+        reasons: StatementOfReasons
+
+        def settle(self, case: Case) -> None:
+            case.reasons = self.reasons
+            case.deadlines.clear()
+
+    class AppealRejected(Transitioned):
+        step: Step = Step.REJECT_APPEAL
+        reasons: StatementOfReasons
+
+        def settle(self, case: Case) -> None:
+            case.reasons = self.reasons
+            case.deadlines.clear()
+
+    class Withdrawn(Transitioned):
+        step: Step = Step.WITHDRAW
+        reason: str = Field(min_length=1, max_length=2000)
+
+        def settle(self, case: Case) -> None:
+            case.deadlines.clear()
+
+    class DeadlineMissed(Transitioned):
+        deadline: Deadline
+        due_at: AwareDatetime
+
+        def settle(self, case: Case) -> None:
+            case.deadlines.pop(self.deadline, None)
+            case.missed.append(self.deadline)
+            if case.state in RESOLVED:
+                case.deadlines.clear()
+
+    class Closed(Transitioned):
+        step: Step = Step.CLOSE
+        reason: str = Field(min_length=1, max_length=2000)
+
+        def settle(self, case: Case) -> None:
+            case.deadlines.clear()
+
+    # -- commands: decide, then record ---------------------------------------------------------
+
+    @classmethod
+    def file(
+        cls,
+        case_id: UUID,
+        notice_id: UUID,
+        notifier_id: UUID,
+        right_id: UUID,
+        right_type: RightType,
+        listing: Listing,
+        reason_code: ReasonCode,
+        explanation: str,
+        evidence: tuple[Evidence, ...],
+        lane: Lane,
+        actor: Actor,
+        at: datetime,
+        automated_detection: bool = False,
+    ) -> Case:
+        """Open a case for one listing of an accepted notice."""
+        source = SourceType.TRUSTED_FLAGGER if lane is Lane.TRUSTED else SourceType.ARTICLE_16
+        return cls._create(
+            cls.Filed,
+            id=case_id,
+            notice_id=notice_id,
+            notifier_id=notifier_id,
+            right_id=right_id,
+            right_type=right_type,
+            listing=listing,
+            reason_code=reason_code,
+            explanation=explanation,
+            evidence=evidence,
+            lane=lane,
+            source_type=source,
+            automated_detection=automated_detection,
+            actor=actor,
+            timestamp=at,
+        )
+
+    def request_clarification(
+        self, question: str, respond_by: datetime, actor: Actor, at: datetime
+    ) -> None:
+        """Ask the notifier for what the notice lacks; the case lapses if unanswered."""
+        self._guard(Step.REQUEST_CLARIFICATION)
+        self.record(
+            self.ClarificationRequested, actor, at, question=question, respond_by=respond_by
+        )
+
+    def provide_clarification(self, answer: str, actor: Actor, at: datetime) -> None:
+        """The notifier's answer returns the case to review."""
+        self._guard(Step.PROVIDE_CLARIFICATION)
+        self.record(self.ClarificationProvided, actor, at, answer=answer)
+
+    def take_down(
+        self, reasons: StatementOfReasons, actor: Actor, at: datetime, review_by: datetime | None
+    ) -> None:
+        """Remove the listing; a trusted-lane removal (review_by given) awaits post-hoc review."""
+        trusted = review_by is not None
+        step = Step.TAKE_DOWN_TRUSTED if trusted else Step.TAKE_DOWN
+        self._guard(step)
+        self.record(
+            self.TakenDown,
+            actor,
+            at,
+            step=step,
+            lane=Lane.TRUSTED if trusted else Lane.NORMAL,
+            reasons=reasons,
+            review_by=review_by,
+        )
+
+    def notify_seller(self, counter_notice_by: datetime, actor: Actor, at: datetime) -> None:
+        """Send the decision and its reasons to the seller; the appeal window opens."""
+        self._guard(Step.NOTIFY_SELLER)
+        self.record(
+            self.SellerNotified,
+            actor,
+            at,
+            seller_id=self.listing.seller_id,
+            counter_notice_by=counter_notice_by,
+        )
+
+    def decline(self, reasons: StatementOfReasons, actor: Actor, at: datetime) -> None:
+        """Refuse the notice for this listing, with reasons the notifier will see."""
+        self._guard(Step.DECLINE)
+        self.record(self.Declined, actor, at, reasons=reasons)
+
+    def confirm_takedown(self, reasons: StatementOfReasons, actor: Actor, at: datetime) -> None:
+        """Post-hoc review agrees with a fast-lane removal."""
+        self._guard(Step.CONFIRM_TAKEDOWN)
+        self._require_human(reasons, "confirm a takedown")
+        self.record(self.TakedownConfirmed, actor, at, reasons=reasons)
+
+    def reverse_takedown(self, reasons: StatementOfReasons, actor: Actor, at: datetime) -> None:
+        """Post-hoc review undoes a fast-lane removal; the listing is reinstated."""
+        self._guard(Step.REVERSE_TAKEDOWN)
+        self.record(self.TakedownReversed, actor, at, reasons=reasons)
+
+    def counter_notice(
+        self, statement: str, consents_to_jurisdiction: bool, actor: Actor, at: datetime
+    ) -> None:
+        """The seller appeals within the window."""
+        self._guard(Step.COUNTER_NOTICE)
+        window = self.deadlines.get(Deadline.COUNTER_NOTICE)
+        if window is None or at > window:
+            closed = f"closed {window.isoformat()}" if window else "not open"
+            raise CaseError(f"case {self.id}: the counter-notice window is {closed}")
+        self.record(
+            self.CounterNoticed,
+            actor,
+            at,
+            statement=statement,
+            consents_to_jurisdiction=consents_to_jurisdiction,
+        )
+
+    def forward_to_notifier(self, restore_on: datetime, actor: Actor, at: datetime) -> None:
+        """Send the counter-notice to the notifier; the listing returns on `restore_on`."""
+        self._guard(Step.FORWARD_TO_NOTIFIER)
+        self.record(self.ForwardedToNotifier, actor, at, restore_on=restore_on)
+
+    def report_litigation(self, court: str, reference: str, actor: Actor, at: datetime) -> None:
+        """The notifier went to court: the listing stays down."""
+        self._guard(Step.REPORT_LITIGATION)
+        self.record(self.LitigationReported, actor, at, court=court, reference=reference)
+
+    def uphold_appeal(self, reasons: StatementOfReasons, actor: Actor, at: datetime) -> None:
+        """The seller was right: reinstate the listing."""
+        self._guard(Step.UPHOLD_APPEAL)
+        self._require_human(reasons, "uphold an appeal")
+        self.record(self.AppealUpheld, actor, at, reasons=reasons)
+
+    def reject_appeal(self, reasons: StatementOfReasons, actor: Actor, at: datetime) -> None:
+        """The takedown stands."""
+        self._guard(Step.REJECT_APPEAL)
+        self._require_human(reasons, "reject an appeal")
+        self.record(self.AppealRejected, actor, at, reasons=reasons)
+
+    def withdraw(self, reason: str, actor: Actor, at: datetime) -> None:
+        """The notifier retracts the notice for this listing."""
+        self._guard(Step.WITHDRAW)
+        self.record(self.Withdrawn, actor, at, reason=reason)
+
+    def miss_deadline(self, deadline: Deadline, actor: Actor, at: datetime) -> None:
+        """Record that an open deadline passed, with the effect the table gives it."""
+        due = self.deadlines.get(deadline)
+        if due is None:
+            raise CaseError(f"case {self.id} has no open {deadline.value} deadline")
+        if at < due:
+            raise CaseError(
+                f"case {self.id}: the {deadline.value} deadline is not due until {due.isoformat()}"
+            )
+        step = DEADLINE_STEP[deadline]
+        self._guard(step)
+        self.record(self.DeadlineMissed, actor, at, step=step, deadline=deadline, due_at=due)
+
+    def close(self, reason: str, actor: Actor, at: datetime) -> None:
+        """Close the case for good."""
+        self._guard(Step.CLOSE)
+        self.record(self.Closed, actor, at, reason=reason)
+
+    # -- queries -------------------------------------------------------------------------------
+
+    @property
+    def is_resolved(self) -> bool:
+        """True when a new notice about the listing may open a new case."""
+        return self.state in RESOLVED
+
+    def due_deadlines(self, at: datetime) -> list[Deadline]:
+        """Open deadlines that have passed at the given time."""
+        return [kind for kind, due in self.deadlines.items() if due <= at]
+
+    def _guard(self, step: Step) -> None:
+        if (step, self.state) not in TRANSITIONS:
+            raise IllegalStep(self.id, self.state, step)
+
+    def _require_human(self, reasons: StatementOfReasons, what: str) -> None:
+        if reasons.automated_decision is not reasons.automated_decision.NOT_AUTOMATED:
+            raise CaseError(f"case {self.id}: a reviewer must {what}; it may not be automated")

@@ -1,0 +1,67 @@
+"""How pydantic domain events become stored events and back, with upcasting of old versions."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+from uuid import UUID
+
+import pydantic_core
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.utils import get_topic, resolve_topic
+from pydantic import BaseModel
+
+ORIGINATOR_FIELDS = frozenset({"originator_id", "originator_version"})
+
+
+def event_payload(event: BaseModel) -> bytes:
+    """The JSON payload of an event: the stored state, the Kafka value, one serialisation."""
+    return event.model_dump_json(exclude=set(ORIGINATOR_FIELDS)).encode()
+
+
+def upcast(cls: type[Any], state: dict[str, Any]) -> dict[str, Any]:
+    """Bring a stored state written by an older class version up to the current one."""
+    version = state.pop("class_version", 1)
+    current = getattr(cls, "class_version", 1)
+    while version < current:
+        getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
+        version += 1
+    return state
+
+
+class PydanticMapper(Mapper[UUID]):
+    """Stores each event as its pydantic JSON; reads it back through the same model."""
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        event = cast(BaseModel, domain_event)
+        payload = event_payload(event)
+        version = getattr(type(event), "class_version", 1)
+        if version > 1:
+            payload = payload[:-1] + b',"class_version":' + str(version).encode() + b"}"
+        if self.compressor:
+            payload = self.compressor.compress(payload)
+        if self.cipher:
+            payload = self.cipher.encrypt(payload)
+        return StoredEvent(
+            originator_id=domain_event.originator_id,
+            originator_version=domain_event.originator_version,
+            topic=get_topic(type(event)),
+            state=payload,
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        state = stored_event.state
+        if self.cipher:
+            state = self.cipher.decrypt(state)
+        if self.compressor:
+            state = self.compressor.decompress(state)
+        cls = resolve_topic(stored_event.topic)
+        fields = upcast(cls, pydantic_core.from_json(state))
+        return cast(
+            DomainEventProtocol[UUID],
+            cls(
+                originator_id=stored_event.originator_id,
+                originator_version=stored_event.originator_version,
+                **fields,
+            ),
+        )

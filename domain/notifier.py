@@ -1,0 +1,258 @@
+"""Notifier: a rights holder, its IP rights, its trusted-lane standing and its misuse record."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from uuid import UUID, uuid4
+
+from pydantic import Field
+
+from domain.values import (
+    Actor,
+    AwareDatetime,
+    DomainError,
+    EventSourced,
+    Frozen,
+    RightType,
+    Sha256,
+    stable_id,
+)
+
+
+class NotifierKind(StrEnum):
+    BRAND = "brand"
+    AGENT = "agent"
+    TRADE_ASSOCIATION = "trade_association"
+
+
+class RightStatus(StrEnum):
+    PENDING = "pending"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+
+
+class Right(Frozen):
+    """An IP right as registered; only a verified right may back a notice."""
+
+    right_id: UUID
+    right_type: RightType
+    registration_number: str
+    jurisdiction: str
+    certificate_sha256: str
+    status: RightStatus = RightStatus.PENDING
+    rejection_reason: str | None = None
+
+
+class NotifierError(DomainError):
+    """A notifier command the notifier's state does not allow."""
+
+
+class Notifier(EventSourced):
+    """A brand, agent or trade association that files notices."""
+
+    def __init__(self, name: str, kind: NotifierKind, contact_email: str) -> None:
+        self.name = name
+        self.kind = kind
+        self.contact_email = contact_email
+        self.rights: dict[UUID, Right] = {}
+        self.in_trusted_lane = False
+        self.may_reapply_on: date | None = None
+        self.warnings = 0
+        self.suspended_until: datetime | None = None
+
+    class Registered(EventSourced.Created):
+        name: str = Field(min_length=1, max_length=200)
+        kind: NotifierKind
+        contact_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+    class RightRegistered(EventSourced.Event):
+        right_id: UUID
+        right_type: RightType
+        registration_number: str = Field(min_length=1, max_length=100)
+        jurisdiction: str = Field(min_length=2, max_length=10)
+        certificate_sha256: Sha256
+
+        def apply(self, notifier: Notifier) -> None:
+            notifier.rights[self.right_id] = Right(
+                right_id=self.right_id,
+                right_type=self.right_type,
+                registration_number=self.registration_number,
+                jurisdiction=self.jurisdiction,
+                certificate_sha256=self.certificate_sha256,
+            )
+
+    class RightVerified(EventSourced.Event):
+        right_id: UUID
+
+        def apply(self, notifier: Notifier) -> None:
+            right = notifier.rights[self.right_id]
+            notifier.rights[self.right_id] = right.model_copy(
+                update={"status": RightStatus.VERIFIED, "rejection_reason": None}
+            )
+
+    class RightRejected(EventSourced.Event):
+        right_id: UUID
+        reason: str = Field(min_length=1, max_length=2000)
+
+        def apply(self, notifier: Notifier) -> None:
+            right = notifier.rights[self.right_id]
+            notifier.rights[self.right_id] = right.model_copy(
+                update={"status": RightStatus.REJECTED, "rejection_reason": self.reason}
+            )
+
+    class AdmittedToTrustedLane(EventSourced.Event):
+        takedown_share: float = Field(ge=0, le=1)
+        reversal_share: float = Field(ge=0, le=1)
+        notices_considered: int = Field(ge=0)
+
+        def apply(self, notifier: Notifier) -> None:
+            notifier.in_trusted_lane = True
+            notifier.may_reapply_on = None
+
+    class RemovedFromTrustedLane(EventSourced.Event):
+        reason: str = Field(min_length=1, max_length=2000)
+        may_reapply_on: date
+
+        def apply(self, notifier: Notifier) -> None:
+            notifier.in_trusted_lane = False
+            notifier.may_reapply_on = self.may_reapply_on
+
+    class WarnedForMisuse(EventSourced.Event):
+        reason: str = Field(min_length=1, max_length=2000)
+        unfounded_share: float = Field(ge=0, le=1)
+
+        def apply(self, notifier: Notifier) -> None:
+            notifier.warnings += 1
+
+    class Suspended(EventSourced.Event):
+        reason: str = Field(min_length=1, max_length=2000)
+        until: AwareDatetime
+
+        def apply(self, notifier: Notifier) -> None:
+            notifier.suspended_until = self.until
+            notifier.in_trusted_lane = False
+
+    @classmethod
+    def register(
+        cls,
+        name: str,
+        kind: NotifierKind,
+        contact_email: str,
+        actor: Actor,
+        at: datetime,
+        notifier_id: UUID | None = None,
+    ) -> Notifier:
+        """Register a notifier; its rights come afterwards."""
+        return cls._create(
+            cls.Registered,
+            id=notifier_id or uuid4(),
+            name=name,
+            kind=kind,
+            contact_email=contact_email,
+            actor=actor,
+            timestamp=at,
+        )
+
+    @staticmethod
+    def right_id_for(notifier_id: UUID, right_type: RightType, number: str, where: str) -> UUID:
+        """The same right registered twice by one notifier has one id."""
+        return stable_id("right", str(notifier_id), right_type.value, number, where.upper())
+
+    def register_right(
+        self,
+        right_type: RightType,
+        registration_number: str,
+        jurisdiction: str,
+        certificate_sha256: str,
+        actor: Actor,
+        at: datetime,
+    ) -> UUID:
+        """Record a right awaiting verification; returns its id."""
+        right_id = self.right_id_for(self.id, right_type, registration_number, jurisdiction)
+        if right_id in self.rights:
+            raise NotifierError(
+                f"notifier {self.id} already registered {right_type.value} "
+                f"{registration_number} in {jurisdiction.upper()} as right {right_id}"
+            )
+        self.record(
+            self.RightRegistered,
+            actor,
+            at,
+            right_id=right_id,
+            right_type=right_type,
+            registration_number=registration_number,
+            jurisdiction=jurisdiction.upper(),
+            certificate_sha256=certificate_sha256.lower(),
+        )
+        return right_id
+
+    def verify_right(self, right_id: UUID, actor: Actor, at: datetime) -> None:
+        """Mark a right verified so it can back notices."""
+        right = self.right(right_id)
+        if right.status is RightStatus.VERIFIED:
+            raise NotifierError(f"right {right_id} of notifier {self.id} is already verified")
+        self.record(self.RightVerified, actor, at, right_id=right_id)
+
+    def reject_right(self, right_id: UUID, reason: str, actor: Actor, at: datetime) -> None:
+        """Refuse a right, with the reason the notifier will see."""
+        self.right(right_id)
+        self.record(self.RightRejected, actor, at, right_id=right_id, reason=reason)
+
+    def admit_to_trusted_lane(
+        self, takedown_share: float, reversal_share: float, notices: int, actor: Actor, at: datetime
+    ) -> None:
+        """Admit to the Good Faith Takedown lane on the figures given."""
+        if self.in_trusted_lane:
+            raise NotifierError(f"notifier {self.id} is already in the trusted lane")
+        if self.may_reapply_on is not None and at.date() < self.may_reapply_on:
+            raise NotifierError(
+                f"notifier {self.id} may re-apply to the trusted lane on {self.may_reapply_on}"
+            )
+        if self.is_suspended(at):
+            raise NotifierError(f"notifier {self.id} is suspended until {self.suspended_until}")
+        self.record(
+            self.AdmittedToTrustedLane,
+            actor,
+            at,
+            takedown_share=takedown_share,
+            reversal_share=reversal_share,
+            notices_considered=notices,
+        )
+
+    def remove_from_trusted_lane(
+        self, reason: str, may_reapply_on: date, actor: Actor, at: datetime
+    ) -> None:
+        """Take the notifier out of the fast lane; it may re-apply on the given day."""
+        if not self.in_trusted_lane:
+            raise NotifierError(f"notifier {self.id} is not in the trusted lane")
+        self.record(
+            self.RemovedFromTrustedLane, actor, at, reason=reason, may_reapply_on=may_reapply_on
+        )
+
+    def warn_for_misuse(
+        self, reason: str, unfounded_share: float, actor: Actor, at: datetime
+    ) -> None:
+        """Warn for manifestly unfounded notices (DSA Art. 23)."""
+        self.record(
+            self.WarnedForMisuse, actor, at, reason=reason, unfounded_share=unfounded_share
+        )
+
+    def suspend(self, reason: str, until: datetime, actor: Actor, at: datetime) -> None:
+        """Suspend filing until the given time; only after a warning (DSA Art. 23)."""
+        if self.warnings == 0:
+            raise NotifierError(f"notifier {self.id} must be warned before it is suspended")
+        if until <= at:
+            raise NotifierError("a suspension must end after it starts")
+        self.record(self.Suspended, actor, at, reason=reason, until=until)
+
+    def right(self, right_id: UUID) -> Right:
+        """The notifier's right with this id, or a clear error."""
+        try:
+            return self.rights[right_id]
+        except KeyError:
+            raise NotifierError(f"notifier {self.id} has no right {right_id}") from None
+
+    def is_suspended(self, at: datetime) -> bool:
+        """True while a suspension runs."""
+        return self.suspended_until is not None and at < self.suspended_until

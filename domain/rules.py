@@ -1,0 +1,28 @@
+"""The policy numbers of DOMAIN.md, each a default that operators may change."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Rules(BaseModel):
+    """Clocks in business days, thresholds as shares; defaults follow DOMAIN.md."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    clarification_days: int = Field(5, ge=1, description="notifier must answer a clarification")
+    counter_notice_days: int = Field(10, ge=1, description="seller's window to counter-notice")
+    restoration_days: int = Field(10, ge=1, description="restore after forwarding unless litigation")
+    trusted_review_days: int = Field(2, ge=1, description="post-hoc review of a fast-lane takedown")
+    max_listings_per_notice: int = Field(300, ge=1, le=300)
+    strike_lifetime_days: int = Field(365, ge=1, description="calendar days a strike stays live")
+    strikes_to_suspend: int = Field(3, ge=1)
+    trusted_window_days: int = Field(91, ge=1, description="trailing window of the lane figures")
+    trusted_min_takedown_share: float = Field(0.90, ge=0, le=1)
+    trusted_max_reversal_share: float = Field(0.05, ge=0, le=1)
+    trusted_min_notices: int = Field(20, ge=1, description="notices needed before admission")
+    trusted_reapply_days: int = Field(91, ge=1)
+    misuse_warning_share: float = Field(0.30, ge=0, le=1, description="unfounded share to warn")
+    misuse_suspension_share: float = Field(0.50, ge=0, le=1, description="after a warning")
+    misuse_min_notices: int = Field(10, ge=1)
+    misuse_suspension_days: int = Field(30, ge=1)

@@ -1,0 +1,156 @@
+"""Value types shared by every aggregate: actors, statements of reasons, ids, the event base."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Protocol
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, CanInitAggregate, CanMutateAggregate
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+NTD_NAMESPACE = UUID("5b0c7f5e-3d0e-4c61-9a55-6f1d1a8e2b7d")
+
+
+def stable_id(*parts: str) -> UUID:
+    """A deterministic id for a natural key, so the same key always names the same aggregate."""
+    return uuid5(NTD_NAMESPACE, "|".join(parts))
+
+
+class DomainError(Exception):
+    """A command the domain refuses; the message is meant for the person who gave it."""
+
+
+class NotFound(DomainError):
+    """The named aggregate does not exist."""
+
+
+class Clock(Protocol):
+    """Where the domain gets the time from; injected so that tests never sleep."""
+
+    def now(self) -> datetime: ...
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamps must carry a time zone")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$", to_lower=True)]
+
+
+class Frozen(BaseModel):
+    """Base for immutable value objects."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ActorKind(StrEnum):
+    NOTIFIER_USER = "notifier_user"
+    AGENT = "agent"
+    SELLER = "seller"
+    SYSTEM = "system"
+
+
+class Actor(Frozen):
+    """Who did something: a notifier's user, an enforcement agent, a seller, or the system."""
+
+    kind: ActorKind
+    id: str = Field(min_length=1, max_length=200)
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{self.id}"
+
+    @classmethod
+    def parse(cls, text: str) -> Actor:
+        """Read `kind:id`, e.g. `agent:alice`."""
+        kind, sep, ident = text.partition(":")
+        if not sep or not ident:
+            raise ValueError(f"actor {text!r} must look like KIND:ID, e.g. agent:alice")
+        return cls(kind=ActorKind(kind), id=ident)
+
+
+SYSTEM = Actor(kind=ActorKind.SYSTEM, id="ntd")
+
+
+class RightType(StrEnum):
+    TRADEMARK = "trademark"
+    COPYRIGHT = "copyright"
+    DESIGN = "design"
+    PATENT = "patent"
+    GEOGRAPHIC_INDICATION = "geographic_indication"
+
+
+class Visibility(StrEnum):
+    CONTENT_REMOVED = "DECISION_VISIBILITY_CONTENT_REMOVED"
+    CONTENT_DISABLED = "DECISION_VISIBILITY_CONTENT_DISABLED"
+    CONTENT_DEMOTED = "DECISION_VISIBILITY_CONTENT_DEMOTED"
+    NONE = "DECISION_VISIBILITY_NONE"
+
+
+class DecisionGround(StrEnum):
+    ILLEGAL_CONTENT = "DECISION_GROUND_ILLEGAL_CONTENT"
+    INCOMPATIBLE_CONTENT = "DECISION_GROUND_INCOMPATIBLE_CONTENT"
+    NOT_ILLEGAL = "DECISION_GROUND_NOT_ILLEGAL"
+
+
+class AutomatedDecision(StrEnum):
+    FULLY = "AUTOMATED_DECISION_FULLY"
+    PARTIALLY = "AUTOMATED_DECISION_PARTIALLY"
+    NOT_AUTOMATED = "AUTOMATED_DECISION_NOT_AUTOMATED"
+
+
+class SourceType(StrEnum):
+    ARTICLE_16 = "SOURCE_ARTICLE_16"
+    TRUSTED_FLAGGER = "SOURCE_TRUSTED_FLAGGER"
+    VOLUNTARY = "SOURCE_VOLUNTARY"
+
+
+CATEGORY_KEYWORD = {
+    RightType.TRADEMARK: "KEYWORD_TRADEMARK_INFRINGEMENT",
+    RightType.COPYRIGHT: "KEYWORD_COPYRIGHT_INFRINGEMENT",
+    RightType.DESIGN: "KEYWORD_DESIGN_INFRINGEMENT",
+    RightType.PATENT: "KEYWORD_PATENT_INFRINGEMENT",
+    RightType.GEOGRAPHIC_INDICATION: "KEYWORD_GEOGRAPHIC_INDICATIONS_INFRINGEMENT",
+}
+
+
+class StatementOfReasons(Frozen):
+    """The reasons that go with every decision, shaped after the DSA Art. 17 statement."""
+
+    ground: DecisionGround
+    legal_ground: str = Field(min_length=1, max_length=500)
+    facts: str = Field(min_length=1, max_length=5000)
+    visibility: tuple[Visibility, ...] = Field(min_length=1)
+    automated_detection: bool = False
+    automated_decision: AutomatedDecision = AutomatedDecision.NOT_AUTOMATED
+    territorial_scope: tuple[str, ...] = ()
+
+
+class DomainEvent(BaseModel):
+    """Base of every stored event: a frozen pydantic model, the single source of its schema."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    originator_id: UUID
+    originator_version: int
+    timestamp: AwareDatetime
+    actor: Actor
+
+
+class EventSourced(Aggregate):
+    """Base aggregate whose events are pydantic models carrying their actor and time."""
+
+    class Event(DomainEvent, CanMutateAggregate[UUID]):
+        def apply(self, aggregate: Any) -> None:
+            """Events that change nothing beyond the version override nothing."""
+
+    class Created(Event, CanInitAggregate[UUID]):
+        originator_topic: str
+
+    def record(self, event_class: type[Any], actor: Actor, at: datetime, **fields: Any) -> None:
+        """Trigger an event stamped with who did it and when (the clock's time, not the host's)."""
+        self.trigger_event(event_class, actor=actor, timestamp=at, **fields)
