@@ -1,0 +1,66 @@
+"""The published event catalogue: which events leave the store, and the names they travel under."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from domain.case import Case
+from domain.notifier import Notifier
+from domain.seller import Seller
+from domain.values import DomainEvent, EventSourced
+
+PUBLISHED: dict[str, type[EventSourced]] = {"case": Case, "notifier": Notifier, "seller": Seller}
+"""Aggregate types whose events are published; listing claims are internal bookkeeping."""
+
+_AGGREGATE_TYPE = {cls: name for name, cls in PUBLISHED.items()}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def event_classes() -> Iterator[type[DomainEvent]]:
+    """Every concrete published event class, aggregate by aggregate, in declaration order."""
+    for aggregate in PUBLISHED.values():
+        for value in vars(aggregate).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, DomainEvent)
+                and value.__name__ not in {"Event", "Created", "Transitioned"}
+            ):
+                yield value
+
+
+def aggregate_type(event_class: type[Any]) -> str | None:
+    """`case`, `notifier` or `seller` for published events; None for internal ones."""
+    outer = event_class.__qualname__.split(".")[0]
+    for cls, name in _AGGREGATE_TYPE.items():
+        if cls.__name__ == outer and cls.__module__ == event_class.__module__:
+            return name
+    return None
+
+
+def event_type(event_class: type[Any]) -> str:
+    """The event's name as data: `TakenDown` is `taken_down`."""
+    return _snake(event_class.__name__)
+
+
+def ce_type(event_class: type[Any]) -> str:
+    """The CloudEvents type, e.g. `ntd.case.taken_down.v1`."""
+    version = getattr(event_class, "class_version", 1)
+    return f"ntd.{aggregate_type(event_class)}.{event_type(event_class)}.v{version}"
+
+
+def topic_for(aggregate: str) -> str:
+    """The Kafka topic of an aggregate type, e.g. `ntd.case.v1`."""
+    return f"ntd.{aggregate}.v1"
+
+
+def resolve_ce_type(name: str) -> type[DomainEvent]:
+    """The event class of a CloudEvents type name, or KeyError."""
+    return _BY_CE_TYPE[name]
+
+
+_BY_CE_TYPE = {ce_type(cls): cls for cls in event_classes()}
