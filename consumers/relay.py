@@ -1,0 +1,190 @@
+"""The outbox relay: follows the event store's notification log and produces every event to Kafka."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from eventsourcing.persistence import Mapper, Notification
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from consumers.envelope import encode
+from consumers.relay_store import Parked, RelayPositions
+from domain.catalog import PUBLISHED, topic_for
+
+log = structlog.get_logger("ntd.relay")
+
+DEAD_LETTER_TOPIC = "ntd.deadletter.v1"
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    """Tuning of the relay; defaults favour throughput with bounded latency."""
+
+    bootstrap: str = "127.0.0.1:9092"
+    partitions: int = 6
+    page_size: int = 2000
+    idle_wait: float = 0.05
+    lag_interval: float = 10.0
+    max_backoff: float = 30.0
+    linger_ms: int = 5
+    batch_size: int = 512 * 1024
+    name: str = "kafka"
+
+
+def make_producer(config: RelayConfig) -> KafkaProducer:
+    """An idempotent, acks=all producer with batching tuned for the relay."""
+    return KafkaProducer(
+        bootstrap_servers=config.bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=config.linger_ms,
+        batch_size=config.batch_size,
+        max_in_flight_requests_per_connection=5,
+        max_block_ms=10_000,
+        request_timeout_ms=15_000,
+        delivery_timeout_ms=30_000,
+        client_id="ntd-relay",
+    )
+
+
+def ensure_topics(bootstrap: str, partitions: int) -> list[str]:
+    """Create one topic per published aggregate type (and the dead-letter topic) if missing."""
+    names = [topic_for(name) for name in PUBLISHED] + [DEAD_LETTER_TOPIC]
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ntd-admin",
+                             request_timeout_ms=15_000)
+    try:
+        existing = set(admin.list_topics())
+        missing = [
+            NewTopic(name=n, num_partitions=partitions, replication_factor=1)
+            for n in names
+            if n not in existing
+        ]
+        if missing:
+            try:
+                admin.create_topics(missing, timeout_ms=15_000)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()
+    return names
+
+
+class Relay:
+    """Publishes the notification log in order; the position advances only after acks=all."""
+
+    def __init__(
+        self,
+        select: Callable[[int, int], list[Notification]],
+        head: Callable[[], int],
+        mapper: Mapper[Any],
+        positions: RelayPositions,
+        config: RelayConfig,
+        producer_factory: Callable[[RelayConfig], Any] = make_producer,
+    ) -> None:
+        self.select = select
+        self.head = head
+        self.mapper = mapper
+        self.positions = positions
+        self.config = config
+        self.producer_factory = producer_factory
+        self.producer: Any = None
+        self.position = positions.load(config.name)
+        self.published = 0
+        self.parked = 0
+
+    def publish_page(self) -> int:
+        """Send the next page of notifications and wait for the broker; returns how many were read."""
+        notifications = self.select(self.position + 1, self.config.page_size)
+        if not notifications:
+            return 0
+        if self.producer is None:
+            self.producer = self.producer_factory(self.config)
+        futures, parked = [], []
+        send = self.producer.send
+        for notification in notifications:
+            try:
+                message = encode(self.mapper.to_domain_event(notification), notification.id)
+            except Exception as error:  # anything undecodable is parked, never lost or retried
+                parked.append(_park(notification, error))
+                continue
+            if message is not None:
+                futures.append(
+                    send(message.topic, key=message.key, value=message.value,
+                         headers=message.headers)
+                )
+        self.producer.flush(timeout=self.config.max_backoff)
+        for future in futures:
+            if not future.is_done:
+                raise KafkaError("broker did not acknowledge in time")
+            future.get(timeout=0)
+        last = notifications[-1].id
+        self.positions.advance(self.config.name, last, parked)
+        for item in parked:
+            log.warning("relay.parked", notification_id=item.notification_id,
+                        topic=item.topic, reason=item.reason)
+        self.position = last
+        self.published += len(futures)
+        self.parked += len(parked)
+        return len(notifications)
+
+    def run(self, stop: threading.Event, until_caught_up: bool = False) -> None:
+        """Relay until stopped (or, with until_caught_up, until the log is drained)."""
+        backoff = 0.5
+        next_lag = time.monotonic()
+        log.info("relay.started", position=self.position, bootstrap=self.config.bootstrap)
+        while not stop.is_set():
+            try:
+                sent = self.publish_page()
+                backoff = 0.5
+            except KafkaError as error:
+                log.warning("relay.broker_unavailable", error=str(error), position=self.position,
+                            retry_in=backoff)
+                self._drop_producer()
+                stop.wait(backoff)
+                backoff = min(backoff * 2, self.config.max_backoff)
+                continue
+            if time.monotonic() >= next_lag:
+                self.log_lag()
+                next_lag = time.monotonic() + self.config.lag_interval
+            if sent == 0:
+                if until_caught_up:
+                    break
+                stop.wait(self.config.idle_wait)
+        self._drop_producer()
+        log.info("relay.stopped", position=self.position, published=self.published,
+                 parked=self.parked)
+
+    def log_lag(self) -> int:
+        """Log store head minus relay position; returns the lag."""
+        head = self.head()
+        lag = max(head - self.position, 0)
+        log.info("relay.lag", head=head, position=self.position, lag=lag)
+        return lag
+
+    def _drop_producer(self) -> None:
+        if self.producer is not None:
+            try:
+                self.producer.close(timeout=1)
+            except Exception:  # a broken producer may fail to close; it is discarded anyway
+                pass
+            self.producer = None
+
+
+def _park(notification: Notification, error: Exception) -> Parked:
+    state = notification.state
+    text = state.decode("utf-8", "replace") if isinstance(state, bytes) else str(state)
+    return Parked(
+        notification_id=notification.id,
+        topic=notification.topic,
+        originator_id=str(notification.originator_id),
+        originator_version=notification.originator_version,
+        reason=f"{type(error).__name__}: {error}"[:2000],
+        state=text,
+    )

@@ -1,0 +1,76 @@
+"""The composition root: builds every object from settings; nothing connects at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from domain.application import NtdApplication, SystemClock
+from domain.values import Clock
+from ntd.config import Settings
+
+if TYPE_CHECKING:
+    from projections import ReadStore
+
+
+class FixedClock:
+    """A clock that reads a set time; `advance` moves it (demo, rehearsals, NTD_NOW)."""
+
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def set(self, moment: datetime) -> None:
+        """Move the clock to a moment."""
+        self.moment = moment
+
+
+@dataclass
+class Ntd:
+    """The wired system: the application, its read store and the settings they came from."""
+
+    settings: Settings
+    app: NtdApplication
+    clock: Clock
+    _read_store: ReadStore | None = field(default=None, repr=False)
+
+    @property
+    def read_store(self) -> ReadStore:
+        """The read models, opened on first use."""
+        if self._read_store is None:
+            from projections import open_read_store
+
+            self._read_store = open_read_store(self.settings.read_dsn)
+        return self._read_store
+
+    def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """In embedded mode, feed the projections from the notification log; returns events fed."""
+        if self.settings.feed != "log":
+            return 0
+        from projections import catch_up
+
+        return catch_up(self.app, self.read_store, progress=progress)
+
+    def close(self) -> None:
+        """Release database connections."""
+        if self._read_store is not None:
+            self._read_store.close()
+            self._read_store = None
+        self.app.close()
+
+
+def build(settings: Settings | None = None, clock: Clock | None = None) -> Ntd:
+    """Wire ntd from settings (default: the environment)."""
+    settings = settings or Settings.from_env()
+    if settings.event_store == "sqlite" or settings.read_dsn.startswith("sqlite:"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if clock is None:
+        clock = FixedClock(settings.now) if settings.now else SystemClock()
+    app = NtdApplication(
+        settings.eventsourcing_env(), clock=clock, calendar=settings.calendar, rules=settings.rules
+    )
+    return Ntd(settings=settings, app=app, clock=clock)
