@@ -36,6 +36,7 @@ class RelayConfig:
     linger_ms: int = 5
     batch_size: int = 512 * 1024
     name: str = "kafka"
+    topic_prefix: str = ""
 
 
 def make_producer(config: RelayConfig) -> KafkaProducer:
@@ -54,9 +55,14 @@ def make_producer(config: RelayConfig) -> KafkaProducer:
     )
 
 
-def ensure_topics(bootstrap: str, partitions: int) -> list[str]:
+def topic_names(prefix: str = "") -> list[str]:
+    """The event topics, one per published aggregate type."""
+    return [prefix + topic_for(name) for name in PUBLISHED]
+
+
+def ensure_topics(bootstrap: str, partitions: int, prefix: str = "") -> list[str]:
     """Create one topic per published aggregate type (and the dead-letter topic) if missing."""
-    names = [topic_for(name) for name in PUBLISHED] + [DEAD_LETTER_TOPIC]
+    names = [*topic_names(prefix), prefix + DEAD_LETTER_TOPIC]
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ntd-admin",
                              request_timeout_ms=15_000)
     try:
@@ -108,6 +114,7 @@ class Relay:
             self.producer = self.producer_factory(self.config)
         futures, parked = [], []
         send = self.producer.send
+        prefix = self.config.topic_prefix
         for notification in notifications:
             try:
                 message = encode(self.mapper.to_domain_event(notification), notification.id)
@@ -116,7 +123,7 @@ class Relay:
                 continue
             if message is not None:
                 futures.append(
-                    send(message.topic, key=message.key, value=message.value,
+                    send(prefix + message.topic, key=message.key, value=message.value,
                          headers=message.headers)
                 )
         self.producer.flush(timeout=self.config.max_backoff)

@@ -65,9 +65,10 @@ class SqlRelayPositions:
         return cls(sqlite3.connect(path, timeout=30), "?")
 
     @classmethod
-    def postgres(cls, dsn: str) -> SqlRelayPositions:
-        """Beside a PostgreSQL event store."""
-        return cls(psycopg2.connect(dsn), "%s")
+    def postgres(cls, dsn: str, schema: str = "") -> SqlRelayPositions:
+        """Beside a PostgreSQL event store (in its schema, when it has one)."""
+        options = f"-c search_path={schema}" if schema else ""
+        return cls(psycopg2.connect(dsn, options=options), "%s")
 
     def load(self, name: str) -> int:
         cursor = self.connection.cursor()

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from domain.application import NtdApplication, SystemClock
 from domain.values import Clock
 from ntd.config import Settings
 
 if TYPE_CHECKING:
+    from consumers.relay import Relay
     from projections import ReadStore
 
 
@@ -68,9 +69,46 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Ntd:
     settings = settings or Settings.from_env()
     if settings.event_store == "sqlite" or settings.read_dsn.startswith("sqlite:"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.event_store == "postgres" and settings.events_schema:
+        _create_schema(settings.events_dsn, settings.events_schema)
     if clock is None:
         clock = FixedClock(settings.now) if settings.now else SystemClock()
     app = NtdApplication(
         settings.eventsourcing_env(), clock=clock, calendar=settings.calendar, rules=settings.rules
     )
     return Ntd(settings=settings, app=app, clock=clock)
+
+
+def build_relay(ntd: Ntd, **overrides: Any) -> Relay:
+    """The outbox relay over this store, its position kept beside the events."""
+    from consumers.relay import Relay, RelayConfig
+    from consumers.relay_store import SqlRelayPositions
+
+    settings = ntd.settings
+    config = RelayConfig(
+        bootstrap=settings.kafka_bootstrap,
+        partitions=settings.kafka_partitions,
+        topic_prefix=settings.topic_prefix,
+        **overrides,
+    )
+    if settings.event_store == "sqlite":
+        positions = SqlRelayPositions.sqlite(str(settings.data_dir / "events.db"))
+    else:
+        positions = SqlRelayPositions.postgres(settings.events_dsn, settings.events_schema)
+    recorder = ntd.app.recorder
+    return Relay(
+        select=lambda start, limit: recorder.select_notifications(start=start, limit=limit),
+        head=recorder.max_notification_id,
+        mapper=ntd.app.mapper,
+        positions=positions,
+        config=config,
+    )
+
+
+def _create_schema(dsn: str, schema: str) -> None:
+    import psycopg2
+    from psycopg2 import sql
+
+    with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
+        cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    connection.close()

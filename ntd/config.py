@@ -24,10 +24,12 @@ VARIABLES = {
     "NTD_DATA_DIR": "where the embedded SQLite stores live (default ~/.local/share/ntd)",
     "NTD_EVENT_STORE": "`sqlite` (default) or `postgres`",
     "NTD_EVENTS_DSN": "PostgreSQL event store, e.g. postgresql://ntd:ntd@127.0.0.1:5432/ntd_events",
+    "NTD_EVENTS_SCHEMA": "PostgreSQL schema of the event store tables (default public)",
     "NTD_READ_DSN": "read models: sqlite:///PATH (default: DATA_DIR/read.db) or postgresql://…",
     "NTD_FEED": "what feeds the projections: `log` (notification log, default) or `kafka`",
     "NTD_KAFKA_BOOTSTRAP": "Kafka bootstrap servers (default 127.0.0.1:9092)",
     "NTD_KAFKA_PARTITIONS": "partitions per topic created by the relay (default 6)",
+    "NTD_TOPIC_PREFIX": "prefix for every topic name, e.g. `staging.` (default none)",
     "NTD_HOLIDAYS": "holidays, ISO dates separated by commas or spaces",
     "NTD_HOLIDAYS_FILE": "a file of holidays, one ISO date per line",
     "NTD_RULES": "JSON overriding policy numbers, e.g. {\"counter_notice_days\": 14}",
@@ -44,10 +46,12 @@ class Settings:
     data_dir: Path
     event_store: str = "sqlite"
     events_dsn: str = "postgresql://ntd:ntd@127.0.0.1:5432/ntd_events"
+    events_schema: str = ""
     read_dsn: str = ""
     feed: str = "log"
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_partitions: int = 6
+    topic_prefix: str = ""
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
     rules: Rules = field(default_factory=Rules)
     now: datetime | None = None
@@ -67,10 +71,12 @@ class Settings:
             data_dir=data_dir,
             event_store=store,
             events_dsn=env.get("NTD_EVENTS_DSN", cls.events_dsn),
+            events_schema=env.get("NTD_EVENTS_SCHEMA", ""),
             read_dsn=env.get("NTD_READ_DSN") or f"sqlite:///{data_dir / 'read.db'}",
             feed=_choice(env, "NTD_FEED", "log", ("log", "kafka")),
             kafka_bootstrap=env.get("NTD_KAFKA_BOOTSTRAP", cls.kafka_bootstrap),
             kafka_partitions=_int(env, "NTD_KAFKA_PARTITIONS", 6),
+            topic_prefix=env.get("NTD_TOPIC_PREFIX", ""),
             calendar=_calendar(env),
             rules=_rules(env),
             now=_time(env, "NTD_NOW"),
@@ -91,7 +97,9 @@ class Settings:
         url = urlparse(self.events_dsn)
         if url.scheme not in ("postgresql", "postgres") or not url.path.strip("/"):
             raise ConfigError(f"NTD_EVENTS_DSN {self.events_dsn!r} is not postgresql://…/DBNAME")
+        schema = {"POSTGRES_SCHEMA": self.events_schema} if self.events_schema else {}
         return {
+            **schema,
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": url.path.strip("/"),
             "POSTGRES_HOST": url.hostname or "127.0.0.1",

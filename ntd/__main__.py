@@ -1,0 +1,5 @@
+"""`python -m ntd` is the `ntd` command."""
+
+from ntd.cli import main
+
+main()
