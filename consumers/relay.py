@@ -1,7 +1,9 @@
-"""The outbox relay: follows the event store's notification log and produces every event to Kafka."""
+"""The outbox relay: follows the store's notification log and produces every event to Kafka."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -10,13 +12,14 @@ from typing import Any
 
 import structlog
 from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.utils import resolve_topic
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from consumers.envelope import encode
 from consumers.relay_store import Parked, RelayPositions
-from domain.catalog import PUBLISHED, topic_for
+from domain.catalog import PUBLISHED, aggregate_type, topic_for
 
 log = structlog.get_logger("ntd.relay")
 
@@ -63,8 +66,9 @@ def topic_names(prefix: str = "") -> list[str]:
 def ensure_topics(bootstrap: str, partitions: int, prefix: str = "") -> list[str]:
     """Create one topic per published aggregate type (and the dead-letter topic) if missing."""
     names = [*topic_names(prefix), prefix + DEAD_LETTER_TOPIC]
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ntd-admin",
-                             request_timeout_ms=15_000)
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="ntd-admin", request_timeout_ms=15_000
+    )
     try:
         existing = set(admin.list_topics())
         missing = [
@@ -73,10 +77,8 @@ def ensure_topics(bootstrap: str, partitions: int, prefix: str = "") -> list[str
             if n not in existing
         ]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent creator won
                 admin.create_topics(missing, timeout_ms=15_000)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         admin.close()
     return names
@@ -106,7 +108,7 @@ class Relay:
         self.parked = 0
 
     def publish_page(self) -> int:
-        """Send the next page of notifications and wait for the broker; returns how many were read."""
+        """Send the next page and wait for the broker; returns how many notifications were read."""
         notifications = self.select(self.position + 1, self.config.page_size)
         if not notifications:
             return 0
@@ -117,14 +119,20 @@ class Relay:
         prefix = self.config.topic_prefix
         for notification in notifications:
             try:
+                if not _is_published(notification.topic):
+                    continue
                 message = encode(self.mapper.to_domain_event(notification), notification.id)
             except Exception as error:  # anything undecodable is parked, never lost or retried
                 parked.append(_park(notification, error))
                 continue
             if message is not None:
                 futures.append(
-                    send(prefix + message.topic, key=message.key, value=message.value,
-                         headers=message.headers)
+                    send(
+                        prefix + message.topic,
+                        key=message.key,
+                        value=message.value,
+                        headers=message.headers,
+                    )
                 )
         self.producer.flush(timeout=self.config.max_backoff)
         for future in futures:
@@ -134,8 +142,12 @@ class Relay:
         last = notifications[-1].id
         self.positions.advance(self.config.name, last, parked)
         for item in parked:
-            log.warning("relay.parked", notification_id=item.notification_id,
-                        topic=item.topic, reason=item.reason)
+            log.warning(
+                "relay.parked",
+                notification_id=item.notification_id,
+                topic=item.topic,
+                reason=item.reason,
+            )
         self.position = last
         self.published += len(futures)
         self.parked += len(parked)
@@ -151,8 +163,12 @@ class Relay:
                 sent = self.publish_page()
                 backoff = 0.5
             except KafkaError as error:
-                log.warning("relay.broker_unavailable", error=str(error), position=self.position,
-                            retry_in=backoff)
+                log.warning(
+                    "relay.broker_unavailable",
+                    error=str(error),
+                    position=self.position,
+                    retry_in=backoff,
+                )
                 self._drop_producer()
                 stop.wait(backoff)
                 backoff = min(backoff * 2, self.config.max_backoff)
@@ -165,8 +181,9 @@ class Relay:
                     break
                 stop.wait(self.config.idle_wait)
         self._drop_producer()
-        log.info("relay.stopped", position=self.position, published=self.published,
-                 parked=self.parked)
+        log.info(
+            "relay.stopped", position=self.position, published=self.published, parked=self.parked
+        )
 
     def log_lag(self) -> int:
         """Log store head minus relay position; returns the lag."""
@@ -177,11 +194,15 @@ class Relay:
 
     def _drop_producer(self) -> None:
         if self.producer is not None:
-            try:
+            with contextlib.suppress(Exception):  # a broken producer may fail to close
                 self.producer.close(timeout=1)
-            except Exception:  # a broken producer may fail to close; it is discarded anyway
-                pass
             self.producer = None
+
+
+@functools.cache
+def _is_published(topic: str) -> bool:
+    """Whether events of this stored topic leave the store (raises if the topic is unknown)."""
+    return aggregate_type(resolve_topic(topic)) is not None
 
 
 def _park(notification: Notification, error: Exception) -> Parked:

@@ -87,8 +87,14 @@ class SqlRelayPositions:
                     f" originator_version, reason, state) VALUES ({p}, {p}, {p}, {p}, {p}, {p})"
                     " ON CONFLICT (notification_id) DO NOTHING",
                     [
-                        (x.notification_id, x.topic, x.originator_id, x.originator_version,
-                         x.reason, x.state)
+                        (
+                            x.notification_id,
+                            x.topic,
+                            x.originator_id,
+                            x.originator_version,
+                            x.reason,
+                            x.state,
+                        )
                         for x in parked
                     ],
                 )

@@ -1,4 +1,4 @@
-"""Settings read from the environment, with defaults that run on a bare machine (embedded SQLite)."""
+"""Settings from the environment, with defaults that run on a bare machine (embedded SQLite)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ VARIABLES = {
     "NTD_TOPIC_PREFIX": "prefix for every topic name, e.g. `staging.` (default none)",
     "NTD_HOLIDAYS": "holidays, ISO dates separated by commas or spaces",
     "NTD_HOLIDAYS_FILE": "a file of holidays, one ISO date per line",
-    "NTD_RULES": "JSON overriding policy numbers, e.g. {\"counter_notice_days\": 14}",
+    "NTD_RULES": 'JSON overriding policy numbers, e.g. {"counter_notice_days": 14}',
     "NTD_NOW": "pin the clock to an ISO time (scripts, rehearsals)",
     "NTD_LOG_FORMAT": "`console` (default on a terminal) or `json`",
     "NTD_LOG_LEVEL": "debug, info (default), warning, error",
@@ -81,9 +81,7 @@ class Settings:
             rules=_rules(env),
             now=_time(env, "NTD_NOW"),
             log_format=_choice(env, "NTD_LOG_FORMAT", "auto", ("auto", "console", "json")),
-            log_level=_choice(
-                env, "NTD_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
-            ),
+            log_level=_choice(env, "NTD_LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
         )
 
     def eventsourcing_env(self) -> dict[str, str]:

@@ -42,8 +42,9 @@ def asyncapi() -> dict[str, Any]:
     headers = {
         "type": "object",
         "required": ["ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject"],
-        "properties": {name: {"type": "string", "description": doc}
-                       for name, doc in HEADER_DOCS.items()},
+        "properties": {
+            name: {"type": "string", "description": doc} for name, doc in HEADER_DOCS.items()
+        },
     }
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
@@ -85,16 +86,13 @@ def asyncapi() -> dict[str, Any]:
         "servers": {"local": {"host": "127.0.0.1:9092", "protocol": "kafka"}},
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages,
-                       "schemas": {"CloudEventHeaders": headers}},
+        "components": {"messages": messages, "schemas": {"CloudEventHeaders": headers}},
     }
 
 
 def render() -> dict[str, str]:
     """Every contract file, path relative to contracts/ → its text."""
-    files = {
-        f"schemas/{ce_type(cls)}.json": _dump(event_schema(cls)) for cls in event_classes()
-    }
+    files = {f"schemas/{ce_type(cls)}.json": _dump(event_schema(cls)) for cls in event_classes()}
     files["asyncapi.json"] = _dump(asyncapi())
     return files
 
@@ -117,8 +115,11 @@ def write(root: Path) -> list[Path]:
 def stale_files(root: Path) -> list[str]:
     """Contract files that differ from what the models generate (empty when up to date)."""
     expected = render()
-    problems = [rel for rel, text in expected.items()
-                if not (root / rel).exists() or (root / rel).read_text() != text]
+    problems = [
+        rel
+        for rel, text in expected.items()
+        if not (root / rel).exists() or (root / rel).read_text() != text
+    ]
     present = {f"schemas/{p.name}" for p in (root / "schemas").glob("*.json")}
     problems += sorted(present - set(expected))
     return problems

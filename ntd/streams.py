@@ -18,10 +18,18 @@ log = structlog.get_logger("ntd.cli")
 
 
 @click.command("relay")
-@click.option("--page-size", default=2000, show_default=True, type=click.IntRange(1, 50_000),
-              help="Notifications read and produced per round trip.")
-@click.option("--until-caught-up", is_flag=True,
-              help="Stop once the store's head is on Kafka (for batch jobs and tests).")
+@click.option(
+    "--page-size",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(1, 50_000),
+    help="Notifications read and produced per round trip.",
+)
+@click.option(
+    "--until-caught-up",
+    is_flag=True,
+    help="Stop once the store's head is on Kafka (for batch jobs and tests).",
+)
 def relay(page_size: int, until_caught_up: bool) -> None:
     """Follow the event store's notification log and produce every event to Kafka.
 
@@ -45,7 +53,9 @@ def relay(page_size: int, until_caught_up: bool) -> None:
     backoff = 0.5
     while not stop.is_set():
         try:
-            ensure_topics(settings.kafka_bootstrap, settings.kafka_partitions, settings.topic_prefix)
+            ensure_topics(
+                settings.kafka_bootstrap, settings.kafka_partitions, settings.topic_prefix
+            )
             break
         except Exception as error:  # the broker may still be starting; wait and retry
             log.warning("relay.topics_unavailable", error=str(error), retry_in=backoff)
@@ -66,11 +76,20 @@ def events() -> None:
 
 @events.command("tail")
 @click.option("--from-beginning", is_flag=True, help="Start at the oldest retained event.")
-@click.option("--type", "types", multiple=True, metavar="T",
-              help="Only events whose ce_type starts with T, e.g. ntd.case.taken_down "
-                   "(repeatable).")
-@click.option("--idle-exit", type=float, default=None, metavar="SECONDS",
-              help="Exit after this long without a new event.")
+@click.option(
+    "--type",
+    "types",
+    multiple=True,
+    metavar="T",
+    help="Only events whose ce_type starts with T, e.g. ntd.case.taken_down (repeatable).",
+)
+@click.option(
+    "--idle-exit",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="Exit after this long without a new event.",
+)
 def tail_command(from_beginning: bool, types: tuple[str, ...], idle_exit: float | None) -> None:
     """Print events as JSON lines: id, type, subject, time, data (the reference subscriber).
 
@@ -87,8 +106,14 @@ def tail_command(from_beginning: bool, types: tuple[str, ...], idle_exit: float 
     started = time.monotonic()
     count = 0
     try:
-        for line in tail(ntd_settings.kafka_bootstrap, ntd_settings.topic_prefix,
-                         from_beginning, types, stop, idle_exit):
+        for line in tail(
+            ntd_settings.kafka_bootstrap,
+            ntd_settings.topic_prefix,
+            from_beginning,
+            types,
+            stop,
+            idle_exit,
+        ):
             sys.stdout.write(json.dumps(line) + "\n")
             sys.stdout.flush()
             count += 1

@@ -1,5 +1,5 @@
-"""Fixtures for tests against the real PostgreSQL and Kafka that scripts/postgres and scripts/kafka
-start. Without them the tests skip, unless NTD_REQUIRE_SERVICES=1 (scripts/test), where they fail."""
+"""Fixtures for tests against the real PostgreSQL and Kafka that scripts/ starts. Without them
+the tests skip, unless NTD_REQUIRE_SERVICES=1 (scripts/test), where they fail."""
 
 from __future__ import annotations
 

@@ -30,8 +30,12 @@ def notice(notifier: UUID, right: UUID, listings: list[str], seed: int) -> dict[
         "right_id": str(right),
         "submitted_by": "brand-user",
         "listings": [
-            {"marketplace": "mk", "listing_id": lid, "url": f"https://mk.example/{lid}",
-             "seller_id": f"seller-{seed % 37}"}
+            {
+                "marketplace": "mk",
+                "listing_id": lid,
+                "url": f"https://mk.example/{lid}",
+                "seller_id": f"seller-{seed % 37}",
+            }
             for lid in listings
         ],
         "reason_code": "counterfeit",
@@ -76,7 +80,8 @@ def walk(app: NtdApplication, clock: FixedClock, case_id: UUID, rng: random.Rand
     case = app.case(case_id)
     if case.state.value == "taken_down_pending_review":
         (app.confirm_takedown if rng.random() < 0.8 else app.reverse_takedown)(
-            case_id, REASONS, AGENT)
+            case_id, REASONS, AGENT
+        )
         return
     roll = rng.random()
     if roll < 0.1:
@@ -95,8 +100,9 @@ def walk(app: NtdApplication, clock: FixedClock, case_id: UUID, rng: random.Rand
         app.forward_to_notifier(case_id, AGENT)
         outcome = rng.random()
         if outcome < 0.3:
-            app.report_litigation(case_id, "Court of Milan", "RG 123/2026", Actor.parse(
-                "notifier_user:u"))
+            app.report_litigation(
+                case_id, "Court of Milan", "RG 123/2026", Actor.parse("notifier_user:u")
+            )
         elif outcome < 0.6:
             saved = clock.now()
             clock.set(saved + timedelta(days=20))

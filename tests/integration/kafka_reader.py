@@ -43,21 +43,29 @@ def read_all(bootstrap: str, prefix: str, expected: int, timeout: float = 60.0) 
         while len(messages) < expected and time.monotonic() < deadline:
             for batch in consumer.poll(timeout_ms=1000, max_records=5000).values():
                 for record in batch:
-                    messages.append(Message(
-                        topic=record.topic,
-                        partition=record.partition,
-                        offset=record.offset,
-                        key=record.key.decode(),
-                        headers={k: v.decode() for k, v in record.headers},
-                        value=json.loads(record.value),
-                    ))
+                    messages.append(
+                        Message(
+                            topic=record.topic,
+                            partition=record.partition,
+                            offset=record.offset,
+                            key=record.key.decode(),
+                            headers={k: v.decode() for k, v in record.headers},
+                            value=json.loads(record.value),
+                        )
+                    )
         # A little longer, to catch anything beyond what was expected.
         for batch in consumer.poll(timeout_ms=1500).values():
             for record in batch:
-                messages.append(Message(record.topic, record.partition, record.offset,
-                                        record.key.decode(),
-                                        {k: v.decode() for k, v in record.headers},
-                                        json.loads(record.value)))
+                messages.append(
+                    Message(
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                        record.key.decode(),
+                        {k: v.decode() for k, v in record.headers},
+                        json.loads(record.value),
+                    )
+                )
     finally:
         consumer.close()
     return messages

@@ -11,8 +11,16 @@ from ntd.config import Settings
 from tests.integration.history import START, make_history
 from tests.integration.kafka_reader import Message, read_all, validator
 
-HEADERS = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject",
-           "content-type", "ntd_notification_id")
+HEADERS = (
+    "ce_specversion",
+    "ce_id",
+    "ce_source",
+    "ce_type",
+    "ce_time",
+    "ce_subject",
+    "content-type",
+    "ntd_notification_id",
+)
 
 
 def stored_published_events(ntd: Ntd) -> dict[str, tuple[str, int, int]]:

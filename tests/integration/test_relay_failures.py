@@ -22,8 +22,9 @@ from tests.integration.test_relay import relay_until_caught_up, stored_published
 
 
 def relay_position(settings: Settings) -> int:
-    connection = psycopg2.connect(settings.events_dsn,
-                                  options=f"-c search_path={settings.events_schema}")
+    connection = psycopg2.connect(
+        settings.events_dsn, options=f"-c search_path={settings.events_schema}"
+    )
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT to_regclass('ntd_relay_position')")
@@ -39,8 +40,10 @@ def relay_position(settings: Settings) -> int:
 def start_relay(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "ntd", "relay", *args],
-        env=settings_env(settings), cwd=REPO,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=settings_env(settings),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -95,11 +98,9 @@ def test_stopping_the_broker_during_filing_delays_events_but_loses_none(
     worker.start()
     try:
         make_history(ntd.app, clock, cases=200, seed=1)
-        subprocess.run([str(REPO / "scripts" / "kafka"), "stop"], check=True,
-                       capture_output=True)
+        subprocess.run([str(REPO / "scripts" / "kafka"), "stop"], check=True, capture_output=True)
         make_history(ntd.app, clock, cases=200, seed=2)
-        subprocess.run([str(REPO / "scripts" / "kafka"), "start"], check=True,
-                       capture_output=True)
+        subprocess.run([str(REPO / "scripts" / "kafka"), "start"], check=True, capture_output=True)
         make_history(ntd.app, clock, cases=200, seed=3)
         head = ntd.app.recorder.max_notification_id()
         wait_for(lambda: relay.position >= head, 120, "the relay to catch up after the outage")
@@ -121,14 +122,26 @@ def test_an_undecodable_stored_event_is_parked_with_its_reason_and_the_rest_flow
     ntd = build(pg_settings, clock=clock)
     make_history(ntd.app, clock, cases=20, seed=4)
     invalid, unknown = uuid4(), uuid4()
-    ntd.app.recorder.insert_events([StoredEvent(
-        originator_id=invalid, originator_version=1,
-        topic="domain.case:Case.Filed", state=b'{"listing": "not a listing"}',
-    )])
-    ntd.app.recorder.insert_events([StoredEvent(
-        originator_id=unknown, originator_version=1,
-        topic="domain.no_such_module:Gone", state=b"{}",
-    )])
+    ntd.app.recorder.insert_events(
+        [
+            StoredEvent(
+                originator_id=invalid,
+                originator_version=1,
+                topic="domain.case:Case.Filed",
+                state=b'{"listing": "not a listing"}',
+            )
+        ]
+    )
+    ntd.app.recorder.insert_events(
+        [
+            StoredEvent(
+                originator_id=unknown,
+                originator_version=1,
+                topic="domain.no_such_module:Gone",
+                state=b"{}",
+            )
+        ]
+    )
     make_history(ntd.app, clock, cases=20, seed=5)
     expected = set(stored_published_events(ntd)) - {f"{invalid}:1", f"{unknown}:1"}
     ensure_topics(pg_settings.kafka_bootstrap, 3, pg_settings.topic_prefix)
