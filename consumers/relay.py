@@ -6,6 +6,7 @@ import contextlib
 import functools
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from consumers.envelope import encode
+from consumers.envelope import encode_stored
 from consumers.relay_store import Parked, RelayPositions
 from domain.catalog import PUBLISHED, aggregate_type, topic_for
 
@@ -40,6 +41,7 @@ class RelayConfig:
     batch_size: int = 512 * 1024
     name: str = "kafka"
     topic_prefix: str = ""
+    max_pages_in_flight: int = 4
 
 
 def make_producer(config: RelayConfig) -> KafkaProducer:
@@ -104,13 +106,19 @@ class Relay:
         self.producer_factory = producer_factory
         self.producer: Any = None
         self.position = positions.load(config.name)
+        self.sent_up_to = self.position
+        self.in_flight: deque[_Page] = deque()
         self.published = 0
         self.parked = 0
 
     def publish_page(self) -> int:
-        """Send the next page and wait for the broker; returns how many notifications were read."""
-        notifications = self.select(self.position + 1, self.config.page_size)
+        """Send the next page without waiting; settle the pages the broker has acknowledged.
+
+        Returns how many notifications were read. The stored position only ever moves to the end
+        of a page whose every message was acknowledged (acks=all), in page order."""
+        notifications = self.select(self.sent_up_to + 1, self.config.page_size)
         if not notifications:
+            self.settle(wait=True)
             return 0
         if self.producer is None:
             self.producer = self.producer_factory(self.config)
@@ -121,37 +129,47 @@ class Relay:
             try:
                 if not _is_published(notification.topic):
                     continue
-                message = encode(self.mapper.to_domain_event(notification), notification.id)
+                message = encode_stored(notification, self.mapper)
             except Exception as error:  # anything undecodable is parked, never lost or retried
                 parked.append(_park(notification, error))
                 continue
-            if message is not None:
-                futures.append(
-                    send(
-                        prefix + message.topic,
-                        key=message.key,
-                        value=message.value,
-                        headers=message.headers,
-                    )
+            futures.append(
+                send(
+                    prefix + message.topic,
+                    key=message.key,
+                    value=message.value,
+                    headers=message.headers,
                 )
-        self.producer.flush(timeout=self.config.max_backoff)
-        for future in futures:
-            if not future.is_done:
-                raise KafkaError("broker did not acknowledge in time")
-            future.get(timeout=0)
-        last = notifications[-1].id
-        self.positions.advance(self.config.name, last, parked)
-        for item in parked:
-            log.warning(
-                "relay.parked",
-                notification_id=item.notification_id,
-                topic=item.topic,
-                reason=item.reason,
             )
-        self.position = last
-        self.published += len(futures)
-        self.parked += len(parked)
+        self.in_flight.append(_Page(notifications[-1].id, futures, parked))
+        self.sent_up_to = notifications[-1].id
+        self.settle(wait=len(self.in_flight) >= self.config.max_pages_in_flight)
         return len(notifications)
+
+    def settle(self, wait: bool) -> None:
+        """Store the position of every leading page whose messages are all acknowledged."""
+        if wait and self.in_flight and self.producer is not None:
+            self.producer.flush(timeout=self.config.max_backoff)
+        while self.in_flight:
+            page = self.in_flight[0]
+            if not all(f.is_done for f in page.futures):
+                if wait:
+                    raise KafkaError("broker did not acknowledge in time")
+                return
+            for future in page.futures:
+                future.get(timeout=0)  # raises the delivery error, if any
+            self.positions.advance(self.config.name, page.last_id, page.parked)
+            for item in page.parked:
+                log.warning(
+                    "relay.parked",
+                    notification_id=item.notification_id,
+                    topic=item.topic,
+                    reason=item.reason,
+                )
+            self.in_flight.popleft()
+            self.position = page.last_id
+            self.published += len(page.futures)
+            self.parked += len(page.parked)
 
     def run(self, stop: threading.Event, until_caught_up: bool = False) -> None:
         """Relay until stopped (or, with until_caught_up, until the log is drained)."""
@@ -170,6 +188,8 @@ class Relay:
                     retry_in=backoff,
                 )
                 self._drop_producer()
+                self.in_flight.clear()
+                self.sent_up_to = self.position
                 stop.wait(backoff)
                 backoff = min(backoff * 2, self.config.max_backoff)
                 continue
@@ -180,6 +200,8 @@ class Relay:
                 if until_caught_up:
                     break
                 stop.wait(self.config.idle_wait)
+        with contextlib.suppress(KafkaError):
+            self.settle(wait=True)
         self._drop_producer()
         log.info(
             "relay.stopped", position=self.position, published=self.published, parked=self.parked
@@ -203,6 +225,15 @@ class Relay:
 def _is_published(topic: str) -> bool:
     """Whether events of this stored topic leave the store (raises if the topic is unknown)."""
     return aggregate_type(resolve_topic(topic)) is not None
+
+
+@dataclass
+class _Page:
+    """Messages sent for one page of the log, not yet all acknowledged."""
+
+    last_id: int
+    futures: list[Any]
+    parked: list[Parked]
 
 
 def _park(notification: Notification, error: Exception) -> Parked:
