@@ -213,13 +213,20 @@ class NtdApplication(Application[UUID]):
         except NotFound:
             raise NoticeRefused([f"notifier_id: no notifier {submission.notifier_id}"]) from None
         problems = []
+        most = self.rules.max_listings_per_notice
+        if len(submission.listings) > most:
+            problems.append(
+                f"listings: a notice names at most {most} listings, "
+                f"this one names {len(submission.listings)}"
+            )
         if notifier.is_suspended(now):
             problems.append(f"notifier_id: notifier is suspended until {notifier.suspended_until}")
         right = notifier.rights.get(submission.right_id)
         if right is None:
             problems.append(f"right_id: notifier has no right {submission.right_id}")
         elif right.status is not RightStatus.VERIFIED:
-            problems.append(f"right_id: right {right.right_id} is {right.status.value}, not verified")
+            status = right.status.value
+            problems.append(f"right_id: right {right.right_id} is {status}, not verified")
         if problems:
             raise NoticeRefused(problems)
         return notifier
@@ -242,7 +249,10 @@ class NtdApplication(Application[UUID]):
                 filed.append(FiledCase(claim.open_case_id, listing.marketplace,
                                        listing.listing_id, True))
                 continue
-            if submission.notice_id is not None and self._find(Case, case_id) is not None:
+            known = self._find(Case, case_id) if submission.notice_id is not None else None
+            if known is not None:
+                if known.notifier_id != notifier.id:
+                    raise NoticeRefused([f"notice_id: {notice_id} is another notifier's notice"])
                 filed.append(FiledCase(case_id, listing.marketplace, listing.listing_id, True))
                 continue
             if claim is None:
@@ -432,7 +442,7 @@ class NtdApplication(Application[UUID]):
 
     def _get(self, kind: type[A], aggregate_id: UUID, version: int | None = None) -> A:
         try:
-            aggregate = self.repository.get(aggregate_id, version=version)
+            aggregate: Aggregate = self.repository.get(aggregate_id, version=version)
         except AggregateNotFoundError:
             raise NotFound(f"no {kind.__name__.lower()} {aggregate_id}") from None
         if not isinstance(aggregate, kind):

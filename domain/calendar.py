@@ -43,7 +43,7 @@ class BusinessCalendar:
 
     @classmethod
     def parse(cls, text: str) -> BusinessCalendar:
-        """Read holidays from comma- or whitespace-separated ISO dates, e.g. `2026-12-25,2027-01-01`."""
+        """Read holidays from ISO dates split by commas or spaces, e.g. `2026-12-25,2027-01-01`."""
         days: list[date] = []
         for token in text.replace(",", " ").split():
             try:

@@ -277,6 +277,7 @@ class Case(EventSourced):
         def settle(self, case: Case) -> None:
             case.counter_noticed = True
             case.deadlines.pop(Deadline.COUNTER_NOTICE, None)
+            case.deadlines.pop(Deadline.REVIEW, None)  # the appeal's reviewer decides instead
 
     class ForwardedToNotifier(Transitioned):
         step: Step = Step.FORWARD_TO_NOTIFIER
@@ -477,6 +478,8 @@ class Case(EventSourced):
 
     def miss_deadline(self, deadline: Deadline, actor: Actor, at: datetime) -> None:
         """Record that an open deadline passed, with the effect the table gives it."""
+        step = DEADLINE_STEP[deadline]
+        self._guard(step)
         due = self.deadlines.get(deadline)
         if due is None:
             raise CaseError(f"case {self.id} has no open {deadline.value} deadline")
@@ -484,8 +487,6 @@ class Case(EventSourced):
             raise CaseError(
                 f"case {self.id}: the {deadline.value} deadline is not due until {due.isoformat()}"
             )
-        step = DEADLINE_STEP[deadline]
-        self._guard(step)
         self.record(self.DeadlineMissed, actor, at, step=step, deadline=deadline, due_at=due)
 
     def close(self, reason: str, actor: Actor, at: datetime) -> None:

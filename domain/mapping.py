@@ -20,11 +20,22 @@ def event_payload(event: BaseModel) -> bytes:
 
 
 def upcast(cls: type[Any], state: dict[str, Any]) -> dict[str, Any]:
-    """Bring a stored state written by an older class version up to the current one."""
+    """Bring a stored state written by an older class version up to the current one.
+
+    An event class evolves by raising `class_version` and adding one static method per step,
+    `upcast_v1_v2(state)`, `upcast_v2_v3(state)`, ..., each changing the state dict in place.
+    """
     version = state.pop("class_version", 1)
     current = getattr(cls, "class_version", 1)
     while version < current:
-        getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
+        step = f"upcast_v{version}_v{version + 1}"
+        upcaster = getattr(cls, step, None)
+        if upcaster is None:
+            raise TypeError(
+                f"{cls.__qualname__} is at class_version {current} but has no {step}(state) "
+                f"to read events stored at version {version}"
+            )
+        upcaster(state)
         version += 1
     return state
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
@@ -53,7 +54,8 @@ class NoticeSubmission(BaseModel):
         for listing in listings:
             key = (listing.marketplace, listing.listing_id)
             if key in seen:
-                raise ValueError(f"listing {listing.marketplace}/{listing.listing_id} appears twice")
+                where = f"{listing.marketplace}/{listing.listing_id}"
+                raise ValueError(f"listing {where} appears twice")
             seen.add(key)
         return listings
 
@@ -72,14 +74,47 @@ def parse_notice(data: Any) -> NoticeSubmission:
     try:
         return NoticeSubmission.model_validate(data)
     except ValidationError as error:
-        raise NoticeRefused([_describe(e) for e in error.errors()]) from None
+        errors: list[Any] = [e for e in error.errors() if not _miscounted(e)]
+        errors += _uncounted(data, errors)
+        raise NoticeRefused([_describe(e) for e in errors]) from None
+
+
+def _miscounted(error: Any) -> bool:
+    """A length error pydantic reports only because it counted after dropping invalid items."""
+    ctx, given = error.get("ctx") or {}, error.get("input")
+    if "actual_length" not in ctx or not isinstance(given, list | tuple):
+        return False
+    if error["type"] == "too_short":
+        return len(given) >= ctx["min_length"]
+    return error["type"] == "too_long" and len(given) <= ctx["max_length"]
+
+
+def _uncounted(data: Any, errors: list[Any]) -> list[dict[str, Any]]:
+    """Too-long collections pydantic let pass because some of their items were invalid."""
+    if not isinstance(data, Mapping):
+        return []
+    flagged = {e["loc"] for e in errors if e["type"] == "too_long"}
+    missed: list[dict[str, Any]] = []
+    for name, field in NoticeSubmission.model_fields.items():
+        given = data.get(name)
+        most = next((m.max_length for m in field.metadata if hasattr(m, "max_length")), None)
+        if most is None or not isinstance(given, list | tuple) or (name,) in flagged:
+            continue
+        if len(given) > most:
+            message = f"should have at most {most} items, not {len(given)}"
+            ctx = {"max_length": most}
+            missed.append(
+                {"type": "too_long", "loc": (name,), "msg": message, "input": given, "ctx": ctx}
+            )
+    return missed
 
 
 def _describe(error: Any) -> str:
     where = ".".join(str(part) for part in error["loc"]) or "notice"
     message = str(error["msg"])
     if error["type"] == "too_long" and error["loc"] == ("listings",):
-        message = f"a notice names at most 300 listings, this one names {error['input'].__len__()}"
+        most = (error.get("ctx") or {}).get("max_length", 300)
+        message = f"a notice names at most {most} listings, this one names {len(error['input'])}"
     elif error["type"] == "missing":
         message = "missing (required)"
     return f"{where}: {message.removeprefix('Value error, ')}"

@@ -12,7 +12,9 @@ class Rules(BaseModel):
 
     clarification_days: int = Field(5, ge=1, description="notifier must answer a clarification")
     counter_notice_days: int = Field(10, ge=1, description="seller's window to counter-notice")
-    restoration_days: int = Field(10, ge=1, description="restore after forwarding unless litigation")
+    restoration_days: int = Field(
+        10, ge=1, description="restore after forwarding unless litigation"
+    )
     trusted_review_days: int = Field(2, ge=1, description="post-hoc review of a fast-lane takedown")
     max_listings_per_notice: int = Field(300, ge=1, le=300)
     strike_lifetime_days: int = Field(365, ge=1, description="calendar days a strike stays live")

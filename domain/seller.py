@@ -75,7 +75,9 @@ class Seller(EventSourced):
             timestamp=at,
         )
 
-    def record_strike(self, case_id: UUID, expires_at: datetime, actor: Actor, at: datetime) -> None:
+    def record_strike(
+        self, case_id: UUID, expires_at: datetime, actor: Actor, at: datetime
+    ) -> None:
         """Count an upheld takedown against the seller; one strike per case."""
         if case_id in self.strikes:
             raise SellerError(f"seller {self.seller_ref} already has a strike for case {case_id}")

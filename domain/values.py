@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, ClassVar, Protocol
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, CanInitAggregate, CanMutateAggregate
@@ -39,7 +39,8 @@ def _aware(value: datetime) -> datetime:
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
-Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$", to_lower=True)]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lower=True)]
+"""A hex SHA-256 digest in either case, stored in lower case."""
 
 
 class Frozen(BaseModel):
@@ -134,6 +135,9 @@ class DomainEvent(BaseModel):
     """Base of every stored event: a frozen pydantic model, the single source of its schema."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    class_version: ClassVar[int] = 1
+    """Raise it (`class_version = 2`) with an `upcast_v1_v2(state)` staticmethod to evolve."""
 
     originator_id: UUID
     originator_version: int
