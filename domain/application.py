@@ -151,6 +151,21 @@ class NtdApplication(Application[UUID]):
         actor: Actor = SYSTEM,
     ) -> None:
         """Admit a notifier to Good Faith Takedown on the figures that justify it."""
+        rules = self.rules
+        shortfalls = []
+        if takedown_share < rules.trusted_min_takedown_share:
+            shortfalls.append(f"takedown share {takedown_share:.1%} is below "
+                              f"{rules.trusted_min_takedown_share:.0%}")
+        if reversal_share > rules.trusted_max_reversal_share:
+            shortfalls.append(f"reversal share {reversal_share:.1%} is above "
+                              f"{rules.trusted_max_reversal_share:.0%}")
+        if notices < rules.trusted_min_notices:
+            shortfalls.append(f"{notices} notices is fewer than {rules.trusted_min_notices}")
+        if shortfalls:
+            raise DomainError(
+                f"notifier {notifier_id} does not qualify for the trusted lane: "
+                + "; ".join(shortfalls)
+            )
         self._change(
             Notifier,
             notifier_id,
@@ -186,7 +201,7 @@ class NtdApplication(Application[UUID]):
         """Suspend a warned notifier's filing for a period."""
 
         def change(n: Notifier, now: datetime) -> None:
-            span = timedelta(days=days or self.rules.misuse_suspension_days)
+            span = timedelta(days=self.rules.misuse_suspension_days if days is None else days)
             n.suspend(reason, now + span, actor, now)
 
         self._change(Notifier, notifier_id, change)

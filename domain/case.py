@@ -356,9 +356,11 @@ class Case(EventSourced):
     ) -> Case:
         """Open a case for one listing of an accepted notice."""
         source = SourceType.TRUSTED_FLAGGER if lane is Lane.TRUSTED else SourceType.ARTICLE_16
-        return cls._create(
+        return cls.start(
             cls.Filed,
-            id=case_id,
+            case_id,
+            actor,
+            at,
             notice_id=notice_id,
             notifier_id=notifier_id,
             right_id=right_id,
@@ -370,8 +372,6 @@ class Case(EventSourced):
             lane=lane,
             source_type=source,
             automated_detection=automated_detection,
-            actor=actor,
-            timestamp=at,
         )
 
     def request_clarification(
@@ -430,6 +430,7 @@ class Case(EventSourced):
     def reverse_takedown(self, reasons: StatementOfReasons, actor: Actor, at: datetime) -> None:
         """Post-hoc review undoes a fast-lane removal; the listing is reinstated."""
         self._guard(Step.REVERSE_TAKEDOWN)
+        self._require_human(reasons, "reverse a takedown")
         self.record(self.TakedownReversed, actor, at, reasons=reasons)
 
     def counter_notice(

@@ -44,14 +44,14 @@ class ListingClaim(EventSourced):
         cls, notifier_id: UUID, marketplace: str, listing_id: str, actor: Actor, at: datetime
     ) -> ListingClaim:
         """Start tracking a notifier's cases about a listing."""
-        return cls._create(
+        return cls.start(
             cls.Opened,
-            id=cls.id_for(notifier_id, marketplace, listing_id),
+            cls.id_for(notifier_id, marketplace, listing_id),
+            actor,
+            at,
             notifier_id=notifier_id,
             marketplace=marketplace,
             listing_id=listing_id,
-            actor=actor,
-            timestamp=at,
         )
 
     def claim(self, case_id: UUID, actor: Actor, at: datetime) -> None:

@@ -144,14 +144,14 @@ class Notifier(EventSourced):
         notifier_id: UUID | None = None,
     ) -> Notifier:
         """Register a notifier; its rights come afterwards."""
-        return cls._create(
+        return cls.start(
             cls.Registered,
-            id=notifier_id or uuid4(),
+            notifier_id or uuid4(),
+            actor,
+            at,
             name=name,
             kind=kind,
             contact_email=contact_email,
-            actor=actor,
-            timestamp=at,
         )
 
     @staticmethod

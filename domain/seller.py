@@ -66,13 +66,13 @@ class Seller(EventSourced):
     @classmethod
     def register(cls, marketplace: str, seller_ref: str, actor: Actor, at: datetime) -> Seller:
         """Start the seller's record."""
-        return cls._create(
+        return cls.start(
             cls.Registered,
-            id=cls.id_for(marketplace, seller_ref),
+            cls.id_for(marketplace, seller_ref),
+            actor,
+            at,
             marketplace=marketplace,
             seller_ref=seller_ref,
-            actor=actor,
-            timestamp=at,
         )
 
     def record_strike(

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Protocol
+from typing import Annotated, Any, ClassVar, Protocol, Self
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, CanInitAggregate, CanMutateAggregate
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
 NTD_NAMESPACE = UUID("5b0c7f5e-3d0e-4c61-9a55-6f1d1a8e2b7d")
 
@@ -155,6 +164,30 @@ class EventSourced(Aggregate):
     class Created(Event, CanInitAggregate[UUID]):
         originator_topic: str
 
+    @classmethod
+    def start(
+        cls, event_class: type[Any], aggregate_id: UUID, actor: Actor, at: datetime, **fields: Any
+    ) -> Self:
+        """Create the aggregate with its first event; invalid fields raise InvalidInput."""
+        with _invalid_input(event_class):
+            return cls._create(event_class, id=aggregate_id, actor=actor, timestamp=at, **fields)
+
     def record(self, event_class: type[Any], actor: Actor, at: datetime, **fields: Any) -> None:
         """Trigger an event stamped with who did it and when (the clock's time, not the host's)."""
-        self.trigger_event(event_class, actor=actor, timestamp=at, **fields)
+        with _invalid_input(event_class):
+            self.trigger_event(event_class, actor=actor, timestamp=at, **fields)
+
+
+class InvalidInput(DomainError):
+    """A command's values do not fit the event they would record."""
+
+
+@contextmanager
+def _invalid_input(event_class: type[Any]) -> Iterator[None]:
+    try:
+        yield
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors()
+        )
+        raise InvalidInput(f"invalid {event_class.__name__}: {problems}") from None

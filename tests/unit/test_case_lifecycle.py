@@ -328,6 +328,9 @@ def test_reversing_a_fast_lane_takedown_reinstates_the_listing_and_clears_every_
         ),
         pytest.param(State.COUNTER_NOTICED, NtdApplication.uphold_appeal, id="uphold"),
         pytest.param(State.COUNTER_NOTICED, NtdApplication.reject_appeal, id="reject"),
+        pytest.param(
+            State.TAKEN_DOWN_PENDING_REVIEW, NtdApplication.reverse_takedown, id="reverse"
+        ),
     ],
 )
 def test_a_reviewer_must_decide_and_an_automated_decision_is_refused(

@@ -22,7 +22,7 @@ from domain.notice import NoticeRefused, parse_notice
 from domain.notifier import Notifier, NotifierError, NotifierKind, RightStatus
 from domain.rules import Rules
 from domain.seller import Seller, SellerError
-from domain.values import SYSTEM, DomainError, RightType
+from domain.values import SYSTEM, DomainError, InvalidInput, RightType
 
 # -- notifiers and their rights -------------------------------------------------------------------
 
@@ -77,7 +77,7 @@ def test_a_right_with_a_malformed_certificate_hash_is_refused_and_nothing_saved(
     desk = make_desk()
     stored = log_size(desk.app)
 
-    with pytest.raises(ValueError, match="certificate_sha256"):
+    with pytest.raises(InvalidInput, match="invalid RightRegistered: certificate_sha256"):
         desk.app.register_right(desk.notifier_id, RightType.DESIGN, "D-1", "eu", "xyz", AGENT)
 
     assert log_size(desk.app) == stored
@@ -128,6 +128,33 @@ def test_a_notifier_admitted_to_the_trusted_lane_cannot_be_admitted_twice() -> N
 
     with pytest.raises(NotifierError, match="already in the trusted lane"):
         desk.trust()
+
+
+@pytest.mark.parametrize(
+    ("takedown", "reversal", "notices", "shortfall"),
+    [
+        (0.89, 0.01, 40, "takedown share 89.0% is below 90%"),
+        (0.95, 0.06, 40, "reversal share 6.0% is above 5%"),
+        (0.95, 0.01, 19, "19 notices is fewer than 20"),
+    ],
+)
+def test_a_notifier_whose_figures_miss_a_threshold_is_not_admitted(
+    takedown: float, reversal: float, notices: int, shortfall: str
+) -> None:
+    desk = make_desk()
+    stored = log_size(desk.app)
+
+    with pytest.raises(DomainError, match=shortfall):
+        desk.app.admit_to_trusted_lane(desk.notifier_id, takedown, reversal, notices)
+
+    assert log_size(desk.app) == stored
+
+
+def test_an_empty_reason_is_refused_as_invalid_input_naming_the_field() -> None:
+    desk = make_desk()
+
+    with pytest.raises(InvalidInput, match="invalid WarnedForMisuse: reason"):
+        desk.app.warn_notifier(desk.notifier_id, "", 0.4)
 
 
 def test_the_admission_records_the_figures_that_justify_it() -> None:
