@@ -270,16 +270,17 @@ class NtdApplication(Application[UUID]):
                     raise NoticeRefused([f"notice_id: {notice_id} is another notifier's notice"])
                 filed.append(FiledCase(case_id, listing.marketplace, listing.listing_id, True))
                 continue
-            if claim is None:
-                claim = ListingClaim.open(
-                    notifier.id, listing.marketplace, listing.listing_id, SYSTEM, now
-                )
             case = Case.file(
                 case_id, notice_id, notifier.id, submission.right_id, right_type, listing,
                 submission.reason_code, submission.explanation, submission.evidence, lane,
                 actor, now, submission.automated_detection,
             )
-            claim.claim(case.id, SYSTEM, now)
+            if claim is None:
+                claim = ListingClaim.open(
+                    notifier.id, listing.marketplace, listing.listing_id, case.id, SYSTEM, now
+                )
+            else:
+                claim.claim(case.id, SYSTEM, now)
             if lane is Lane.TRUSTED:
                 self._take_down_at_once(case, submission, now)
             pending += [case, claim]

@@ -21,6 +21,10 @@ class ListingClaim(EventSourced):
         notifier_id: UUID
         marketplace: str
         listing_id: str
+        case_id: UUID
+
+        def apply(self, claim: ListingClaim) -> None:
+            claim.open_case_id = self.case_id
 
     class Claimed(EventSourced.Event):
         case_id: UUID
@@ -41,9 +45,15 @@ class ListingClaim(EventSourced):
 
     @classmethod
     def open(
-        cls, notifier_id: UUID, marketplace: str, listing_id: str, actor: Actor, at: datetime
+        cls,
+        notifier_id: UUID,
+        marketplace: str,
+        listing_id: str,
+        case_id: UUID,
+        actor: Actor,
+        at: datetime,
     ) -> ListingClaim:
-        """Start tracking a notifier's cases about a listing."""
+        """Start tracking a notifier's cases about a listing, with its first open case."""
         return cls.start(
             cls.Opened,
             cls.id_for(notifier_id, marketplace, listing_id),
@@ -52,10 +62,11 @@ class ListingClaim(EventSourced):
             notifier_id=notifier_id,
             marketplace=marketplace,
             listing_id=listing_id,
+            case_id=case_id,
         )
 
     def claim(self, case_id: UUID, actor: Actor, at: datetime) -> None:
-        """Point the listing at its new open case."""
+        """Point the listing at a new open case, once the previous one was resolved."""
         self.record(self.Claimed, actor, at, case_id=case_id)
 
     def release(self, case_id: UUID, actor: Actor, at: datetime) -> None:
