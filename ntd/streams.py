@@ -11,8 +11,8 @@ import time
 import click
 import structlog
 
-from ntd.bootstrap import build, build_relay
-from ntd.config import Settings
+from ntd.bootstrap import build_relay
+from ntd.clikit import Runtime, pass_runtime
 
 log = structlog.get_logger("ntd.cli")
 
@@ -30,7 +30,8 @@ log = structlog.get_logger("ntd.cli")
     is_flag=True,
     help="Stop once the store's head is on Kafka (for batch jobs and tests).",
 )
-def relay(page_size: int, until_caught_up: bool) -> None:
+@pass_runtime
+def relay(rt: Runtime, page_size: int, until_caught_up: bool) -> None:
     """Follow the event store's notification log and produce every event to Kafka.
 
     Topics: one per aggregate type (ntd.case.v1, ntd.notifier.v1, ntd.seller.v1), created at start
@@ -45,7 +46,7 @@ def relay(page_size: int, until_caught_up: bool) -> None:
     """
     from consumers.relay import ensure_topics
 
-    ntd = build()
+    ntd = rt.ntd()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -66,12 +67,17 @@ def relay(page_size: int, until_caught_up: bool) -> None:
         worker.run(stop, until_caught_up=until_caught_up)
     finally:
         worker.positions.close()
-        ntd.close()
 
 
 @click.group("events")
 def events() -> None:
-    """Subscribe to ntd's events on Kafka."""
+    """Subscribe to ntd's events on Kafka (published there by `ntd relay`).
+
+    \b
+    Examples:
+      ntd events tail --from-beginning
+      ntd events tail --type ntd.case. --idle-exit 5
+    """
 
 
 @events.command("tail")
@@ -90,7 +96,10 @@ def events() -> None:
     metavar="SECONDS",
     help="Exit after this long without a new event.",
 )
-def tail_command(from_beginning: bool, types: tuple[str, ...], idle_exit: float | None) -> None:
+@pass_runtime
+def tail_command(
+    rt: Runtime, from_beginning: bool, types: tuple[str, ...], idle_exit: float | None
+) -> None:
     """Print events as JSON lines: id, type, subject, time, data (the reference subscriber).
 
     \b
@@ -100,7 +109,7 @@ def tail_command(from_beginning: bool, types: tuple[str, ...], idle_exit: float 
     """
     from consumers.tail import tail
 
-    ntd_settings = Settings.from_env()
+    ntd_settings = rt.settings
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     started = time.monotonic()

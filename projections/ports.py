@@ -1,0 +1,77 @@
+"""What each view needs from storage: the ports the handlers talk to, and the records they pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from domain.case import Deadline
+from projections.audit import AuditChain, AuditRecord
+from projections.models import CaseSummary
+
+
+@dataclass(frozen=True, slots=True)
+class NotifierRecord:
+    """A notifier as the read side keeps it."""
+
+    notifier_id: UUID
+    name: str
+    in_trusted_lane: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    """A missed deadline, counted against the case's notifier."""
+
+    seq: int
+    case_id: UUID
+    notifier_id: UUID
+    deadline: Deadline
+    due_at: datetime
+    missed_at: datetime
+
+
+class CaseView(Protocol):
+    """The case summary: one row per case, its open deadlines, and the breaches."""
+
+    def case(self, case_id: UUID) -> CaseSummary | None:
+        """The case as the view holds it now, or None."""
+        ...
+
+    def put_case(self, case: CaseSummary) -> None:
+        """Store the case's new summary, open deadlines included."""
+        ...
+
+    def add_breach(self, breach: Breach) -> None:
+        """Count a missed deadline."""
+        ...
+
+
+class NotifierView(Protocol):
+    """Notifiers with their names and trusted-lane standing."""
+
+    def notifier(self, notifier_id: UUID) -> NotifierRecord | None:
+        """The notifier as the view holds it now, or None."""
+        ...
+
+    def put_notifier(self, notifier: NotifierRecord) -> None:
+        """Store the notifier's new record."""
+        ...
+
+
+class AuditView(Protocol):
+    """The audit trail: immutable rows, chained per aggregate."""
+
+    def chain(self, aggregate_id: UUID) -> AuditChain | None:
+        """The aggregate's chain (its parties and head), or None before its first row."""
+        ...
+
+    def append(self, record: AuditRecord, chain: AuditChain) -> None:
+        """Add a row and move its chain's head to it."""
+        ...
+
+
+class Views(CaseView, NotifierView, AuditView, Protocol):
+    """Every view one event may change; apply() hands the handlers one of these per batch."""

@@ -1,0 +1,84 @@
+"""The read store: the port the CLI and consumers use, and how a URL picks its adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from domain.rules import Rules
+from domain.values import DomainEvent
+from projections.models import (
+    AuditQuery,
+    AuditRow,
+    AuditVerification,
+    CaseSummary,
+    Dashboard,
+    DueDeadline,
+    NotifierSummary,
+)
+
+
+class ReadStore(Protocol):
+    """Every read model, fed by apply() and queried by the rest; one adapter per storage."""
+
+    def position(self) -> int:
+        """The last notification id applied (0 if none)."""
+        ...
+
+    def apply(self, batch: Sequence[tuple[int, DomainEvent]]) -> None:
+        """Apply (notification id, event) pairs and store the new position in one transaction."""
+        ...
+
+    def dashboard(self, notifier_id: UUID, now: datetime, rules: Rules) -> Dashboard:
+        """A notifier's figures, computed from the case summaries at query time."""
+        ...
+
+    def notifiers(self) -> list[NotifierSummary]:
+        """Every notifier with its lane and case count, most cases first."""
+        ...
+
+    def case(self, case_id: UUID) -> CaseSummary | None:
+        """One case's summary, or None."""
+        ...
+
+    def audit_query(self, query: AuditQuery) -> Iterator[AuditRow]:
+        """Matching audit rows in seq order, streamed."""
+        ...
+
+    def verify_audit(self) -> AuditVerification:
+        """Walk every audit chain and report the first broken link, if any."""
+        ...
+
+    def due_deadlines(self, now: datetime) -> list[DueDeadline]:
+        """Open deadlines due at or before `now`, earliest first."""
+        ...
+
+    def reset(self) -> None:
+        """Forget everything (position included), e.g. before a rebuild."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...
+
+
+def open_read_store(url: str) -> ReadStore:
+    """Open (creating tables if missing) `memory:`, `sqlite:///abs/path.db` or `postgresql://…`."""
+    if url == "memory:":
+        from projections.memory import MemoryReadStore
+
+        return MemoryReadStore()
+    if url.startswith("sqlite://"):
+        from projections.sql import open_sqlite
+
+        return open_sqlite(url.removeprefix("sqlite://"))
+    if url.startswith(("postgresql://", "postgres://")):
+        from projections.sql import open_postgres
+
+        return open_postgres(url)
+    raise ValueError(
+        f"read store URL {url!r} is not one of memory:, sqlite:///ABS/PATH.db, "
+        "postgresql://USER:PASSWORD@HOST:PORT/DB"
+    )
