@@ -8,6 +8,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlparse
 
 import psycopg2
 import pytest
@@ -44,7 +45,8 @@ def _require(name: str, hostport: str) -> None:
 @pytest.fixture(scope="session")
 def postgres() -> str:
     """The DSN of the test event-store database, once PostgreSQL answers."""
-    _require("Postgres", "127.0.0.1:5432")
+    url = urlparse(PG_ADMIN_DSN)
+    _require("Postgres", f"{url.hostname or '127.0.0.1'}:{url.port or 5432}")
     return EVENTS_DSN
 
 
