@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from domain.calendar import BusinessCalendar
-from domain.case import Case, Deadline, Lane
+from domain.case import Case, Deadline, Lane, Listing
 from domain.listing_claim import ListingClaim
 from domain.notice import NoticeRefused, NoticeSubmission
 from domain.notifier import Notifier, NotifierKind, RightStatus
@@ -37,6 +37,12 @@ from domain.values import (
 
 A = TypeVar("A", bound=Aggregate)
 ATTEMPTS = 5
+
+
+class BatchReader(Protocol):
+    """Reads the stored events of many aggregates at once (a store adapter may provide it)."""
+
+    def stored_events(self, aggregate_ids: Sequence[UUID]) -> Iterable[StoredEvent]: ...
 
 
 class ConcurrencyConflict(DomainError):
@@ -87,8 +93,10 @@ class NtdApplication(Application[UUID]):
         clock: Clock | None = None,
         calendar: BusinessCalendar | None = None,
         rules: Rules | None = None,
+        batch_reader: BatchReader | None = None,
     ) -> None:
         super().__init__(env)
+        self.batch_reader = batch_reader
         self.clock: Clock = clock or SystemClock()
         self.calendar = calendar or BusinessCalendar()
         self.rules = rules or Rules()
@@ -255,8 +263,9 @@ class NtdApplication(Application[UUID]):
         actor = Actor(kind=ActorKind.NOTIFIER_USER, id=submission.submitted_by)
         filed: list[FiledCase] = []
         pending: list[Aggregate] = []
+        claims = self._claims(notifier.id, submission.listings)
         for listing in submission.listings:
-            claim = self._find(ListingClaim, ListingClaim.id_for(
+            claim = claims.get(ListingClaim.id_for(
                 notifier.id, listing.marketplace, listing.listing_id
             ))
             case_id = stable_id("case", str(notice_id), listing.marketplace, listing.listing_id)
@@ -286,6 +295,18 @@ class NtdApplication(Application[UUID]):
             pending += [case, claim]
             filed.append(FiledCase(case.id, listing.marketplace, listing.listing_id, False))
         return FilingReceipt(notice_id, tuple(filed), lane), pending
+
+    def _claims(self, notifier_id: UUID, listings: Sequence[Listing]) -> dict[UUID, ListingClaim]:
+        """The listings' claims that exist, read in one query when the store allows it."""
+        ids = [ListingClaim.id_for(notifier_id, x.marketplace, x.listing_id) for x in listings]
+        if self.batch_reader is None or len(ids) == 1:
+            found = {i: self._find(ListingClaim, i) for i in ids}
+            return {i: c for i, c in found.items() if c is not None}
+        claims: dict[UUID, Any] = {}
+        for stored in self.batch_reader.stored_events(ids):
+            event: Any = self.mapper.to_domain_event(stored)
+            claims[stored.originator_id] = event.mutate(claims.get(stored.originator_id))
+        return claims
 
     def _take_down_at_once(self, case: Case, submission: NoticeSubmission, now: datetime) -> None:
         reasons = StatementOfReasons(

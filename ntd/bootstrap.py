@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from domain.application import NtdApplication, SystemClock
+from domain.application import BatchReader, NtdApplication, SystemClock
 from domain.values import Clock
 from ntd.config import Settings
 
@@ -61,6 +61,9 @@ class Ntd:
         if self._read_store is not None:
             self._read_store.close()
             self._read_store = None
+        reader = self.app.batch_reader
+        if reader is not None and hasattr(reader, "close"):
+            reader.close()
         self.app.close()
 
 
@@ -76,7 +79,17 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Ntd:
     app = NtdApplication(
         settings.eventsourcing_env(), clock=clock, calendar=settings.calendar, rules=settings.rules
     )
+    app.batch_reader = _batch_reader(settings, app)
     return Ntd(settings=settings, app=app, clock=clock)
+
+
+def _batch_reader(settings: Settings, app: NtdApplication) -> BatchReader:
+    from ntd.event_store import PostgresBatchReader, SqliteBatchReader
+
+    table = getattr(app.recorder, "events_table_name", "stored_events")
+    if settings.event_store == "sqlite":
+        return SqliteBatchReader(str(settings.data_dir / "events.db"), table)
+    return PostgresBatchReader(settings.events_dsn, settings.events_schema or "public", table)
 
 
 def build_relay(ntd: Ntd, **overrides: Any) -> Relay:

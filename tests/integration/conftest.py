@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ EVENTS_DSN = PG_ADMIN_DSN + "ntd_test_events"
 READ_DSN = PG_ADMIN_DSN + "ntd_test_read"
 KAFKA = os.environ.get("NTD_TEST_KAFKA", "127.0.0.1:9092")
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "unit"))  # the domain tests re-run here on PostgreSQL
 
 
 def _reachable(hostport: str) -> bool:
@@ -112,3 +114,22 @@ def settings_env(settings: Settings) -> dict[str, str]:
         NTD_LOG_FORMAT="json",
     )
     return env
+
+
+@pytest.fixture(scope="module")
+def on_postgres(postgres: str) -> Iterator[None]:
+    """Switch the domain tests' Backend to PostgreSQL (one schema per application)."""
+    from domain_fixtures import Backend
+
+    Backend.kind, Backend.postgres_dsn = "postgres", postgres
+    yield
+    Backend.kind = "sqlite"
+    connection = psycopg2.connect(postgres)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        for schema in Backend.schemas:
+            cursor.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+            )
+    connection.close()
+    Backend.schemas.clear()

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
-from uuid import UUID
+from urllib.parse import urlparse
+from uuid import UUID, uuid4
 
 from domain.application import FilingReceipt, NtdApplication
 from domain.calendar import BusinessCalendar
@@ -126,13 +131,55 @@ def _deep_copy(value: Any) -> Any:
     return value
 
 
+class Backend:
+    """Which event store `make_app` gives a test: SQLite by default; PostgreSQL when the
+    integration suite re-runs the domain tests (tests/integration/test_domain_on_postgres.py)."""
+
+    kind = "sqlite"
+    postgres_dsn = ""
+    schemas: list[str] = []
+
+    @classmethod
+    def fresh_env(cls) -> dict[str, str]:
+        """The environment of a new, empty event store of the current kind."""
+        if cls.kind == "postgres":
+            return cls._postgres()
+        folder = tempfile.mkdtemp(prefix="ntd-unit-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        path = Path(folder) / "events.db"
+        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
+
+    @classmethod
+    def _postgres(cls) -> dict[str, str]:
+        import psycopg2
+
+        schema = "u" + uuid4().hex[:12]
+        with psycopg2.connect(cls.postgres_dsn) as connection, connection.cursor() as cursor:
+            cursor.execute(f"CREATE SCHEMA {schema}")
+        connection.close()
+        cls.schemas.append(schema)
+        url = urlparse(cls.postgres_dsn)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": url.path.strip("/"),
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": url.username or "ntd",
+            "POSTGRES_PASSWORD": url.password or "",
+            "POSTGRES_SCHEMA": schema,
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
+            "POSTGRES_POOL_SIZE": "2",
+        }
+
+
 def make_app(
     clock: FakeClock | None = None,
     env: dict[str, str] | None = None,
     calendar: BusinessCalendar | None = None,
     rules: Rules | None = None,
 ) -> NtdApplication:
-    """The real application; in memory unless `env` says otherwise."""
+    """The real application on a fresh store of the current Backend, unless `env` names one."""
+    env = env if env is not None else Backend.fresh_env()
     return NtdApplication(env, clock=clock or FakeClock(), calendar=calendar, rules=rules)
 
 
