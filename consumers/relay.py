@@ -7,7 +7,7 @@ import functools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,8 +91,8 @@ class Relay:
 
     def __init__(
         self,
-        select: Callable[[int, int], list[Notification]],
-        head: Callable[[], int],
+        select: Callable[[int, int], Sequence[Notification]],
+        head: Callable[[], int | None],
         mapper: Mapper[Any],
         positions: RelayPositions,
         config: RelayConfig,
@@ -209,7 +209,7 @@ class Relay:
 
     def log_lag(self) -> int:
         """Log store head minus relay position; returns the lag."""
-        head = self.head()
+        head = self.head() or 0
         lag = max(head - self.position, 0)
         log.info("relay.lag", head=head, position=self.position, lag=lag)
         return lag

@@ -305,7 +305,7 @@ class NtdApplication(Application[UUID]):
         claims: dict[UUID, Any] = {}
         for stored in self.batch_reader.stored_events(ids):
             event: Any = self.mapper.to_domain_event(stored)
-            claims[stored.originator_id] = event.mutate(claims.get(stored.originator_id))
+            claims[event.originator_id] = event.mutate(claims.get(event.originator_id))
         return claims
 
     def _take_down_at_once(self, case: Case, submission: NoticeSubmission, now: datetime) -> None:
