@@ -111,6 +111,56 @@ def timed(action: Callable[[], int]) -> float:
     return items / (time.perf_counter() - started)
 
 
+def fill_synthetic(ntd: Ntd, cases: int, seed: int = 11) -> int:
+    """Store mixed case lifecycles fast: real aggregates and events, written straight to the
+    recorder in large batches (set-up for the read-side benchmarks). Returns events stored."""
+    import random
+
+    from domain.case import Case, Deadline, Lane, Listing, ReasonCode
+    from domain.values import SYSTEM, DecisionGround, StatementOfReasons, Visibility, stable_id
+
+    rng = random.Random(seed)
+    app = ntd.app
+    notifiers = [brand(ntd, f"Synthetic{i}") for i in range(20)]
+    reasons = StatementOfReasons(
+        ground=DecisionGround.ILLEGAL_CONTENT, legal_ground="KEYWORD_TRADEMARK_INFRINGEMENT",
+        facts="Test buy shows counterfeit stitching.", visibility=(Visibility.CONTENT_REMOVED,))
+    evidence = notice(notifiers[0][0], notifiers[0][1], 0, 1).evidence
+    seller, agent = Actor.parse("seller:s"), Actor.parse("agent:a")
+    at = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    pending: list[Any] = []
+    stored = 0
+    for n in range(cases):
+        notifier, right = notifiers[n % 20]
+        at += timedelta(seconds=7)
+        listing = Listing(marketplace="mk", listing_id=f"S{n}", url=f"https://mk.example/{n}",
+                          seller_id=f"seller-{rng.randrange(2000)}")
+        case = Case.file(stable_id("bench", str(n)), uuid.uuid4(), notifier, right,
+                         RightType.TRADEMARK, listing, ReasonCode.COUNTERFEIT,
+                         "Counterfeit hologram on the test buy.", evidence, Lane.NORMAL,
+                         Actor.parse("notifier_user:u"), at)
+        roll = rng.random()
+        later = at + timedelta(hours=rng.randrange(1, 72))
+        if roll < 0.1:
+            case.decline(reasons, agent, later)
+        else:
+            case.take_down(reasons, agent, later, review_by=None)
+            case.notify_seller(later + timedelta(days=14), SYSTEM, later)
+            if roll > 0.85:
+                case.counter_notice("Genuine stock.", True, seller, later + timedelta(days=2))
+                case.forward_to_notifier(later + timedelta(days=16), agent,
+                                         later + timedelta(days=3))
+                case.miss_deadline(Deadline.RESTORATION, SYSTEM, later + timedelta(days=17))
+            elif roll > 0.5:
+                case.miss_deadline(Deadline.COUNTER_NOTICE, SYSTEM, later + timedelta(days=15))
+        pending += case.collect_events()
+        if len(pending) >= 10_000 or n == cases - 1:
+            app.recorder.insert_events([app.mapper.to_stored_event(e) for e in pending])
+            stored += len(pending)
+            pending = []
+    return stored
+
+
 # -- issue 3 ------------------------------------------------------------------------------------
 
 
