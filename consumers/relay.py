@@ -41,7 +41,7 @@ class RelayConfig:
     batch_size: int = 512 * 1024
     name: str = "kafka"
     topic_prefix: str = ""
-    max_pages_in_flight: int = 4
+    max_pages_in_flight: int = 8
 
 
 def make_producer(config: RelayConfig) -> KafkaProducer:
@@ -143,11 +143,15 @@ class Relay:
             )
         self.in_flight.append(_Page(notifications[-1].id, futures, parked))
         self.sent_up_to = notifications[-1].id
-        self.settle(wait=len(self.in_flight) >= self.config.max_pages_in_flight)
+        if len(self.in_flight) >= self.config.max_pages_in_flight:
+            for future in self.in_flight[0].futures:  # back-pressure: the oldest page only
+                future.get(timeout=self.config.max_backoff)
+        self.settle(wait=False)
         return len(notifications)
 
     def settle(self, wait: bool) -> None:
-        """Store the position of every leading page whose messages are all acknowledged."""
+        """Store the position of every leading page whose messages are all acknowledged;
+        with `wait`, first wait for everything in flight (when caught up, or stopping)."""
         if wait and self.in_flight and self.producer is not None:
             self.producer.flush(timeout=self.config.max_backoff)
         while self.in_flight:
