@@ -34,7 +34,7 @@ class RelayConfig:
     bootstrap: str = "127.0.0.1:9092"
     partitions: int = 6
     page_size: int = 2000
-    idle_wait: float = 0.05
+    idle_wait: float = 0.01
     lag_interval: float = 10.0
     max_backoff: float = 30.0
     linger_ms: int = 5

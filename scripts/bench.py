@@ -31,15 +31,18 @@ from domain.notifier import NotifierKind  # noqa: E402
 from domain.values import Actor, RightType  # noqa: E402
 from ntd.bootstrap import FixedClock, Ntd, build, build_relay  # noqa: E402
 from ntd.config import Settings  # noqa: E402
+from ntd.logs import configure  # noqa: E402
 
 PG = os.environ.get("NTD_BENCH_PG", "postgresql://ntd:ntd@127.0.0.1:5432/ntd_test_events")
+READ_PG = PG.rsplit("/", 1)[0] + "/ntd_test_read"
 KAFKA = os.environ.get("NTD_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 AGENT = Actor.parse("agent:bench")
 RESULTS: list[tuple[str, float, float, str, float | None, str]] = []
 
 
-def report(name: str, ours: float, base: float, unit: str, target: float | None,
-           direction: str = ">=") -> None:
+def report(
+    name: str, ours: float, base: float, unit: str, target: float | None, direction: str = ">="
+) -> None:
     """Record and print one figure as ours / baseline."""
     ratio = ours / base if base else float("nan")
     RESULTS.append((name, ours, base, unit, target, direction))
@@ -47,8 +50,11 @@ def report(name: str, ours: float, base: float, unit: str, target: float | None,
     if target is not None:
         met = ratio >= target if direction == ">=" else ratio <= target
         verdict = f"  target {direction} {target:g}: {'met' if met else 'NOT met'}"
-    print(f"{name:<44} ours {ours:>10,.0f} {unit}   baseline {base:>10,.0f} {unit}"
-          f"   ratio {ratio:5.2f}{verdict}", flush=True)
+    print(
+        f"{name:<44} ours {ours:>10,.0f} {unit}   baseline {base:>10,.0f} {unit}"
+        f"   ratio {ratio:5.2f}{verdict}",
+        flush=True,
+    )
 
 
 @contextmanager
@@ -56,18 +62,36 @@ def schema() -> Iterator[str]:
     """A scratch PostgreSQL schema, dropped afterwards."""
     name = "bench_" + uuid.uuid4().hex[:8]
     yield name
-    connection = psycopg2.connect(PG)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
-    connection.close()
+    for dsn in (PG, READ_PG):
+        connection = psycopg2.connect(dsn)
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name))
+            cursor.execute(drop)
+        connection.close()
 
 
-def system(schema_name: str, tmp: Path) -> tuple[Ntd, FixedClock]:
-    """ntd on the PostgreSQL event store, in a scratch schema."""
+def system(schema_name: str, tmp: Path, read: bool = False) -> tuple[Ntd, FixedClock]:
+    """ntd on the PostgreSQL event store in a scratch schema (and its read models, with `read`,
+    in a schema of the same name in the read database, fed from Kafka)."""
+    read_dsn = f"sqlite:///{tmp / (schema_name + '.db')}"
+    if read:
+        connection = psycopg2.connect(READ_PG)
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema_name)))
+        connection.close()
+        read_dsn = f"{READ_PG}?options=-csearch_path%3D{schema_name}"
     settings = Settings(
-        data_dir=tmp, event_store="postgres", events_dsn=PG, events_schema=schema_name,
-        kafka_bootstrap=KAFKA, kafka_partitions=6, topic_prefix=f"{schema_name}.",
+        data_dir=tmp,
+        event_store="postgres",
+        events_dsn=PG,
+        events_schema=schema_name,
+        kafka_bootstrap=KAFKA,
+        kafka_partitions=6,
+        topic_prefix=f"{schema_name}.",
+        read_dsn=read_dsn,
+        feed="kafka" if read else "log",
     )
     clock = FixedClock(datetime(2026, 3, 2, 9, tzinfo=UTC))
     return build(settings, clock=clock), clock
@@ -81,26 +105,38 @@ def brand(ntd: Ntd, name: str) -> tuple[uuid.UUID, uuid.UUID]:
 
 
 def notice(notifier: uuid.UUID, right: uuid.UUID, first: int, count: int) -> Any:
-    return parse_notice({
-        "notifier_id": str(notifier), "right_id": str(right), "submitted_by": "bench",
-        "listings": [
-            {"marketplace": "mk", "listing_id": f"L{i}", "url": f"https://mk.example/{i}",
-             "seller_id": f"s{i % 500}"}
-            for i in range(first, first + count)
-        ],
-        "reason_code": "counterfeit",
-        "explanation": "Test buy shows counterfeit stitching and hologram.",
-        "evidence": [{"kind": "test_buy", "reference": "order 1", "sha256": "cd" * 32}],
-        "contact": {"name": "Legal", "email": "legal@b.example"},
-        "good_faith_statement": True, "accuracy_statement": True, "signature": "Legal",
-    })
+    return parse_notice(
+        {
+            "notifier_id": str(notifier),
+            "right_id": str(right),
+            "submitted_by": "bench",
+            "listings": [
+                {
+                    "marketplace": "mk",
+                    "listing_id": f"L{i}",
+                    "url": f"https://mk.example/{i}",
+                    "seller_id": f"s{i % 500}",
+                }
+                for i in range(first, first + count)
+            ],
+            "reason_code": "counterfeit",
+            "explanation": "Test buy shows counterfeit stitching and hologram.",
+            "evidence": [{"kind": "test_buy", "reference": "order 1", "sha256": "cd" * 32}],
+            "contact": {"name": "Legal", "email": "legal@b.example"},
+            "good_faith_statement": True,
+            "accuracy_statement": True,
+            "signature": "Legal",
+        }
+    )
 
 
 def raw_table(connection: Any, name: str) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TABLE {name} (id BIGSERIAL PRIMARY KEY, originator_id UUID,"
-                       " originator_version INT, topic TEXT, state BYTEA,"
-                       " UNIQUE (originator_id, originator_version))")
+        cursor.execute(
+            f"CREATE TABLE {name} (id BIGSERIAL PRIMARY KEY, originator_id UUID,"
+            " originator_version INT, topic TEXT, state BYTEA,"
+            " UNIQUE (originator_id, originator_version))"
+        )
     connection.commit()
 
 
@@ -123,8 +159,11 @@ def fill_synthetic(ntd: Ntd, cases: int, seed: int = 11) -> int:
     app = ntd.app
     notifiers = [brand(ntd, f"Synthetic{i}") for i in range(20)]
     reasons = StatementOfReasons(
-        ground=DecisionGround.ILLEGAL_CONTENT, legal_ground="KEYWORD_TRADEMARK_INFRINGEMENT",
-        facts="Test buy shows counterfeit stitching.", visibility=(Visibility.CONTENT_REMOVED,))
+        ground=DecisionGround.ILLEGAL_CONTENT,
+        legal_ground="KEYWORD_TRADEMARK_INFRINGEMENT",
+        facts="Test buy shows counterfeit stitching.",
+        visibility=(Visibility.CONTENT_REMOVED,),
+    )
     evidence = notice(notifiers[0][0], notifiers[0][1], 0, 1).evidence
     seller, agent = Actor.parse("seller:s"), Actor.parse("agent:a")
     at = datetime(2026, 1, 5, 9, tzinfo=UTC)
@@ -133,12 +172,26 @@ def fill_synthetic(ntd: Ntd, cases: int, seed: int = 11) -> int:
     for n in range(cases):
         notifier, right = notifiers[n % 20]
         at += timedelta(seconds=7)
-        listing = Listing(marketplace="mk", listing_id=f"S{n}", url=f"https://mk.example/{n}",
-                          seller_id=f"seller-{rng.randrange(2000)}")
-        case = Case.file(stable_id("bench", str(n)), uuid.uuid4(), notifier, right,
-                         RightType.TRADEMARK, listing, ReasonCode.COUNTERFEIT,
-                         "Counterfeit hologram on the test buy.", evidence, Lane.NORMAL,
-                         Actor.parse("notifier_user:u"), at)
+        listing = Listing(
+            marketplace="mk",
+            listing_id=f"S{n}",
+            url=f"https://mk.example/{n}",
+            seller_id=f"seller-{rng.randrange(2000)}",
+        )
+        case = Case.file(
+            stable_id("bench", str(n)),
+            uuid.uuid4(),
+            notifier,
+            right,
+            RightType.TRADEMARK,
+            listing,
+            ReasonCode.COUNTERFEIT,
+            "Counterfeit hologram on the test buy.",
+            evidence,
+            Lane.NORMAL,
+            Actor.parse("notifier_user:u"),
+            at,
+        )
         roll = rng.random()
         later = at + timedelta(hours=rng.randrange(1, 72))
         if roll < 0.1:
@@ -148,8 +201,9 @@ def fill_synthetic(ntd: Ntd, cases: int, seed: int = 11) -> int:
             case.notify_seller(later + timedelta(days=14), SYSTEM, later)
             if roll > 0.85:
                 case.counter_notice("Genuine stock.", True, seller, later + timedelta(days=2))
-                case.forward_to_notifier(later + timedelta(days=16), agent,
-                                         later + timedelta(days=3))
+                case.forward_to_notifier(
+                    later + timedelta(days=16), agent, later + timedelta(days=3)
+                )
                 case.miss_deadline(Deadline.RESTORATION, SYSTEM, later + timedelta(days=17))
             elif roll > 0.5:
                 case.miss_deadline(Deadline.COUNTER_NOTICE, SYSTEM, later + timedelta(days=15))
@@ -184,8 +238,7 @@ def bench_relay(size: int, tmp: Path) -> None:
         def raw() -> int:
             producer = make_producer(RelayConfig(bootstrap=KAFKA))
             for m in messages:
-                producer.send(f"{name}.raw.{m.topic}", key=m.key, value=m.value,
-                              headers=m.headers)
+                producer.send(f"{name}.raw.{m.topic}", key=m.key, value=m.value, headers=m.headers)
             producer.flush()
             producer.close()
             return len(messages)
@@ -213,10 +266,12 @@ def bench_filing(count: int, tmp: Path) -> None:
 
         def raw() -> int:
             with connection.cursor() as cursor:
-                for i in range(count):
+                for _ in range(count):
                     cursor.execute(
                         "INSERT INTO raw_single (originator_id, originator_version, topic, state)"
-                        " VALUES (%s, 1, 'bench', %s)", (str(uuid.uuid4()), payload))
+                        " VALUES (%s, 1, 'bench', %s)",
+                        (str(uuid.uuid4()), payload),
+                    )
                     connection.commit()
             return count
 
@@ -260,7 +315,10 @@ def bench_bulk(notices: int, tmp: Path) -> None:
                     execute_values(
                         cursor,
                         "INSERT INTO raw_bulk (originator_id, originator_version, topic, state)"
-                        " VALUES %s", rows[start:start + 900], page_size=900)
+                        " VALUES %s",
+                        rows[start : start + 900],
+                        page_size=900,
+                    )
                     connection.commit()
             return int(len(rows) / per_case)
 
@@ -270,12 +328,255 @@ def bench_bulk(notices: int, tmp: Path) -> None:
     report("bulk notices of 300 listings", mine, base, "cases/s", 0.3)
 
 
+# -- issue 4 ------------------------------------------------------------------------------------
+
+
+def _relay_all(ntd: Ntd) -> None:
+    ensure_topics(KAFKA, 6, ntd.settings.topic_prefix)
+    worker = build_relay(ntd)
+    worker.run(threading.Event(), until_caught_up=True)
+    worker.positions.close()
+
+
+def _audit_copy(name: str) -> tuple[Any, list[tuple[Any, ...]], str]:
+    """The audit rows the projection wrote, and an empty table of the same shape for the raw run."""
+    connection = psycopg2.connect(READ_PG, options=f"-c search_path={name}")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s"
+            " AND table_name LIKE %s ORDER BY length(table_name) LIMIT 1",
+            (name, "%audit%"),
+        )
+        table = cursor.fetchone()[0]
+        cursor.execute(f"SELECT * FROM {table}")
+        rows = cursor.fetchall()
+        cursor.execute(f"CREATE TABLE raw_copy (LIKE {table} INCLUDING ALL)")
+    connection.commit()
+    return connection, rows, table
+
+
+def bench_projection(cases: int, tmp: Path) -> None:
+    """Projection throughput from a pre-filled topic vs raw execute_values of the same rows."""
+    from ntd.bootstrap import build_consumer
+
+    with schema() as name:
+        ntd, _ = system(name, tmp, read=True)
+        events = fill_synthetic(ntd, cases)
+        _relay_all(ntd)
+        loop = build_consumer(ntd, "projections")
+
+        def ours() -> int:
+            loop.run(threading.Event(), until_caught_up=True)
+            return loop.records
+
+        mine = timed(ours)
+        loop.sink.close()
+        connection, rows, _ = _audit_copy(name)
+
+        def raw() -> int:
+            with connection.cursor() as cursor:
+                for start in range(0, len(rows), 2000):
+                    execute_values(
+                        cursor,
+                        "INSERT INTO raw_copy VALUES %s",
+                        rows[start : start + 2000],
+                        page_size=2000,
+                    )
+                    connection.commit()
+            return len(rows)
+
+        base = timed(raw)
+        connection.close()
+        ntd.close()
+    print(f"  ({events:,} events stored; {len(rows):,} audit rows)")
+    report("projection throughput from Kafka", mine, base, "ev/s", 0.5)
+
+
+def bench_rebuild(cases: int, tmp: Path) -> None:
+    """Rebuild of all projections from the event store, extrapolated to 1,000,000 events."""
+    from ntd.streams import rebuild_projections
+
+    with schema() as name:
+        ntd, _ = system(name, tmp, read=True)
+        started = time.perf_counter()
+        events = fill_synthetic(ntd, cases)
+        print(f"  (filled {events:,} events in {time.perf_counter() - started:.0f} s)", flush=True)
+        result = rebuild_projections(ntd, "store")
+        connection, rows, _ = _audit_copy(name)
+
+        def raw() -> int:
+            with connection.cursor() as cursor:
+                for start in range(0, len(rows), 5000):
+                    execute_values(
+                        cursor,
+                        "INSERT INTO raw_copy VALUES %s",
+                        rows[start : start + 5000],
+                        page_size=5000,
+                    )
+                    connection.commit()
+            return len(rows)
+
+        base = timed(raw)
+        connection.close()
+        ntd.close()
+    seconds_per_million = 1_000_000 / result.rate
+    print(
+        f"  rebuilt {result.events:,} events in {result.seconds:.1f} s; at that rate 1,000,000 "
+        f"events take {seconds_per_million:.0f} s (target <= 60 s: "
+        f"{'met' if seconds_per_million <= 60 else 'NOT met'})"
+    )
+    report("rebuild from the event store", result.rate, base, "ev/s", None)
+
+
+def _service_env(ntd: Ntd) -> dict[str, str]:
+    settings = ntd.settings
+    return {
+        **os.environ,
+        "NTD_EVENT_STORE": "postgres",
+        "NTD_EVENTS_DSN": settings.events_dsn,
+        "NTD_EVENTS_SCHEMA": settings.events_schema,
+        "NTD_READ_DSN": settings.read_dsn,
+        "NTD_FEED": "kafka",
+        "NTD_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "NTD_TOPIC_PREFIX": settings.topic_prefix,
+        "NTD_LOG_LEVEL": "warning",
+    }
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 1e9
+
+
+def bench_latency(seconds: float, rate: int, tmp: Path) -> None:
+    """Command committed → dashboard row visible, with `rate` cases/s offered, relay and consumer
+    running as their own processes: p99 vs the bare Kafka produce → consume round trip."""
+    import subprocess
+
+    with schema() as name:
+        ntd, clock = system(name, tmp, read=True)
+        notifier, right = brand(ntd, "Latency")
+        ensure_topics(KAFKA, 6, ntd.settings.topic_prefix)
+        env = _service_env(ntd)
+        services = [
+            subprocess.Popen(
+                [sys.executable, "-m", "ntd", "relay", "--page-size", "500"], env=env, cwd=REPO
+            ),
+            subprocess.Popen(
+                [sys.executable, "-m", "ntd", "consume", "projections"], env=env, cwd=REPO
+            ),
+        ]
+        watcher = psycopg2.connect(READ_PG, options=f"-c search_path={name}")
+        watcher.autocommit = True
+        # Warm up until the consumer group is joined and the path is live.
+        warm = ntd.app.file_notice(notice(notifier, right, 49_999_999, 1)).cases[0].case_id
+        give_up = time.monotonic() + 60
+        with watcher.cursor() as cursor:
+            while time.monotonic() < give_up:
+                cursor.execute("SELECT to_regclass('read_cases') IS NOT NULL")
+                if cursor.fetchone()[0]:
+                    cursor.execute("SELECT 1 FROM read_cases WHERE case_id = %s", (str(warm),))
+                    if cursor.fetchone():
+                        break
+                time.sleep(0.05)
+        committed: dict[str, float] = {}
+        seen: dict[str, float] = {}
+        done = threading.Event()
+
+        def watch() -> None:
+            with watcher.cursor() as cursor:
+                while not (done.is_set() and len(seen) >= len(committed)):
+                    waiting = [c for c in list(committed) if c not in seen]
+                    if waiting:
+                        cursor.execute(
+                            "SELECT case_id FROM read_cases WHERE case_id = ANY(%s)", (waiting,)
+                        )
+                        now = time.perf_counter()
+                        for (case_id,) in cursor.fetchall():
+                            seen.setdefault(case_id, now)
+                    time.sleep(0.002)
+
+        watcher_thread = threading.Thread(target=watch, daemon=True)
+        watcher_thread.start()
+        interval = 1 / rate
+        started = time.perf_counter()
+        n = 0
+        while time.perf_counter() - started < seconds:
+            pause = started + n * interval - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            clock.set(clock.now() + timedelta(milliseconds=10))
+            receipt = ntd.app.file_notice(notice(notifier, right, 50_000_000 + n, 1))
+            committed[str(receipt.cases[0].case_id)] = time.perf_counter()
+            n += 1
+        offered = n / (time.perf_counter() - started)
+        done.set()
+        watcher_thread.join(60)
+        for service in services:
+            service.terminate()
+            service.wait(30)
+        watcher.close()
+        ntd.close()
+        latencies = [seen[c] - t for c, t in committed.items() if c in seen]
+        raw = _kafka_round_trips(f"{name}.latency", min(int(seconds * rate), 2000), rate)
+    p99, raw_p99 = _percentile(latencies, 0.99), _percentile(raw, 0.99)
+    print(
+        f"  offered {offered:,.0f} cases/s for {seconds:.0f} s; {len(latencies):,} of "
+        f"{len(committed):,} cases seen; p50 {_percentile(latencies, 0.5):.0f} ms, p99 {p99:.0f} ms"
+        f" (target <= 100 ms: {'met' if p99 <= 100 else 'NOT met'}); bare Kafka round trip p50 "
+        f"{_percentile(raw, 0.5):.1f} ms, p99 {raw_p99:.1f} ms"
+    )
+    report("end-to-end p99 latency (ms, lower is better)", p99, raw_p99, "ms", None)
+
+
+def _kafka_round_trips(topic: str, count: int, rate: int) -> list[float]:
+    """Produce → consume latencies of bare Kafka messages at the given rate."""
+    from kafka import KafkaConsumer, KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=KAFKA, linger_ms=0, acks="all")
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=KAFKA,
+        auto_offset_reset="latest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    producer.send(topic, b"0").get(10)
+    while not consumer.assignment():
+        consumer.poll(timeout_ms=100)
+    consumer.poll(timeout_ms=500)
+    sent: dict[bytes, float] = {}
+    latencies: list[float] = []
+    started = time.perf_counter()
+    for i in range(count):
+        pause = started + i / rate - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        key = str(i).encode()
+        sent[key] = time.perf_counter()
+        producer.send(topic, key)
+        for batch in consumer.poll(timeout_ms=0).values():
+            latencies += [time.perf_counter() - sent[r.value] for r in batch if r.value in sent]
+    deadline = time.perf_counter() + 10
+    while len(latencies) < count and time.perf_counter() < deadline:
+        for batch in consumer.poll(timeout_ms=50).values():
+            latencies += [time.perf_counter() - sent[r.value] for r in batch if r.value in sent]
+    producer.close()
+    consumer.close()
+    return latencies
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
-    parser.add_argument("--only", action="append", default=[],
-                        help="run only these benchmarks: relay, filing, bulk")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        help="run only these: relay, filing, bulk, projection, rebuild, latency",
+    )
     args = parser.parse_args()
+    configure("console", os.environ.get("NTD_LOG_LEVEL", "warning"))
     scale = 0.2 if args.quick else 1.0
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"ntd-bench-{os.getpid()}"
     tmp.mkdir(parents=True, exist_ok=True)
@@ -283,6 +584,9 @@ def main() -> int:
         "relay": lambda: bench_relay(int(30_000 * scale), tmp),
         "filing": lambda: bench_filing(int(2_000 * scale), tmp),
         "bulk": lambda: bench_bulk(max(2, int(20 * scale)), tmp),
+        "projection": lambda: bench_projection(int(25_000 * scale), tmp),
+        "rebuild": lambda: bench_rebuild(int(270_000 * scale), tmp),
+        "latency": lambda: bench_latency(20 * scale if args.quick else 20, 500, tmp),
     }
     for name, run in benches.items():
         if not args.only or name in args.only:
