@@ -157,8 +157,12 @@ class NtdApplication(Application[UUID]):
         reversal_share: float,
         notices: int,
         actor: Actor = SYSTEM,
+        cause: str | None = None,
     ) -> None:
-        """Admit a notifier to Good Faith Takedown on the figures that justify it."""
+        """Admit a notifier to Good Faith Takedown on the figures that justify it.
+
+        `cause` names the event a policy acts on; the same cause is never acted on twice.
+        """
         rules = self.rules
         shortfalls = []
         if takedown_share < rules.trusted_min_takedown_share:
@@ -178,39 +182,49 @@ class NtdApplication(Application[UUID]):
             Notifier,
             notifier_id,
             lambda n, now: n.admit_to_trusted_lane(
-                takedown_share, reversal_share, notices, actor, now
+                takedown_share, reversal_share, notices, actor, now, cause
             ),
         )
 
     def remove_from_trusted_lane(
-        self, notifier_id: UUID, reason: str, actor: Actor = SYSTEM
+        self, notifier_id: UUID, reason: str, actor: Actor = SYSTEM, cause: str | None = None
     ) -> None:
         """Take a notifier out of the fast lane; it may re-apply after the policy period."""
 
         def change(n: Notifier, now: datetime) -> None:
             reapply = (now + timedelta(days=self.rules.trusted_reapply_days)).date()
-            n.remove_from_trusted_lane(reason, reapply, actor, now)
+            n.remove_from_trusted_lane(reason, reapply, actor, now, cause)
 
         self._change(Notifier, notifier_id, change)
 
     def warn_notifier(
-        self, notifier_id: UUID, reason: str, unfounded_share: float, actor: Actor = SYSTEM
+        self,
+        notifier_id: UUID,
+        reason: str,
+        unfounded_share: float,
+        actor: Actor = SYSTEM,
+        cause: str | None = None,
     ) -> None:
         """Warn a notifier for manifestly unfounded notices."""
         self._change(
             Notifier,
             notifier_id,
-            lambda n, now: n.warn_for_misuse(reason, unfounded_share, actor, now),
+            lambda n, now: n.warn_for_misuse(reason, unfounded_share, actor, now, cause),
         )
 
     def suspend_notifier(
-        self, notifier_id: UUID, reason: str, days: int | None = None, actor: Actor = SYSTEM
+        self,
+        notifier_id: UUID,
+        reason: str,
+        days: int | None = None,
+        actor: Actor = SYSTEM,
+        cause: str | None = None,
     ) -> None:
         """Suspend a warned notifier's filing for a period."""
 
         def change(n: Notifier, now: datetime) -> None:
             span = timedelta(days=self.rules.misuse_suspension_days if days is None else days)
-            n.suspend(reason, now + span, actor, now)
+            n.suspend(reason, now + span, actor, now, cause)
 
         self._change(Notifier, notifier_id, change)
 
@@ -410,15 +424,18 @@ class NtdApplication(Application[UUID]):
     # -- sellers -------------------------------------------------------------------------------
 
     def record_strike(self, marketplace: str, seller_ref: str, case_id: UUID,
-                      actor: Actor = SYSTEM) -> UUID:
-        """Count an upheld takedown against the seller (created on its first strike)."""
+                      actor: Actor = SYSTEM, upheld_at: datetime | None = None) -> UUID:
+        """Count an upheld takedown against the seller (created on its first strike).
+
+        The strike's lifetime runs from `upheld_at` (default now), when the takedown was upheld.
+        """
         seller_id = Seller.id_for(marketplace, seller_ref)
         for _ in range(ATTEMPTS):
             now = self.clock.now()
             seller = self._find(Seller, seller_id) or Seller.register(
                 marketplace, seller_ref, SYSTEM, now
             )
-            expires = now + timedelta(days=self.rules.strike_lifetime_days)
+            expires = (upheld_at or now) + timedelta(days=self.rules.strike_lifetime_days)
             seller.record_strike(case_id, expires, actor, now)
             try:
                 self.save(seller)

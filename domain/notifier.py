@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Annotated
 from uuid import UUID, uuid4
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from domain.values import (
     Actor,
+    AlreadyDone,
     AwareDatetime,
     DomainError,
     EventSourced,
@@ -48,6 +50,14 @@ class NotifierError(DomainError):
     """A notifier command the notifier's state does not allow."""
 
 
+class NotifierAlreadyDone(NotifierError, AlreadyDone):
+    """The notifier already stands where the command would put it, or already acted on its cause."""
+
+
+Cause = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+CAUSE = "the event a policy acted on (its ce_id); none when a person gave the command"
+
+
 class Notifier(EventSourced):
     """A brand, agent or trade association that files notices."""
 
@@ -59,7 +69,11 @@ class Notifier(EventSourced):
         self.in_trusted_lane = False
         self.may_reapply_on: date | None = None
         self.warnings = 0
+        self.warned_at: datetime | None = None
+        """The warning not yet followed by a suspension, if any."""
         self.suspended_until: datetime | None = None
+        self.causes: set[str] = set()
+        """The events that policies have already acted on for this notifier."""
 
     class Registered(EventSourced.Created):
         name: str = Field(min_length=1, max_length=200)
@@ -105,33 +119,43 @@ class Notifier(EventSourced):
         takedown_share: float = Field(ge=0, le=1)
         reversal_share: float = Field(ge=0, le=1)
         notices_considered: int = Field(ge=0)
+        cause: Cause | None = Field(None, description=CAUSE)
 
         def apply(self, notifier: Notifier) -> None:
             notifier.in_trusted_lane = True
             notifier.may_reapply_on = None
+            notifier.remember(self.cause)
 
     class RemovedFromTrustedLane(EventSourced.Event):
         reason: str = Field(min_length=1, max_length=2000)
         may_reapply_on: date
+        cause: Cause | None = Field(None, description=CAUSE)
 
         def apply(self, notifier: Notifier) -> None:
             notifier.in_trusted_lane = False
             notifier.may_reapply_on = self.may_reapply_on
+            notifier.remember(self.cause)
 
     class WarnedForMisuse(EventSourced.Event):
         reason: str = Field(min_length=1, max_length=2000)
         unfounded_share: float = Field(ge=0, le=1)
+        cause: Cause | None = Field(None, description=CAUSE)
 
         def apply(self, notifier: Notifier) -> None:
             notifier.warnings += 1
+            notifier.warned_at = self.timestamp
+            notifier.remember(self.cause)
 
     class Suspended(EventSourced.Event):
         reason: str = Field(min_length=1, max_length=2000)
         until: AwareDatetime
+        cause: Cause | None = Field(None, description=CAUSE)
 
         def apply(self, notifier: Notifier) -> None:
             notifier.suspended_until = self.until
             notifier.in_trusted_lane = False
+            notifier.warned_at = None
+            notifier.remember(self.cause)
 
     @classmethod
     def register(
@@ -200,11 +224,18 @@ class Notifier(EventSourced):
         self.record(self.RightRejected, actor, at, right_id=right_id, reason=reason)
 
     def admit_to_trusted_lane(
-        self, takedown_share: float, reversal_share: float, notices: int, actor: Actor, at: datetime
+        self,
+        takedown_share: float,
+        reversal_share: float,
+        notices: int,
+        actor: Actor,
+        at: datetime,
+        cause: str | None = None,
     ) -> None:
         """Admit to the Good Faith Takedown lane on the figures given."""
+        self._not_yet_acted_on(cause)
         if self.in_trusted_lane:
-            raise NotifierError(f"notifier {self.id} is already in the trusted lane")
+            raise NotifierAlreadyDone(f"notifier {self.id} is already in the trusted lane")
         if self.may_reapply_on is not None and at.date() < self.may_reapply_on:
             raise NotifierError(
                 f"notifier {self.id} may re-apply to the trusted lane on {self.may_reapply_on}"
@@ -218,33 +249,59 @@ class Notifier(EventSourced):
             takedown_share=takedown_share,
             reversal_share=reversal_share,
             notices_considered=notices,
+            cause=cause,
         )
 
     def remove_from_trusted_lane(
-        self, reason: str, may_reapply_on: date, actor: Actor, at: datetime
+        self,
+        reason: str,
+        may_reapply_on: date,
+        actor: Actor,
+        at: datetime,
+        cause: str | None = None,
     ) -> None:
         """Take the notifier out of the fast lane; it may re-apply on the given day."""
+        self._not_yet_acted_on(cause)
         if not self.in_trusted_lane:
-            raise NotifierError(f"notifier {self.id} is not in the trusted lane")
+            raise NotifierAlreadyDone(f"notifier {self.id} is not in the trusted lane")
         self.record(
-            self.RemovedFromTrustedLane, actor, at, reason=reason, may_reapply_on=may_reapply_on
+            self.RemovedFromTrustedLane,
+            actor,
+            at,
+            reason=reason,
+            may_reapply_on=may_reapply_on,
+            cause=cause,
         )
 
     def warn_for_misuse(
-        self, reason: str, unfounded_share: float, actor: Actor, at: datetime
+        self,
+        reason: str,
+        unfounded_share: float,
+        actor: Actor,
+        at: datetime,
+        cause: str | None = None,
     ) -> None:
         """Warn for manifestly unfounded notices (DSA Art. 23)."""
+        self._not_yet_acted_on(cause)
         self.record(
-            self.WarnedForMisuse, actor, at, reason=reason, unfounded_share=unfounded_share
+            self.WarnedForMisuse,
+            actor,
+            at,
+            reason=reason,
+            unfounded_share=unfounded_share,
+            cause=cause,
         )
 
-    def suspend(self, reason: str, until: datetime, actor: Actor, at: datetime) -> None:
+    def suspend(
+        self, reason: str, until: datetime, actor: Actor, at: datetime, cause: str | None = None
+    ) -> None:
         """Suspend filing until the given time; only after a warning (DSA Art. 23)."""
+        self._not_yet_acted_on(cause)
         if self.warnings == 0:
             raise NotifierError(f"notifier {self.id} must be warned before it is suspended")
         if until <= at:
             raise NotifierError("a suspension must end after it starts")
-        self.record(self.Suspended, actor, at, reason=reason, until=until)
+        self.record(self.Suspended, actor, at, reason=reason, until=until, cause=cause)
 
     def right(self, right_id: UUID) -> Right:
         """The notifier's right with this id, or a clear error."""
@@ -256,3 +313,12 @@ class Notifier(EventSourced):
     def is_suspended(self, at: datetime) -> bool:
         """True while a suspension runs."""
         return self.suspended_until is not None and at < self.suspended_until
+
+    def remember(self, cause: str | None) -> None:
+        """Note that a policy acted on this cause (called from event bodies only)."""
+        if cause is not None:
+            self.causes.add(cause)
+
+    def _not_yet_acted_on(self, cause: str | None) -> None:
+        if cause is not None and cause in self.causes:
+            raise NotifierAlreadyDone(f"notifier {self.id} was already acted on for event {cause}")

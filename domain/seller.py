@@ -7,7 +7,15 @@ from uuid import UUID
 
 from pydantic import Field
 
-from domain.values import Actor, AwareDatetime, DomainError, EventSourced, Frozen, stable_id
+from domain.values import (
+    Actor,
+    AlreadyDone,
+    AwareDatetime,
+    DomainError,
+    EventSourced,
+    Frozen,
+    stable_id,
+)
 
 
 class Strike(Frozen):
@@ -22,6 +30,10 @@ class SellerError(DomainError):
     """A seller command the seller's state does not allow."""
 
 
+class SellerAlreadyDone(SellerError, AlreadyDone):
+    """The strike, its removal or the suspension is already on the seller's record."""
+
+
 class Seller(EventSourced):
     """A marketplace seller, known to ntd from the first case about one of its listings."""
 
@@ -29,6 +41,9 @@ class Seller(EventSourced):
         self.marketplace = marketplace
         self.seller_ref = seller_ref
         self.strikes: dict[UUID, Strike] = {}
+        """Strikes not removed, expired ones included, by case."""
+        self.struck: set[UUID] = set()
+        """Every case that ever gave a strike: a case gives at most one, even once removed."""
         self.suspended = False
 
     class Registered(EventSourced.Created):
@@ -43,6 +58,7 @@ class Seller(EventSourced):
             seller.strikes[self.case_id] = Strike(
                 case_id=self.case_id, recorded_at=self.timestamp, expires_at=self.expires_at
             )
+            seller.struck.add(self.case_id)
 
     class StrikeRemoved(EventSourced.Event):
         case_id: UUID
@@ -78,15 +94,25 @@ class Seller(EventSourced):
     def record_strike(
         self, case_id: UUID, expires_at: datetime, actor: Actor, at: datetime
     ) -> None:
-        """Count an upheld takedown against the seller; one strike per case."""
+        """Count an upheld takedown against the seller; one strike per case, ever."""
         if case_id in self.strikes:
-            raise SellerError(f"seller {self.seller_ref} already has a strike for case {case_id}")
+            raise SellerAlreadyDone(
+                f"seller {self.seller_ref} already has a strike for case {case_id}"
+            )
+        if case_id in self.struck:
+            raise SellerAlreadyDone(
+                f"seller {self.seller_ref} already had a strike for case {case_id}, since removed"
+            )
         if expires_at <= at:
             raise SellerError("a strike must expire after it is recorded")
         self.record(self.StrikeRecorded, actor, at, case_id=case_id, expires_at=expires_at)
 
     def remove_strike(self, case_id: UUID, reason: str, actor: Actor, at: datetime) -> None:
         """Take a strike back, e.g. when the seller's counter-notice succeeds."""
+        if case_id in self.struck and case_id not in self.strikes:
+            raise SellerAlreadyDone(
+                f"seller {self.seller_ref} has no strike for case {case_id}: it was removed"
+            )
         if case_id not in self.strikes:
             raise SellerError(f"seller {self.seller_ref} has no strike for case {case_id}")
         self.record(self.StrikeRemoved, actor, at, case_id=case_id, reason=reason)
@@ -94,7 +120,7 @@ class Seller(EventSourced):
     def suspend(self, reason: str, actor: Actor, at: datetime, threshold: int) -> None:
         """Suspend a repeat infringer: only with at least `threshold` live strikes."""
         if self.suspended:
-            raise SellerError(f"seller {self.seller_ref} is already suspended")
+            raise SellerAlreadyDone(f"seller {self.seller_ref} is already suspended")
         live = self.live_strikes(at)
         if live < threshold:
             raise SellerError(

@@ -35,6 +35,10 @@ class NotFound(DomainError):
     """The named aggregate does not exist."""
 
 
+class AlreadyDone(DomainError):
+    """The command's effect is already there (e.g. a redelivered policy command)."""
+
+
 class Clock(Protocol):
     """Where the domain gets the time from; injected so that tests never sleep."""
 

@@ -12,8 +12,18 @@ from domain.values import Clock
 from ntd.config import Settings
 
 if TYPE_CHECKING:
+    from consumers.loop import ConsumerLoop, Sink
+    from consumers.policies import PolicyReport
     from consumers.relay import Relay
     from projections import ReadStore
+    from projections.policy_view import PolicyStore
+
+CONSUMERS = ("projections", "policies")
+"""What `ntd consume NAME` can run."""
+
+
+class UnknownConsumer(LookupError):
+    """A consumer name ntd does not know, or whose module is not there."""
 
 
 class FixedClock:
@@ -38,6 +48,9 @@ class Ntd:
     app: NtdApplication
     clock: Clock
     _read_store: ReadStore | None = field(default=None, repr=False)
+    _policy_store: PolicyStore | None = field(default=None, repr=False)
+    policies: PolicyReport | None = field(default=None, repr=False)
+    """What the policies did in the last embedded catch-up."""
 
     @property
     def read_store(self) -> ReadStore:
@@ -48,19 +61,42 @@ class Ntd:
             self._read_store = open_read_store(self.settings.read_dsn)
         return self._read_store
 
+    @property
+    def policy_store(self) -> PolicyStore:
+        """The policies' own view and position, beside the read models; opened on first use."""
+        if self._policy_store is None:
+            from projections.policy_view import open_policy_store
+
+            window = self.app.rules.trusted_window_days
+            self._policy_store = open_policy_store(self.settings.read_dsn, window)
+        return self._policy_store
+
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """In embedded mode, feed the projections from the notification log; returns events fed."""
+        """In embedded mode, feed the projections and then the policies from the notification
+        log, again while the policies store new events; returns the events fed to projections.
+        What the policies did is left in `policies`."""
         if self.settings.feed != "log":
             return 0
+        from consumers.policies import PolicyReport, run_from_log
         from projections import catch_up
 
-        return catch_up(self.app, self.read_store, progress=progress)
+        fed = catch_up(self.app, self.read_store, progress=progress)
+        self.policies = PolicyReport()
+        while (run := run_from_log(self.app, self.policy_store)).events:
+            self.policies.add(run)
+            if not run.changed:
+                break
+            fed += catch_up(self.app, self.read_store)
+        return fed
 
     def close(self) -> None:
         """Release database connections."""
         if self._read_store is not None:
             self._read_store.close()
             self._read_store = None
+        if self._policy_store is not None:
+            self._policy_store.close()
+            self._policy_store = None
         reader = self.app.batch_reader
         if reader is not None and hasattr(reader, "close"):
             reader.close()
@@ -116,6 +152,46 @@ def build_relay(ntd: Ntd, **overrides: Any) -> Relay:
         positions=positions,
         config=config,
     )
+
+
+def build_sink(ntd: Ntd, name: str) -> Sink:
+    """The sink of a consumer: `projections` (read models) or `policies` (process managers,
+    from consumers.policies.build_sink(ntd), imported only when asked for)."""
+    if name == "projections":
+        from consumers.projector import ProjectionSink
+        from projections import open_read_store
+
+        return ProjectionSink(open_read_store(ntd.settings.read_dsn))
+    if name == "policies":
+        import importlib
+
+        try:
+            module = importlib.import_module("consumers.policies")
+        except ModuleNotFoundError as error:
+            if error.name != "consumers.policies":
+                raise
+            raise UnknownConsumer(
+                "the policies consumer is not installed: consumers/policies.py is missing"
+            ) from None
+        factory = getattr(module, "build_sink", None)
+        if factory is None:
+            raise UnknownConsumer("consumers/policies.py has no build_sink(ntd)")
+        return factory(ntd)  # type: ignore[no-any-return]
+    raise UnknownConsumer(f"no consumer named {name!r} (known: {', '.join(CONSUMERS)})")
+
+
+def build_consumer(ntd: Ntd, name: str, **overrides: Any) -> ConsumerLoop:
+    """A consumer loop over the named sink, on this system's Kafka and topic prefix."""
+    from consumers.loop import ConsumerLoop, LoopConfig
+
+    settings = ntd.settings
+    config = LoopConfig(
+        name=name,
+        bootstrap=settings.kafka_bootstrap,
+        topic_prefix=settings.topic_prefix,
+        **overrides,
+    )
+    return ConsumerLoop(config, build_sink(ntd, name))
 
 
 def _create_schema(dsn: str, schema: str) -> None:

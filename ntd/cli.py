@@ -26,7 +26,7 @@ from domain.case import Case, CaseError, Deadline, IllegalStep, ReasonCode
 from domain.notice import parse_notice
 from domain.notifier import NotifierKind
 from domain.values import Actor, ActorKind, RightType
-from ntd import render, streams
+from ntd import policy_cli, render, streams
 from ntd.bootstrap import FixedClock, Ntd
 from ntd.clikit import (
     ACTOR,
@@ -1211,6 +1211,9 @@ def demo(rt: Runtime, size: float, seed: int, weeks: int, fresh: bool) -> None:
 
 cli.add_command(streams.relay)
 cli.add_command(streams.events)
+cli.add_command(streams.consume)
+cli.add_command(streams.projections_group)
+cli.add_command(policy_cli.policies)
 
 
 def main() -> None:

@@ -3,7 +3,9 @@
 The notices (who files what about which listings) are drawn up front from the seed, so the same
 seed gives the same notice ids and case ids on every run; what happens to each case is drawn from
 a random stream of its own. A fixed clock walks through business hours; deadlines are fired from
-the simulation's own queue when the clock passes them.
+the simulation's own queue when the clock passes them. Standing and penalties are not simulated:
+every evening ntd catches up with its log and its policies record strikes, suspend sellers and
+move notifiers in and out of the trusted lane, as they would in production.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import itertools
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,6 +41,8 @@ SELLERS_AT_SIZE_1 = 600
 BULK_AT_SIZE_1 = 5
 OPEN_HOUR, CLOSE_HOUR = 8, 18
 """Agents and notifiers work 08:00–18:00 UTC on business days."""
+POLICY_HOUR = 19
+"""Every evening the policies catch up with the day: strikes, suspensions, trusted lane, misuse."""
 
 
 class DemoError(Exception):
@@ -58,7 +63,8 @@ class BrandSpec:
     """Share of its notices that are about real infringements."""
     rights: tuple[tuple[RightType, str, str], ...]
     role: str = ""
-    """`trusted` (admitted early), `slipping` (admitted, then removed), `sloppy` (warned)."""
+    """`trusted` (good enough for the lane), `slipping` (gets careless once in the lane),
+    `sloppy` (files unfounded notices); the policies decide what follows."""
     contact: str = "Legal Team"
 
 
@@ -121,7 +127,6 @@ AGENTS = tuple(
     Actor(kind=ActorKind.AGENT, id=name)
     for name in ("maria.k", "tomas.b", "li.wen", "amara.o", "jonas.p", "sofia.r")
 )
-TRUST_DESK = Actor(kind=ActorKind.AGENT, id="trust-desk")
 ONBOARDING = Actor(kind=ActorKind.AGENT, id="onboarding")
 REASON_FOR = {
     T: (ReasonCode.COUNTERFEIT, ReasonCode.TRADEMARK_MISUSE),
@@ -181,11 +186,8 @@ class Brand:
     spec: BrandSpec
     notifier_id: UUID
     rights: list[tuple[UUID, RightType]] = field(default_factory=list)
-    in_lane: bool = False
-    admitted_at: datetime | None = None
-    removed: bool = False
-    warned_at: datetime | None = None
-    suspended_until: datetime | None = None
+    first_trusted_at: datetime | None = None
+    """When a notice of this brand was first filed in the trusted lane."""
     cases: list[SimCase] = field(default_factory=list)
     users: tuple[str, ...] = ()
 
@@ -200,9 +202,6 @@ class Seller:
     """How many more of its listings may be noticed (repeat infringers: no limit)."""
     weight: float = 1.0
     listings: list[str] = field(default_factory=list)
-    strikes: set[UUID] = field(default_factory=set)
-    seller_id: UUID | None = None
-    suspended: bool = False
 
 
 @dataclass
@@ -279,12 +278,37 @@ def run_demo(
     ntd = build(settings, clock=clock)
     try:
         _refuse_non_empty(ntd)
-        sim = Simulation(ntd.app, clock, seed=seed, size=size, start=start, end=end)
+        sim = Simulation(
+            ntd.app, clock, seed=seed, size=size, start=start, end=end, policies=_policies(ntd)
+        )
         result = sim.run()
         report(ntd, sim, result)
         return result
     finally:
         ntd.close()
+
+
+def _policies(ntd: Ntd) -> Callable[[], Mapping[str, int]]:
+    """Catch ntd up with its log (projections, then policies); returns what the policies did."""
+
+    def run() -> Mapping[str, int]:
+        ntd.catch_up()
+        return ntd.policies.acted if ntd.policies else {}
+
+    return run
+
+
+def policy_summary(acted: Mapping[str, int]) -> str:
+    """What the policies did, in words, e.g. `412 strikes (23 taken back), 31 sellers suspended`."""
+    parts = [
+        f"{acted.get('RecordStrike', 0):,} strikes ({acted.get('RemoveStrike', 0):,} taken back)",
+        f"{acted.get('SuspendSeller', 0):,} sellers suspended",
+        f"{acted.get('AdmitToTrustedLane', 0)} admissions to and "
+        f"{acted.get('RemoveFromTrustedLane', 0)} removals from the trusted lane",
+        f"{acted.get('WarnNotifier', 0)} misuse warnings",
+        f"{acted.get('SuspendNotifier', 0)} notifier suspensions",
+    ]
+    return ", ".join(parts)
 
 
 def wipe(settings: Settings) -> list[str]:
@@ -337,8 +361,13 @@ class Simulation:
         size: float,
         start: datetime,
         end: datetime,
+        policies: Callable[[], Mapping[str, int]] = dict,
     ) -> None:
         self.app, self.clock, self.seed, self.size = app, clock, seed, size
+        self.policies = policies
+        """Runs the system's policies (strikes, suspensions, trusted lane, misuse) up to now."""
+        self.acted: Counter[str] = Counter()
+        """What the policies did so far, by command."""
         self.start, self.end = start, end
         self.rng = random.Random(seed)
         self.queue: list[tuple[datetime, int, Callable[..., None], tuple[Any, ...]]] = []
@@ -517,11 +546,10 @@ class Simulation:
         self._onboard()
         for p in plans:
             self.at(p.when, self._file, p)
-        monday = self.start + timedelta(days=(7 - self.start.weekday()) % 7 or 7)
-        week = monday.replace(hour=7, minute=0, second=0, microsecond=0)
-        while week < self.end:
-            self.at(week, self._standing_review)
-            week += timedelta(weeks=1)
+        evening = self.start.replace(hour=POLICY_HOUR, minute=0, second=0, microsecond=0)
+        while evening < self.end:
+            self.at(evening, self._run_policies)
+            evening += timedelta(days=1)
         next_report = self.start + timedelta(weeks=1)
         while self.queue and self.queue[0][0] <= self.end:
             moment, _, action, args = heapq.heappop(self.queue)
@@ -534,6 +562,9 @@ class Simulation:
         self._progress(self.end)
         return self._result()
 
+    def _run_policies(self) -> None:
+        self.acted.update(self.policies())
+
     def _progress(self, moment: datetime) -> None:
         weeks = round((moment - self.start) / timedelta(weeks=1), 1)
         total = round((self.end - self.start) / timedelta(weeks=1))
@@ -542,7 +573,8 @@ class Simulation:
         click.echo(
             f"week {weeks:g}/{total} ({moment:%Y-%m-%d}): {self.notices:,} notices · "
             f"{len(self.cases):,} cases · {events:,} events · "
-            f"{events / max(elapsed, 1e-6):,.0f} events/s",
+            f"{events / max(elapsed, 1e-6):,.0f} events/s · "
+            f"{self.acted['RecordStrike']:,} strikes",
             err=True,
         )
 
@@ -552,8 +584,12 @@ class Simulation:
     def _result(self) -> DemoResult:
         counts = {b.notifier_id: len(b.cases) for b in self.brands}
         busiest = max(counts, key=lambda k: counts[k])
-        lane = [b for b in self.brands if b.in_lane and b.notifier_id != busiest]
-        lane = lane or [b for b in self.brands if b.admitted_at]
+        lane = [
+            b
+            for b in self.brands
+            if b.notifier_id != busiest and self.app.notifier(b.notifier_id).in_trusted_lane
+        ]
+        lane = lane or [b for b in self.brands if b.first_trusted_at]
         return DemoResult(
             seconds=time.perf_counter() - self.started,
             events=self.events(),
@@ -581,7 +617,7 @@ class Simulation:
                         return sc.case_id
         return next(iter(self.cases), None)
 
-    # -- onboarding and standing -------------------------------------------------------------
+    # -- onboarding ----------------------------------------------------------------------------
 
     def _onboard(self) -> None:
         app = self.app
@@ -608,76 +644,6 @@ class Simulation:
                     app.verify_right(brand.notifier_id, right_id, ONBOARDING)
                     brand.rights.append((right_id, right_type))
             self.clock.set(self.now + timedelta(minutes=7))
-
-    def _figures(self, brand: Brand) -> tuple[int, float | None, float | None]:
-        """Cases in the trailing window, takedown share (net) and reversal share."""
-        since = self.now - timedelta(days=self.app.rules.trusted_window_days)
-        window = [c for c in brand.cases if c.filed_at >= since]
-        taken = sum(c.taken_down for c in window)
-        reversed_ = sum(c.taken_down and c.reversed for c in window)
-        decided = taken + sum(c.state is State.DECLINED for c in window)
-        return (
-            len(window),
-            (taken - reversed_) / decided if decided else None,
-            reversed_ / taken if taken else None,
-        )
-
-    def _standing_review(self) -> None:
-        """The trust desk's weekly look at every notifier's figures."""
-        rules = self.app.rules
-        least = rules.trusted_min_notices
-        for brand in self.brands:
-            notices, takedown, reversal = self._figures(brand)
-            if brand.in_lane:
-                if (reversal or 0) > rules.trusted_max_reversal_share and notices >= least:
-                    self.app.remove_from_trusted_lane(
-                        brand.notifier_id,
-                        f"reversal share {render.pct(reversal)} over the last "
-                        f"{rules.trusted_window_days} days exceeds "
-                        f"{render.pct(rules.trusted_max_reversal_share)}",
-                        TRUST_DESK,
-                    )
-                    brand.in_lane, brand.removed = False, True
-            elif (
-                brand.spec.role in ("trusted", "slipping")
-                and not brand.removed
-                and notices >= least
-                and takedown is not None
-                and takedown >= rules.trusted_min_takedown_share
-                and (reversal or 0) <= rules.trusted_max_reversal_share
-            ):
-                self.app.admit_to_trusted_lane(
-                    brand.notifier_id, takedown, reversal or 0.0, notices, TRUST_DESK
-                )
-                brand.in_lane, brand.admitted_at = True, self.now
-            self._misuse(brand)
-
-    def _misuse(self, brand: Brand) -> None:
-        rules = self.app.rules
-        decided = [c for c in brand.cases if c.taken_down or c.state is State.DECLINED]
-        if len(decided) < rules.misuse_min_notices:
-            return
-        unfounded = sum(c.state is State.DECLINED for c in decided) / len(decided)
-        if brand.warned_at is None and unfounded >= rules.misuse_warning_share:
-            self.app.warn_notifier(
-                brand.notifier_id,
-                f"{render.pct(unfounded)} of decided notices were manifestly unfounded",
-                unfounded,
-                TRUST_DESK,
-            )
-            brand.warned_at = self.now
-        elif (
-            brand.warned_at
-            and brand.suspended_until is None
-            and self.now - brand.warned_at >= timedelta(weeks=2)
-            and unfounded >= rules.misuse_suspension_share
-        ):
-            self.app.suspend_notifier(
-                brand.notifier_id,
-                f"{render.pct(unfounded)} of decided notices unfounded after a warning",
-                actor=TRUST_DESK,
-            )
-            brand.suspended_until = self.now + timedelta(days=rules.misuse_suspension_days)
 
     # -- filing ------------------------------------------------------------------------------
 
@@ -757,6 +723,7 @@ class Simulation:
             self.cases[sc.case_id] = sc
             p.brand.cases.append(sc)
             if receipt.lane is Lane.TRUSTED:
+                p.brand.first_trusted_at = p.brand.first_trusted_at or self.now
                 sc.taken_down = True
                 sc.path.append("taken_down")
                 self._sync(sc, self.app.case(sc.case_id))
@@ -777,8 +744,8 @@ class Simulation:
         quality = brand.spec.quality
         if (
             brand.spec.role == "slipping"
-            and brand.admitted_at is not None
-            and (self.now - brand.admitted_at > timedelta(weeks=1))
+            and brand.first_trusted_at is not None
+            and (self.now - brand.first_trusted_at > timedelta(weeks=1))
         ):
             quality = 0.7
         if seller.kind == "repeat":
@@ -829,7 +796,6 @@ class Simulation:
             )
             sc.taken_down = True
             sc.path.append("taken_down")
-            self._strike(sc)
             self._after_takedown(sc)
         else:
             facts = self._facts(sc, DECLINE_FACTS)
@@ -891,7 +857,6 @@ class Simulation:
             ),
         )
         sc.path.append("confirmed")
-        self._strike(sc)
         if sc.state is State.TAKEN_DOWN and Deadline.COUNTER_NOTICE not in sc.deadlines:
             self._sync(
                 sc,
@@ -944,7 +909,6 @@ class Simulation:
             )
             sc.reversed = True
             sc.path.append("appeal_upheld")
-            self._unstrike(sc, "counter-notice upheld")
         else:
             self._appeal_rejected(sc, self._facts(sc, REJECT_FACTS))
 
@@ -956,7 +920,6 @@ class Simulation:
             ),
         )
         sc.path.append("appeal_rejected")
-        self._strike(sc)
         if sc.rng.random() < 0.7:
             self.at(self.work_after(sc.rng.uniform(4, 30)), self._close, sc)
 
@@ -996,7 +959,6 @@ class Simulation:
             user = Actor(kind=ActorKind.NOTIFIER_USER, id=sc.brand.users[0])
             self._sync(sc, self.app.withdraw(sc.case_id, reason, user))
             sc.path.append("withdrawn")
-            self._unstrike(sc, "notice withdrawn")
 
     def _deadline(self, sc: SimCase, kind: Deadline, due: datetime) -> None:
         if sc.deadlines.get(kind) != due:
@@ -1012,31 +974,8 @@ class Simulation:
         )
         if kind is Deadline.RESTORATION:
             sc.reversed = True
-            self._unstrike(sc, "listing restored after the counter-notice")
         elif kind is Deadline.REVIEW:
             self.at(self.work_after(sc.rng.uniform(1, 8)), self._review, sc)
-
-    # -- strikes -----------------------------------------------------------------------------
-
-    def _strike(self, sc: SimCase) -> None:
-        """Count an upheld takedown; a suspended seller's account is closed, so no more."""
-        seller = sc.seller
-        if sc.case_id in seller.strikes or seller.suspended:
-            return
-        seller.seller_id = self.app.record_strike(seller.marketplace, seller.ref, sc.case_id)
-        seller.strikes.add(sc.case_id)
-        limit = self.app.rules.strikes_to_suspend
-        if not seller.suspended and len(seller.strikes) >= limit:
-            self.app.suspend_seller(
-                seller.seller_id, f"{len(seller.strikes)} live strikes (repeat-infringer policy)"
-            )
-            seller.suspended = True
-
-    def _unstrike(self, sc: SimCase, reason: str) -> None:
-        seller = sc.seller
-        if sc.case_id in seller.strikes and seller.seller_id is not None:
-            self.app.remove_strike(seller.seller_id, sc.case_id, reason)
-            seller.strikes.discard(sc.case_id)
 
 
 def _sweep_after(due: datetime) -> datetime:
@@ -1076,6 +1015,10 @@ def report(ntd: Ntd, sim: Simulation, result: DemoResult) -> None:
         f"Projections caught up in {time.perf_counter() - caught:.1f} s "
         f"(data in {ntd.settings.data_dir})"
     )
+    if ntd.policies is not None:
+        sim.acted.update(ntd.policies.acted)
+    if ntd.settings.feed == "log":
+        out(f"Policies: {policy_summary(sim.acted)}")
     store, rules, now = ntd.read_store, ntd.app.rules, sim.end
     out("\n== Busiest brand ==")
     out(render.dashboard_view(store.dashboard(result.busiest, now, rules)))

@@ -1,18 +1,35 @@
-"""CLI commands that touch Kafka: `ntd relay` and `ntd events tail`."""
+"""CLI commands that touch Kafka: `ntd relay`, `ntd events tail`, `ntd consume NAME` and
+`ntd projections rebuild`."""
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import click
 import structlog
+from eventsourcing.utils import resolve_topic
 
-from ntd.bootstrap import build_relay
-from ntd.clikit import Runtime, pass_runtime
+from domain.catalog import aggregate_type
+from domain.values import DomainEvent
+from ntd.bootstrap import CONSUMERS, Ntd, UnknownConsumer, build_consumer, build_relay
+from ntd.clikit import Refused, Runtime, pass_runtime
+from projections.rebuild import Positions, Progress
+from projections.tracking import Partition
+
+if TYPE_CHECKING:
+    from consumers.replay import TopicReplay
+
+PROJECTIONS = "projections"
 
 log = structlog.get_logger("ntd.cli")
 
@@ -131,3 +148,338 @@ def tail_command(
     except BrokenPipeError:
         return
     log.info("tail.stopped", events=count, seconds=round(time.monotonic() - started, 1))
+
+
+# -- consumers -------------------------------------------------------------------------------
+
+
+@click.command("consume")
+@click.argument("name", type=click.Choice(CONSUMERS))
+@click.option(
+    "--batch-size",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(1, 50_000),
+    help="Most records per poll; each batch is one database transaction.",
+)
+@click.option(
+    "--until-caught-up",
+    is_flag=True,
+    help="Stop once every assigned partition is applied up to its end (batch jobs, tests).",
+)
+@click.option(
+    "--instance-id",
+    metavar="ID",
+    help="Static group membership (group.instance.id): a restarted consumer with the same id "
+    "takes its partitions back at once instead of waiting for the session to expire.",
+)
+@click.option(
+    "--lag-interval",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0.5),
+    help="Seconds between consumer.lag log lines.",
+)
+@pass_runtime
+def consume(
+    rt: Runtime,
+    name: str,
+    batch_size: int,
+    until_caught_up: bool,
+    instance_id: str | None,
+    lag_interval: float,
+) -> None:
+    """Consume ntd's topics into NAME: `projections` (the read models behind dashboard, audit
+    and deadlines, in NTD_READ_DSN) or `policies` (trusted lane, misuse, strikes).
+
+    Kafka consumer group `<NTD_TOPIC_PREFIX>ntd-NAME`, manual commits: each polled batch is
+    applied with its offsets in one database transaction, so a redelivered batch changes
+    nothing and a crash loses nothing. A message that does not decode or validate goes to the
+    dead-letter topic (ntd.deadletter.v1) with the reason, and the consumer goes on. Lag is
+    logged as consumer.lag. SIGTERM or Ctrl-C stops it after the current batch.
+
+    \b
+    Examples:
+      NTD_FEED=kafka NTD_READ_DSN=postgresql://ntd:ntd@127.0.0.1:5432/ntd_read \\
+        ntd consume projections
+      ntd consume projections --instance-id read-1 --batch-size 5000
+      ntd consume projections --until-caught-up
+    """
+    from consumers.relay import ensure_topics
+
+    ntd = rt.ntd()
+    stop = _stop_on_signals()
+    settings = ntd.settings
+    _wait_for_topics(
+        stop,
+        lambda: ensure_topics(
+            settings.kafka_bootstrap, settings.kafka_partitions, settings.topic_prefix
+        ),
+    )
+    try:
+        loop = build_consumer(
+            ntd,
+            name,
+            max_poll_records=batch_size,
+            instance_id=instance_id,
+            lag_interval=lag_interval,
+        )
+    except UnknownConsumer as error:
+        raise Refused(str(error)) from None
+    try:
+        loop.run(stop, until_caught_up=until_caught_up)
+    finally:
+        loop.sink.close()
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def _wait_for_topics(stop: threading.Event, ensure: Callable[[], object]) -> None:
+    backoff = 0.5
+    while not stop.is_set():
+        try:
+            ensure()
+            return
+        except Exception as error:  # the broker may still be starting; wait and retry
+            log.warning("consumer.topics_unavailable", error=str(error), retry_in=backoff)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, 30.0)
+
+
+# -- rebuilds --------------------------------------------------------------------------------
+
+REBUILDABLE = ("projections",)
+PARALLEL_FROM = 100_000
+"""Records on the topics from which an automatic rebuild from Kafka uses several processes."""
+
+
+@click.group("projections")
+def projections_group() -> None:
+    """Manage the read models (projections): rebuild them from the beginning.
+
+    \b
+    Examples:
+      ntd projections rebuild --all
+      ntd projections rebuild projections --from store
+    """
+
+
+@projections_group.command("rebuild")
+@click.argument("names", nargs=-1, type=click.Choice(REBUILDABLE))
+@click.option("--all", "everything", is_flag=True, help="Rebuild every projection.")
+@click.option(
+    "--from",
+    "source",
+    type=click.Choice(["kafka", "store"]),
+    help="Replay Kafka's topics from offset 0, or the event store's log "
+    "[default: kafka when NTD_FEED=kafka, else store].",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(0, 64),
+    default=0,
+    show_default=True,
+    help="Processes replaying shares of Kafka's partitions into PostgreSQL side by side "
+    f"(0: one per CPU, at most 4, from {PARALLEL_FROM:,} records on).",
+)
+@pass_runtime
+def rebuild_command(
+    rt: Runtime, names: tuple[str, ...], everything: bool, source: str | None, workers: int
+) -> None:
+    """Replay every event from the beginning into fresh tables and swap them in atomically:
+    queries see the old views or the new ones, never half of one. A running consumer goes on
+    from where the rebuild ended. Progress (events/s) is shown on stderr.
+
+    `projections` is every read model ntd queries (cases and dashboard figures, deadlines,
+    notifiers, the audit trail): they share one position, so they are rebuilt together.
+
+    \b
+    Examples:
+      ntd projections rebuild --all
+      NTD_FEED=kafka ntd projections rebuild projections            # from Kafka, offset 0
+      ntd projections rebuild projections --from store
+    """
+    if not names and not everything:
+        raise click.UsageError("name a projection or give --all")
+    ntd = rt.ntd()
+    chosen = source or ("kafka" if ntd.settings.feed == "kafka" else "store")
+    for name in REBUILDABLE if everything else dict.fromkeys(names):
+        report = rebuild_projections(ntd, chosen, _rebuild_bar, workers)
+        click.echo(
+            f"rebuilt {name} from {chosen}: {report.events:,} events in {report.seconds:.1f} s "
+            f"({report.rate:,.0f} events/s)"
+            + (f", {report.left_out} left out (see the log)" if report.left_out else "")
+        )
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    """What a rebuild did."""
+
+    events: int
+    seconds: float
+    left_out: int
+
+    @property
+    def rate(self) -> float:
+        """Events per second."""
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+Tick = Callable[[int, "Progress"], None]
+"""Moves a bar to a position, showing the progress' rate."""
+ProgressBar = Callable[[int, str], AbstractContextManager[Tick]]
+
+
+def rebuild_projections(
+    ntd: Ntd, source: str, bar: ProgressBar | None = None, workers: int = 0
+) -> RebuildReport:
+    """Rebuild the read models from `kafka` (offset 0 to the ends seen at the start) or from
+    the event `store` (its log up to the last id seen at the start), then swap them in.
+
+    From Kafka into PostgreSQL, `workers` processes replay shares of the partitions side by
+    side (0: one per CPU, at most 4, for topics of PARALLEL_FROM records or more)."""
+    started = time.monotonic()
+    feed = _kafka_feed(ntd) if source == "kafka" else _store_feed(ntd)
+    try:
+        with (bar or _no_bar)(feed.total, f"rebuilding projections from {source}") as tick:
+            events, rejected, skipped = _replay(ntd, feed, workers, feed.measured(tick))
+    finally:
+        feed.close()
+    for seq, reason in rejected:
+        log.warning("rebuild.left_out", seq=seq, reason=reason)
+    seconds = time.monotonic() - started
+    log.info("rebuild.done", source=source, events=events, seconds=round(seconds, 2))
+    return RebuildReport(events, seconds, len(rejected) + skipped)
+
+
+def _replay(
+    ntd: Ntd, feed: _Feed, workers: int, progress: Callable[[Progress], None]
+) -> tuple[int, list[tuple[int, str]], int]:
+    from projections.rebuild import rebuild
+
+    count = _workers(ntd, feed, workers)
+    if feed.topics is not None and count > 1:
+        from consumers.replay import rebuild_in_parallel
+
+        log.info("rebuild.parallel", workers=count)
+        outcome = rebuild_in_parallel(
+            ntd.read_store, ntd.settings.read_dsn, feed.topics, count, progress
+        )
+        return outcome.events, outcome.rejected, outcome.skipped
+    replay = rebuild(ntd.read_store, feed.chunks, feed.positions, progress)
+    return replay.events, replay.rejected, feed.skipped()
+
+
+def _workers(ntd: Ntd, feed: _Feed, asked: int) -> int:
+    if feed.topics is None or not ntd.settings.read_dsn.startswith(("postgresql:", "postgres:")):
+        return 1
+    if asked:
+        return asked
+    return min(os.cpu_count() or 1, 4) if feed.total >= PARALLEL_FROM else 1
+
+
+@dataclass
+class _Feed:
+    """Where a rebuild's events come from and the positions it leaves behind."""
+
+    total: int
+    chunks: Iterable[Sequence[tuple[int, DomainEvent]]]
+    positions: Positions
+    close: Callable[[], None] = lambda: None
+    skipped: Callable[[], int] = lambda: 0
+    done: Callable[[Progress], int] = lambda progress: progress.events
+    """How far along the total a rebuild is."""
+    topics: TopicReplay | None = None
+    """The topics' replay, when the events come from Kafka."""
+
+    def measured(self, tick: Callable[[int, Progress], None]) -> Callable[[Progress], None]:
+        """The rebuild's progress callback for a bar that counts in this feed's unit."""
+        return lambda progress: tick(self.done(progress), progress)
+
+
+def _kafka_feed(ntd: Ntd) -> _Feed:
+    from consumers.replay import TopicReplay
+
+    settings = ntd.settings
+    replay = TopicReplay(settings.kafka_bootstrap, settings.topic_prefix).open()
+    return _Feed(
+        total=replay.total,
+        chunks=replay.chunks(),
+        positions=Positions(0, PROJECTIONS, replay.offsets),
+        close=replay.close,
+        skipped=lambda: replay.skipped,
+        topics=replay,
+    )
+
+
+def _store_feed(ntd: Ntd) -> _Feed:
+    """The log up to its last id now; with NTD_FEED=kafka the consumer's offsets go back to 0
+    and the watermark (the last id) makes it skip what the rebuild already holds."""
+    last = ntd.app.recorder.max_notification_id() or 0
+    offsets: dict[Partition, int] = {}
+    if ntd.settings.feed == "kafka":
+        from consumers.replay import partitions
+
+        settings = ntd.settings
+        offsets = dict.fromkeys(partitions(settings.kafka_bootstrap, settings.topic_prefix), 0)
+    return _Feed(
+        total=last,
+        chunks=_log_chunks(ntd, last),
+        positions=Positions(last, PROJECTIONS, offsets),
+        done=lambda progress: progress.last_seq,
+    )
+
+
+def _log_chunks(ntd: Ntd, last: int, size: int = 5000) -> Iterator[list[tuple[int, DomainEvent]]]:
+    """The published events of the log, a page at a time; internal ones (listing claims) change
+    no view, so they are not even decoded."""
+    recorder, mapper = ntd.app.recorder, ntd.app.mapper
+    position = 0
+    while position < last:
+        page = recorder.select_notifications(start=position + 1, limit=size, stop=last)
+        if not page:
+            return
+        yield [
+            (n.id, cast(DomainEvent, mapper.to_domain_event(n)))
+            for n in page
+            if _published(n.topic)
+        ]
+        position = page[-1].id
+
+
+@functools.cache
+def _published(topic: str) -> bool:
+    return aggregate_type(resolve_topic(topic)) is not None
+
+
+@contextmanager
+def _rebuild_bar(total: int, label: str) -> Iterator[Tick]:
+    """A progress bar on stderr with the rate in events/s."""
+
+    def rate(progress: Progress | None) -> str | None:
+        return f"{progress.rate:,.0f} events/s" if progress else None
+
+    with click.progressbar(
+        length=max(total, 1),
+        label=label,
+        file=sys.stderr,
+        show_pos=True,
+        width=30,
+        item_show_func=rate,
+    ) as bar:
+
+        def tick(done: int, progress: Progress) -> None:
+            bar.update(max(0, min(done, total) - bar.pos), progress)
+
+        yield tick
+
+
+@contextmanager
+def _no_bar(total: int, label: str) -> Iterator[Tick]:
+    yield lambda done, progress: None

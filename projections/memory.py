@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 from collections import Counter
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -13,7 +13,7 @@ from domain.values import DomainEvent
 from projections.audit import AuditChain, AuditRecord, Head, conditions, verify
 from projections.dashboard import Figures, assemble, hours_between, tally, window_start
 from projections.encoding import stamp
-from projections.handlers import project
+from projections.handlers import ProjectionError, project
 from projections.models import (
     AuditQuery,
     AuditRow,
@@ -25,7 +25,9 @@ from projections.models import (
     SellerFigure,
 )
 from projections.ports import Breach, NotifierRecord
+from projections.rebuild import Positions, Replay
 from projections.staging import Batch, fresh
+from projections.tracking import Partition, RecordRejected, Span, Tracked, advanced, select
 
 _OPERATORS = {"=": operator.eq, ">=": operator.ge, "<": operator.lt}
 
@@ -41,6 +43,7 @@ class MemoryReadStore:
         self.audit_records: list[AuditRecord] = []
         """The audit trail in seq order; tests tamper with it to exercise verify_audit()."""
         self._position = 0
+        self._offsets: dict[str, dict[Partition, int]] = {}
 
     def position(self) -> int:
         """The last notification id applied (0 if none)."""
@@ -61,6 +64,44 @@ class MemoryReadStore:
         self.breaches.extend(staged.breaches)
         self.audit_records.extend(staged.records)
         self._position = events[-1][0]
+
+    def offsets(
+        self, consumer: str, partitions: Collection[Partition] | None = None
+    ) -> dict[Partition, int]:
+        """The stored next offset of each partition (of those given) that has one."""
+        stored = self._offsets.get(consumer, {})
+        if partitions is None:
+            return dict(stored)
+        return {p: stored[p] for p in partitions if p in stored}
+
+    def apply_tracked(
+        self, consumer: str, records: Sequence[Tracked], spans: Mapping[Partition, Span]
+    ) -> int:
+        """Apply the records not applied before and store the spans' ends, all at once."""
+        stored = self._offsets.get(consumer, {})
+        chosen = select(records, spans, stored, self._position)
+        staged = Batch(self)
+        staged.prefetch(record.event for record in chosen)
+        for record in chosen:
+            try:
+                project(record.seq, record.event, staged)
+            except ProjectionError as error:
+                raise RecordRejected(record, str(error)) from error
+        self._take(staged)
+        self._offsets[consumer] = {**stored, **advanced(spans, stored)}
+        return len(chosen)
+
+    def _take(self, staged: Batch) -> None:
+        self.cases.update(staged.cases)
+        self.notifier_records.update(staged.notifiers)
+        self.chains.update(staged.chains)
+        self.breaches.extend(staged.breaches)
+        self.audit_records.extend(staged.records)
+        self.audit_records.sort(key=lambda r: r.seq)
+
+    def staging(self) -> MemoryStaging:
+        """Fresh views for a rebuild, taken over whole by `finish`."""
+        return MemoryStaging(self)
 
     # -- Source (what a batch reads) -----------------------------------------------------------
 
@@ -159,6 +200,37 @@ class MemoryReadStore:
         self.chains.clear()
         self.audit_records.clear()
         self._position = 0
+        self._offsets.clear()
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+class MemoryStaging:
+    """A rebuild's rows, kept aside until `finish` hands them to the store in one step."""
+
+    def __init__(self, store: MemoryReadStore) -> None:
+        self._store = store
+        self._records: list[AuditRecord] = []
+        self._breaches: list[Breach] = []
+
+    def append(self, records: Sequence[AuditRecord], breaches: Sequence[Breach]) -> None:
+        """Keep append-only rows."""
+        self._records.extend(records)
+        self._breaches.extend(breaches)
+
+    def finish(self, replay: Replay, positions: Positions) -> None:
+        """Replace every view and the positions."""
+        store = self._store
+        store.cases = dict(replay.cases)
+        store.notifier_records = dict(replay.notifiers)
+        store.chains = dict(replay.chains)
+        store.breaches = sorted(self._breaches, key=lambda b: b.seq)
+        store.audit_records = sorted(self._records, key=lambda r: r.seq)
+        store._position = positions.position
+        store._offsets[positions.consumer] = dict(positions.offsets)
+
+    def discard(self) -> None:
+        """Forget the rows."""
+        self._records.clear()
+        self._breaches.clear()

@@ -6,12 +6,15 @@ text order is time order in both databases and audit rows hash the same on every
 
 from __future__ import annotations
 
+import csv
+import io
 import sqlite3
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from domain.case import Deadline, Lane, State
@@ -28,7 +31,7 @@ from projections.dashboard import (
     window_start,
 )
 from projections.encoding import stamp
-from projections.handlers import project
+from projections.handlers import ProjectionError, project
 from projections.models import (
     AuditQuery,
     AuditRow,
@@ -39,13 +42,19 @@ from projections.models import (
     NotifierSummary,
     SellerFigure,
 )
-from projections.ports import NotifierRecord
+from projections.ports import Breach, NotifierRecord
 from projections.staging import Batch, fresh
+from projections.tracking import Partition, RecordRejected, Span, Tracked, advanced, select
+
+if TYPE_CHECKING:
+    from projections.sql_rebuild import SqlStaging
 
 Cursor = Any
 """A DB-API cursor (sqlite3 or psycopg2)."""
 
 POSITION_NAME = "ntd"
+ADVISORY_CONSUMER = 7101
+"""First key of the advisory locks a consumer's transactions take on PostgreSQL."""
 CHUNK = 500
 """Ids per IN (...) list."""
 STREAM_ROWS = 2000
@@ -78,12 +87,44 @@ CHAIN_COLUMNS = (
     "head_hash",
 )
 
-SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS read_position (
-        name VARCHAR(100) PRIMARY KEY,
-        last_seq BIGINT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS read_cases (
-        case_id VARCHAR(36) PRIMARY KEY,
+
+@dataclass(frozen=True)
+class Table:
+    """One view table: its columns, primary key and secondary indexes (name suffix, columns)."""
+
+    name: str
+    columns: str
+    key: str
+    indexes: tuple[tuple[str, str], ...] = ()
+
+    def create(self, name: str | None = None, keyed: bool = True) -> str:
+        """CREATE TABLE for this table (under another name, e.g. a rebuild's staging table)."""
+        key = f", PRIMARY KEY ({self.key})" if keyed else ""
+        return f"CREATE TABLE IF NOT EXISTS {name or self.name} ({self.columns}{key})"
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """The columns, in order."""
+        return tuple(line.split()[0] for line in self.columns.split(","))
+
+    @property
+    def nullable(self) -> tuple[str, ...]:
+        """The columns that may hold NULL."""
+        return tuple(line.split()[0] for line in self.columns.split(",") if "NOT NULL" not in line)
+
+    def index_statements(self, name: str | None = None) -> list[str]:
+        """CREATE INDEX for each secondary index, named `<table>_<suffix>`."""
+        table = name or self.name
+        return [
+            f"CREATE INDEX IF NOT EXISTS {table}_{suffix} ON {table} ({columns})"
+            for suffix, columns in self.indexes
+        ]
+
+
+VIEW_TABLES = (
+    Table(
+        "read_cases",
+        """case_id VARCHAR(36) NOT NULL,
         notice_id VARCHAR(36) NOT NULL,
         notifier_id VARCHAR(36) NOT NULL,
         marketplace TEXT NOT NULL,
@@ -96,30 +137,40 @@ SCHEMA = (
         declined_at VARCHAR(32),
         counter_noticed SMALLINT NOT NULL,
         reversed SMALLINT NOT NULL,
-        withdrawn SMALLINT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS read_cases_notifier ON read_cases (notifier_id, filed_at)",
-    """CREATE TABLE IF NOT EXISTS read_deadlines (
-        case_id VARCHAR(36) NOT NULL,
+        withdrawn SMALLINT NOT NULL""",
+        "case_id",
+        (("notifier", "notifier_id, filed_at"),),
+    ),
+    Table(
+        "read_deadlines",
+        """case_id VARCHAR(36) NOT NULL,
         kind VARCHAR(20) NOT NULL,
         notifier_id VARCHAR(36) NOT NULL,
-        due_at VARCHAR(32) NOT NULL,
-        PRIMARY KEY (case_id, kind))""",
-    "CREATE INDEX IF NOT EXISTS read_deadlines_due ON read_deadlines (due_at)",
-    "CREATE INDEX IF NOT EXISTS read_deadlines_notifier ON read_deadlines (notifier_id)",
-    """CREATE TABLE IF NOT EXISTS read_breaches (
-        seq BIGINT PRIMARY KEY,
+        due_at VARCHAR(32) NOT NULL""",
+        "case_id, kind",
+        (("due", "due_at"), ("notifier", "notifier_id")),
+    ),
+    Table(
+        "read_breaches",
+        """seq BIGINT NOT NULL,
         case_id VARCHAR(36) NOT NULL,
         notifier_id VARCHAR(36) NOT NULL,
         kind VARCHAR(20) NOT NULL,
         due_at VARCHAR(32) NOT NULL,
-        missed_at VARCHAR(32) NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS read_breaches_notifier ON read_breaches (notifier_id)",
-    """CREATE TABLE IF NOT EXISTS read_notifiers (
-        notifier_id VARCHAR(36) PRIMARY KEY,
+        missed_at VARCHAR(32) NOT NULL""",
+        "seq",
+        (("notifier", "notifier_id"),),
+    ),
+    Table(
+        "read_notifiers",
+        """notifier_id VARCHAR(36) NOT NULL,
         name TEXT NOT NULL,
-        in_trusted_lane SMALLINT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS read_audit (
-        seq BIGINT PRIMARY KEY,
+        in_trusted_lane SMALLINT NOT NULL""",
+        "notifier_id",
+    ),
+    Table(
+        "read_audit",
+        """seq BIGINT NOT NULL,
         event_id VARCHAR(60) NOT NULL,
         aggregate_type VARCHAR(20) NOT NULL,
         aggregate_id VARCHAR(36) NOT NULL,
@@ -133,40 +184,76 @@ SCHEMA = (
         payload TEXT NOT NULL,
         reasons TEXT,
         prev_hash CHAR(64) NOT NULL,
-        hash CHAR(64) NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS read_audit_aggregate ON read_audit (aggregate_id, seq)",
-    "CREATE INDEX IF NOT EXISTS read_audit_notice ON read_audit (notice_id, seq)",
-    "CREATE INDEX IF NOT EXISTS read_audit_notifier ON read_audit (notifier_id, seq)",
-    "CREATE INDEX IF NOT EXISTS read_audit_seller ON read_audit (seller_id, seq)",
-    "CREATE INDEX IF NOT EXISTS read_audit_actor ON read_audit (actor, seq)",
-    "CREATE INDEX IF NOT EXISTS read_audit_type ON read_audit (event_type, seq)",
-    "CREATE INDEX IF NOT EXISTS read_audit_time ON read_audit (occurred_at)",
-    """CREATE TABLE IF NOT EXISTS read_audit_chains (
-        aggregate_id VARCHAR(36) PRIMARY KEY,
+        hash CHAR(64) NOT NULL""",
+        "seq",
+        (
+            ("aggregate", "aggregate_id, seq"),
+            ("notice", "notice_id, seq"),
+            ("notifier", "notifier_id, seq"),
+            ("seller", "seller_id, seq"),
+            ("actor", "actor, seq"),
+            ("type", "event_type, seq"),
+            ("time", "occurred_at"),
+        ),
+    ),
+    Table(
+        "read_audit_chains",
+        """aggregate_id VARCHAR(36) NOT NULL,
         aggregate_type VARCHAR(20) NOT NULL,
         notice_id VARCHAR(36),
         notifier_id VARCHAR(36),
         seller_id TEXT,
         head_version INTEGER NOT NULL,
         head_seq BIGINT NOT NULL,
-        head_hash CHAR(64) NOT NULL)""",
+        head_hash CHAR(64) NOT NULL""",
+        "aggregate_id",
+    ),
 )
-TABLES = (
-    "read_cases",
-    "read_deadlines",
-    "read_breaches",
-    "read_notifiers",
-    "read_audit",
-    "read_audit_chains",
+"""The tables a rebuild replaces; every one of them is written by apply()."""
+
+TABLES = tuple(table.name for table in VIEW_TABLES)
+AUDIT, BREACHES = (
+    next(t for t in VIEW_TABLES if t.name == n) for n in ("read_audit", "read_breaches")
 )
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS read_position (
+        name VARCHAR(100) PRIMARY KEY,
+        last_seq BIGINT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS ntd_consumer_offsets (
+        consumer VARCHAR(100) NOT NULL,
+        topic VARCHAR(249) NOT NULL,
+        partition INTEGER NOT NULL,
+        next_offset BIGINT NOT NULL,
+        PRIMARY KEY (consumer, topic, partition))""",
+    "CREATE TABLE IF NOT EXISTS read_gate (generation INTEGER)",
+    *(table.create() for table in VIEW_TABLES),
+    *(statement for table in VIEW_TABLES for statement in table.index_statements()),
+)
+"""Positions (log watermark and Kafka offsets), the swap gate, then the views."""
 
 
 class Dialect:
-    """SQLite: `?` placeholders, BEGIN IMMEDIATE to write, executemany, fetchmany streaming."""
+    """SQLite: `?` placeholders, BEGIN IMMEDIATE to write, executemany, fetchmany streaming.
+
+    SQLite needs no gate: a transaction sees one snapshot, schema included, and BEGIN IMMEDIATE
+    makes writers (a rebuild's swap among them) take turns."""
 
     begin_write: str | None = "BEGIN IMMEDIATE"
     begin_read: str | None = "BEGIN"
     lock = ""
+    gate: str | None = None
+    """Taken first by every reader and writer, so a rebuild's swap waits for them (and they
+    for it): each transaction sees the old views or the new ones, never a mix."""
+
+    def serialize(self, cur: Cursor, consumer: str) -> None:
+        """Make the transactions of one consumer take turns (BEGIN IMMEDIATE already does)."""
+
+    def copy(self, cur: Cursor, table: Table, name: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Bulk-load rows (in the table's column order) into `name`, a table shaped like it."""
+        if rows:
+            marks = ", ".join("?" * len(table.column_names))
+            cur.executemany(f"INSERT INTO {name} VALUES ({marks})", rows)
 
     def sql(self, text: str) -> str:
         """The statement in this driver's paramstyle (statements are written with `?`)."""
@@ -197,6 +284,28 @@ class PostgresDialect(Dialect):
     begin_write = None
     begin_read = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
     lock = " FOR UPDATE"
+    gate = "LOCK TABLE read_gate IN ACCESS SHARE MODE"
+    """LOCK takes no snapshot, so a reader queued behind a swap sees the new views whole."""
+
+    def serialize(self, cur: Cursor, consumer: str) -> None:
+        """A transaction lock per consumer and schema: a zombie after a rebalance waits its turn,
+        then finds the offsets moved and skips what the new owner applied."""
+        cur.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(current_schema() || '/' || %s))",
+            (ADVISORY_CONSUMER, consumer),
+        )
+
+    def copy(self, cur: Cursor, table: Table, name: str, rows: Sequence[Sequence[Any]]) -> None:
+        """COPY in CSV with every text quoted; None is written as "" and read back as NULL in
+        the nullable columns (FORCE_NULL), which never hold an empty text: ids, times, JSON,
+        and seller ids of at least one character."""
+        if not rows:
+            return
+        buffer = io.StringIO()
+        csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n").writerows(rows)
+        buffer.seek(0)
+        force = f", FORCE_NULL ({', '.join(table.nullable)})" if table.nullable else ""
+        cur.copy_expert(f"COPY {name} FROM STDIN WITH (FORMAT csv{force})", buffer)
 
     def sql(self, text: str) -> str:
         """Statements are written with `?`; psycopg2 wants `%s`."""
@@ -229,7 +338,8 @@ def open_sqlite(path: str) -> SqlReadStore:
     else:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         target = path
-    conn = sqlite3.connect(target, timeout=30, isolation_level=None)
+    # one caller at a time, but not always the opening thread (a consumer's sink thread)
+    conn = sqlite3.connect(target, timeout=30, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     return SqlReadStore(conn, Dialect())
@@ -248,7 +358,7 @@ class SqlReadStore:
     def __init__(self, connection: Any, dialect: Dialect) -> None:
         self._conn = connection
         self._dialect = dialect
-        with self._writing() as cur:
+        with self._writing(gate=False) as cur:
             for statement in SCHEMA:
                 cur.execute(statement)
             cur.execute(
@@ -259,17 +369,29 @@ class SqlReadStore:
                 (POSITION_NAME,),
             )
 
+    @property
+    def connection(self) -> Any:
+        """The DB-API connection (a rebuild's staging writes through it)."""
+        return self._conn
+
+    @property
+    def dialect(self) -> Dialect:
+        """What differs between SQLite and PostgreSQL."""
+        return self._dialect
+
     # -- transactions --------------------------------------------------------------------------
 
     def _sql(self, text: str) -> str:
         return self._dialect.sql(text)
 
     @contextmanager
-    def _writing(self) -> Iterator[Cursor]:
+    def _writing(self, gate: bool = True) -> Iterator[Cursor]:
         cur = self._conn.cursor()
         try:
             if self._dialect.begin_write:
                 cur.execute(self._dialect.begin_write)
+            if gate and self._dialect.gate:
+                cur.execute(self._dialect.gate)
             yield cur
             self._conn.commit()
         except BaseException:
@@ -285,6 +407,8 @@ class SqlReadStore:
         try:
             if self._dialect.begin_read:
                 cur.execute(self._dialect.begin_read)
+            if self._dialect.gate:
+                cur.execute(self._dialect.gate)
             yield cur
         finally:
             cur.close()
@@ -320,12 +444,78 @@ class SqlReadStore:
                 (events[-1][0], POSITION_NAME),
             )
 
+    def offsets(
+        self, consumer: str, partitions: Collection[Partition] | None = None
+    ) -> dict[Partition, int]:
+        """The stored next offset of each partition (of those given) that has one."""
+        with self._reading() as cur:
+            stored = self._offsets(cur, consumer)
+        if partitions is None:
+            return stored
+        return {p: stored[p] for p in partitions if p in stored}
+
+    def _offsets(self, cur: Cursor, consumer: str) -> dict[Partition, int]:
+        cur.execute(
+            self._sql(
+                "SELECT topic, partition, next_offset FROM ntd_consumer_offsets WHERE consumer = ?"
+            ),
+            (consumer,),
+        )
+        return {(topic, int(partition)): int(offset) for topic, partition, offset in cur}
+
+    def apply_tracked(
+        self, consumer: str, records: Sequence[Tracked], spans: Mapping[Partition, Span]
+    ) -> int:
+        """Apply the records not applied before and store the spans' ends as the consumer's next
+        offsets, in one transaction; returns how many records were applied.
+
+        Raises PositionsMoved (nothing changes) when a span starts beyond a stored offset, and
+        RecordRejected (nothing changes) naming a record the views cannot place."""
+        with self._writing() as cur:
+            self._dialect.serialize(cur, consumer)
+            stored = self._offsets(cur, consumer)
+            chosen = select(records, spans, stored, self._position(cur))
+            if chosen:
+                staged = Batch(_Loader(self, cur))
+                staged.prefetch(record.event for record in chosen)
+                for record in chosen:
+                    try:
+                        project(record.seq, record.event, staged)
+                    except ProjectionError as error:
+                        raise RecordRejected(record, str(error)) from error
+                self._write(cur, staged)
+            self._store_offsets(cur, consumer, advanced(spans, stored))
+        return len(chosen)
+
+    def _store_offsets(self, cur: Cursor, consumer: str, offsets: Mapping[Partition, int]) -> None:
+        self._dialect.insert_many(
+            cur,
+            "INSERT INTO ntd_consumer_offsets (consumer, topic, partition, next_offset)",
+            [
+                (consumer, topic, partition, offset)
+                for (topic, partition), offset in offsets.items()
+            ],
+            " ON CONFLICT (consumer, topic, partition)"
+            " DO UPDATE SET next_offset = excluded.next_offset",
+        )
+
+    def replace_positions(
+        self, cur: Cursor, position: int, consumer: str, offsets: Mapping[Partition, int]
+    ) -> None:
+        """Set the log watermark and make `offsets` the consumer's only stored offsets."""
+        cur.execute(
+            self._sql("UPDATE read_position SET last_seq = ? WHERE name = ?"),
+            (position, POSITION_NAME),
+        )
+        cur.execute(self._sql("DELETE FROM ntd_consumer_offsets WHERE consumer = ?"), (consumer,))
+        self._store_offsets(cur, consumer, offsets)
+
     def _write(self, cur: Cursor, staged: Batch) -> None:
         insert = self._dialect.insert_many
         insert(
             cur,
             _insert_head("read_cases", CASE_COLUMNS),
-            [_case_row(case) for case in staged.cases.values()],
+            [case_row(case) for case in staged.cases.values()],
             _upsert_tail("case_id", CASE_COLUMNS),
         )
         rewritten = staged.deadlines_changed()
@@ -333,41 +523,20 @@ class SqlReadStore:
         insert(
             cur,
             "INSERT INTO read_deadlines (case_id, kind, notifier_id, due_at)",
-            [
-                (str(c.case_id), kind.value, str(c.notifier_id), stamp(due))
-                for c in rewritten
-                for kind, due in c.deadlines.items()
-            ],
+            [row for case in rewritten for row in deadline_rows(case)],
         )
-        insert(
-            cur,
-            "INSERT INTO read_breaches (seq, case_id, notifier_id, kind, due_at, missed_at)",
-            [
-                (
-                    b.seq,
-                    str(b.case_id),
-                    str(b.notifier_id),
-                    b.deadline.value,
-                    stamp(b.due_at),
-                    stamp(b.missed_at),
-                )
-                for b in staged.breaches
-            ],
-        )
+        self._dialect.copy(cur, BREACHES, "read_breaches", [breach_row(b) for b in staged.breaches])
         insert(
             cur,
             "INSERT INTO read_notifiers (notifier_id, name, in_trusted_lane)",
-            [
-                (str(n.notifier_id), n.name, int(n.in_trusted_lane))
-                for n in staged.notifiers.values()
-            ],
+            [notifier_row(n) for n in staged.notifiers.values()],
             _upsert_tail("notifier_id", ("notifier_id", "name", "in_trusted_lane")),
         )
-        insert(cur, _insert_head("read_audit", AUDIT_COLUMNS), staged.records)
+        self._dialect.copy(cur, AUDIT, "read_audit", staged.records)
         insert(
             cur,
             _insert_head("read_audit_chains", CHAIN_COLUMNS),
-            [_chain_row(chain) for chain in staged.chains.values()],
+            [chain_row(chain) for chain in staged.chains.values()],
             _upsert_tail("aggregate_id", CHAIN_COLUMNS),
         )
 
@@ -387,13 +556,20 @@ class SqlReadStore:
         return rows
 
     def reset(self) -> None:
-        """Delete every row and set the position back to 0."""
+        """Delete every row and set the position back to 0 (consumer offsets included)."""
         with self._writing() as cur:
             for table in TABLES:
                 cur.execute(f"DELETE FROM {table}")
+            cur.execute("DELETE FROM ntd_consumer_offsets")
             cur.execute(
                 self._sql("UPDATE read_position SET last_seq = 0 WHERE name = ?"), (POSITION_NAME,)
             )
+
+    def staging(self) -> SqlStaging:
+        """Fresh tables for a rebuild, swapped in whole at its end (see sql_rebuild)."""
+        from projections.sql_rebuild import SqlStaging
+
+        return SqlStaging(self)
 
     def close(self) -> None:
         """Close the connection."""
@@ -614,7 +790,8 @@ def _chunks(keys: Sequence[str]) -> Iterator[Sequence[str]]:
         yield keys[start : start + CHUNK]
 
 
-def _case_row(case: CaseSummary) -> tuple[Any, ...]:
+def case_row(case: CaseSummary) -> tuple[Any, ...]:
+    """A case summary as its read_cases row."""
     return (
         str(case.case_id),
         str(case.notice_id),
@@ -634,7 +811,7 @@ def _case_row(case: CaseSummary) -> tuple[Any, ...]:
 
 
 def _case_from_row(row: Sequence[Any], deadlines: dict[Deadline, datetime]) -> CaseSummary:
-    """A stored case row back as a summary; the row was written by _case_row, so no validation."""
+    """A stored case row back as a summary; the row was written by case_row, so no validation."""
     (
         case_id,
         notice_id,
@@ -667,7 +844,31 @@ def _case_from_row(row: Sequence[Any], deadlines: dict[Deadline, datetime]) -> C
     )
 
 
-def _chain_row(chain: AuditChain) -> tuple[Any, ...]:
+def deadline_rows(case: CaseSummary) -> list[tuple[Any, ...]]:
+    """A case's open deadlines as read_deadlines rows."""
+    case_id, notifier_id = str(case.case_id), str(case.notifier_id)
+    return [(case_id, kind.value, notifier_id, stamp(due)) for kind, due in case.deadlines.items()]
+
+
+def breach_row(breach: Breach) -> tuple[Any, ...]:
+    """A missed deadline as its read_breaches row."""
+    return (
+        breach.seq,
+        str(breach.case_id),
+        str(breach.notifier_id),
+        breach.deadline.value,
+        stamp(breach.due_at),
+        stamp(breach.missed_at),
+    )
+
+
+def notifier_row(notifier: NotifierRecord) -> tuple[Any, ...]:
+    """A notifier as its read_notifiers row."""
+    return (str(notifier.notifier_id), notifier.name, int(notifier.in_trusted_lane))
+
+
+def chain_row(chain: AuditChain) -> tuple[Any, ...]:
+    """An audit chain as its read_audit_chains row."""
     return (
         str(chain.aggregate_id),
         chain.aggregate_type,

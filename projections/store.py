@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
@@ -18,6 +18,8 @@ from projections.models import (
     DueDeadline,
     NotifierSummary,
 )
+from projections.rebuild import Staging
+from projections.tracking import Partition, Span, Tracked
 
 
 class ReadStore(Protocol):
@@ -29,6 +31,23 @@ class ReadStore(Protocol):
 
     def apply(self, batch: Sequence[tuple[int, DomainEvent]]) -> None:
         """Apply (notification id, event) pairs and store the new position in one transaction."""
+        ...
+
+    def offsets(
+        self, consumer: str, partitions: Collection[Partition] | None = None
+    ) -> dict[Partition, int]:
+        """A Kafka consumer's stored next offset of each partition (of those given) that has one."""
+        ...
+
+    def apply_tracked(
+        self, consumer: str, records: Sequence[Tracked], spans: Mapping[Partition, Span]
+    ) -> int:
+        """Apply consumed records not applied before and store the spans' ends as the consumer's
+        next offsets, in one transaction (see projections.tracking); returns how many applied."""
+        ...
+
+    def staging(self) -> Staging:
+        """Fresh tables for a rebuild (projections.rebuild), swapped in whole at its end."""
         ...
 
     def dashboard(self, notifier_id: UUID, now: datetime, rules: Rules) -> Dashboard:

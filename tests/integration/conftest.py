@@ -3,6 +3,7 @@ the tests skip, unless NTD_REQUIRE_SERVICES=1 (scripts/test), where they fail.""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import sys
@@ -108,6 +109,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         NTD_EVENTS_DSN=settings.events_dsn,
         NTD_EVENTS_SCHEMA=settings.events_schema,
         NTD_READ_DSN=settings.read_dsn,
+        NTD_FEED=settings.feed,
         NTD_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
         NTD_KAFKA_PARTITIONS=str(settings.kafka_partitions),
         NTD_TOPIC_PREFIX=settings.topic_prefix,
@@ -133,3 +135,28 @@ def on_postgres(postgres: str) -> Iterator[None]:
             )
     connection.close()
     Backend.schemas.clear()
+
+
+@pytest.fixture
+def read_schema(postgres: str, unique: str) -> Iterator[str]:
+    """A fresh schema in the read-model database for one test, dropped afterwards."""
+    name = f"{unique}_read"
+    connection = psycopg2.connect(READ_DSN)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+    yield name
+    with connection.cursor() as cursor:
+        cursor.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+    connection.close()
+
+
+def read_dsn(schema: str) -> str:
+    """The read-model database URL with `schema` as its search path."""
+    return f"{READ_DSN}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def kafka_settings(pg_settings: Settings, read_schema: str) -> Settings:
+    """Production-shaped settings fed from Kafka: read models in PostgreSQL, own schema."""
+    return dataclasses.replace(pg_settings, feed="kafka", read_dsn=read_dsn(read_schema))

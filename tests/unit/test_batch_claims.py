@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from domain_fixtures import AGENT, CERTIFICATE, notice_data, reasons
+
 from domain.notice import parse_notice
-from domain.values import Actor
+from domain.notifier import NotifierKind
+from domain.values import RightType
 from ntd.bootstrap import FixedClock, build
 from ntd.config import Settings
-from tests.integration.history import REASONS, brand, notice
 
 
 def test_refiling_a_bulk_notice_on_sqlite_returns_the_open_cases_and_reopens_resolved_ones(
@@ -22,12 +24,13 @@ def test_refiling_a_bulk_notice_on_sqlite_returns_the_open_cases_and_reopens_res
     try:
         app = system.app
         assert app.batch_reader is not None
-        notifier, right = brand(app, "Bulk")
-        listings = [f"B{i}" for i in range(40)]
-        first = app.file_notice(parse_notice(notice(notifier, right, listings, 1)))
-        app.decline(first.cases[0].case_id, REASONS, Actor.parse("agent:a"))
+        notifier = app.register_notifier("Bulk", NotifierKind.BRAND, "l@bulk.example", AGENT)
+        right = app.register_right(notifier, RightType.TRADEMARK, "TM", "EU", CERTIFICATE, AGENT)
+        app.verify_right(notifier, right, AGENT)
+        first = app.file_notice(parse_notice(notice_data(notifier, right, listings=40)))
+        app.decline(first.cases[0].case_id, reasons(), AGENT)
 
-        again = app.file_notice(parse_notice(notice(notifier, right, listings, 2)))
+        again = app.file_notice(parse_notice(notice_data(notifier, right, listings=40)))
 
         assert [c.already_open for c in again.cases] == [False] + [True] * 39
         assert [c.case_id for c in again.cases[1:]] == [c.case_id for c in first.cases[1:]]

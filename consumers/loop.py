@@ -1,0 +1,563 @@
+"""The consumer loop behind `ntd consume NAME`: poll a batch, decode it, hand it to a sink with
+its positions, then tell Kafka. Thin on purpose; what a consumer does lives in its sink.
+
+Writing a sink (e.g. consumers/policies.py) means implementing `Sink`:
+
+    class MySink:
+        name = "policies"                                    # stored with the positions
+
+        def positions(self, partitions) -> dict[Partition, int]:
+            # the stored next offset of each given (topic, partition) that has one; the loop
+            # seeks there when partitions are assigned (others start at the beginning)
+
+        def apply(self, records: Sequence[Consumed], spans: Mapping[Partition, Span]) -> None:
+            # ONE database transaction:
+            #   stored = your positions, read (and locked) inside the transaction
+            #   todo = projections.tracking.select(tracked records, spans, stored)
+            #          -> skips records below stored offsets (a redelivered batch changes
+            #             nothing); raises PositionsMoved if a span starts beyond a stored
+            #             offset (your state was rebuilt or reset under the loop)
+            #   apply todo, then store projections.tracking.advanced(spans, stored)
+            # raise Rejected(record, reason) to dead-letter one record and retry without it
+
+        def close(self) -> None: ...
+
+`ntd consume NAME` finds a sink through ntd.bootstrap.build_sink; for `policies` it imports
+consumers.policies and calls its `build_sink(ntd)`. Calls to a sink come one at a time from one
+thread (not the thread that built it): `apply` of one batch runs while the loop polls and
+decodes the next, and every other call waits until that `apply` has returned.
+
+The loop's promises to a sink: records arrive decoded and validated (`Consumed.event` is the
+domain event, `Consumed.seq` its notification id), in offset order per partition, each batch
+with the span of offsets it covered per partition, undecodable records included (they went to
+the dead-letter topic first). Nothing is committed to Kafka before `apply` returned; Kafka's
+committed offsets are informational (lag tools), the sink's stored positions are the truth.
+
+Rebalances: on assignment the loop seeks each new partition to the sink's stored position (or
+the beginning) before handing on any of its records. After any failure of `apply` it seeks every
+partition of the batch back to the stored positions and retries with back-off, so a crash, a
+rebuild under a running consumer, or a zombie member after a rebalance loses and doubles nothing.
+While idle it checks once a second that the stored positions are still its own and follows
+them if not (a rebuild swapped in views at other offsets).
+
+Dead letters: a record that does not decode, does not validate, lacks `ntd_notification_id`, or
+is rejected by the sink is produced to `<prefix>ntd.deadletter.v1` with its key, value and
+headers plus `dlq_reason`, `dlq_topic`, `dlq_partition`, `dlq_offset` and `dlq_consumer`, and
+flushed before its batch is applied: at least once (dedupe on topic, partition and offset).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
+from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from consumers.envelope import EnvelopeError, Incoming, decode
+from consumers.relay import DEAD_LETTER_TOPIC, topic_names
+from domain.values import DomainEvent
+from projections.tracking import Partition, PositionsMoved, Span
+
+log = structlog.get_logger("ntd.consumer")
+
+POSITION_CHECK_INTERVAL = 1.0
+"""Seconds between checks, while idle, that the stored positions are still the loop's."""
+
+
+@dataclass(frozen=True, slots=True)
+class Consumed:
+    """A decoded record and where it was read."""
+
+    topic: str
+    partition: int
+    offset: int
+    incoming: Incoming
+
+    @property
+    def event(self) -> DomainEvent:
+        """The domain event."""
+        return self.incoming.event
+
+    @property
+    def seq(self) -> int:
+        """The event's notification id in the store (the loop guarantees there is one)."""
+        return self.incoming.notification_id or 0
+
+
+class Rejected(Exception):
+    """Raised by a sink: this record cannot be applied; dead-letter it, apply the rest."""
+
+    def __init__(self, record: Consumed, reason: str) -> None:
+        self.record = record
+        self.reason = reason
+        super().__init__(reason)
+
+
+class Sink(Protocol):
+    """Where a consumer's batches go; see the module docstring for the contract."""
+
+    name: str
+
+    def positions(self, partitions: Collection[Partition]) -> dict[Partition, int]:
+        """The stored next offset of each given partition that has one."""
+        ...
+
+    def apply(self, records: Sequence[Consumed], spans: Mapping[Partition, Span]) -> None:
+        """Apply the batch and store the spans' ends, in one transaction."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class FatalPositions(RuntimeError):
+    """Stored positions point below what the topic still holds: rebuild from the event store."""
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """What a consumer loop connects to and how it batches."""
+
+    name: str
+    bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    max_poll_records: int = 2000
+    poll_timeout_ms: int = 200
+    lag_interval: float = 10.0
+    max_backoff: float = 30.0
+    instance_id: str | None = None
+    """Kafka static membership (group.instance.id): a restart takes its partitions back at once."""
+
+    @property
+    def group_id(self) -> str:
+        """The consumer group: `<prefix>ntd-<name>`."""
+        return f"{self.topic_prefix}ntd-{self.name}"
+
+    @property
+    def topics(self) -> list[str]:
+        """The event topics, prefixed."""
+        return topic_names(self.topic_prefix)
+
+    @property
+    def dead_letter_topic(self) -> str:
+        """`<prefix>ntd.deadletter.v1`."""
+        return self.topic_prefix + DEAD_LETTER_TOPIC
+
+
+def make_consumer(config: LoopConfig) -> KafkaConsumer:
+    """A group member with manual commits, starting at the beginning when nothing is stored."""
+    return KafkaConsumer(
+        bootstrap_servers=config.bootstrap,
+        group_id=config.group_id,
+        group_instance_id=config.instance_id,
+        client_id=f"ntd-{config.name}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=config.max_poll_records,
+        partition_assignment_strategy=(RangePartitionAssignor, RoundRobinPartitionAssignor),
+    )
+
+
+def make_dead_letter_producer(config: LoopConfig) -> KafkaProducer:
+    """An idempotent acks=all producer for dead letters."""
+    return KafkaProducer(
+        bootstrap_servers=config.bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        client_id=f"ntd-{config.name}-dlq",
+        max_block_ms=10_000,
+        request_timeout_ms=15_000,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _DeadLetter:
+    record: Any
+    reason: str
+
+
+class _Reseeker(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Notes assignments; the loop seeks them from its own thread before using their records.
+
+    kafka-python calls listeners on its IO thread while `poll()` blocks the loop's thread, so
+    the listener touches no database (SQLite connections belong to one thread)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.unseeded: set[TopicPartition] = set()
+        self.revoked: set[TopicPartition] = set()
+
+    def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:
+        with self.lock:
+            self.unseeded.difference_update(revoked)
+            self.revoked.update(revoked)
+
+    def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
+        with self.lock:
+            self.unseeded.update(assigned)
+
+    def take(self) -> tuple[set[TopicPartition], set[TopicPartition]]:
+        """The partitions assigned and revoked since the last call."""
+        with self.lock:
+            taken = (self.unseeded, self.revoked)
+            self.unseeded, self.revoked = set(), set()
+        return taken
+
+
+@dataclass(frozen=True)
+class _InFlight:
+    """A batch handed to the sink's thread, not yet known to be applied."""
+
+    future: Future[None]
+    spans: Mapping[TopicPartition, Span]
+    records: int
+
+
+class ConsumerLoop:
+    """Polls batches for a sink: decode, dead-letter, apply, commit; see the module docstring.
+
+    The sink applies one batch on its own thread while the loop polls and decodes the next;
+    every sink call goes through that thread, one at a time, so a database connection is never
+    shared (and a failed batch is known before the next one is handed over)."""
+
+    def __init__(
+        self,
+        config: LoopConfig,
+        sink: Sink,
+        consumer_factory: Callable[[LoopConfig], Any] = make_consumer,
+        producer_factory: Callable[[LoopConfig], Any] = make_dead_letter_producer,
+    ) -> None:
+        self.config = config
+        self.sink = sink
+        self.consumer_factory = consumer_factory
+        self.producer_factory = producer_factory
+        self.consumer: Any = None
+        self.producer: Any = None
+        self.listener = _Reseeker()
+        self.applied: dict[TopicPartition, int] = {}
+        """Next offset per assigned partition, as stored by the sink."""
+        self.rejected: dict[tuple[TopicPartition, int], str] = {}
+        self.log = log.bind(consumer=config.name, group=config.group_id)
+        self.records = 0
+        self.dead_letters = 0
+        self.batches = 0
+        self._next_check = 0.0
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix=f"ntd-{config.name}-sink")
+        self._inflight: _InFlight | None = None
+
+    # -- running -------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, until_caught_up: bool = False) -> None:
+        """Consume until `stop` is set (or, with until_caught_up, until nothing is left)."""
+        self.consumer = self.consumer_factory(self.config)
+        self.consumer.subscribe(self.config.topics, listener=self.listener)
+        self.log.info("consumer.started", topics=self.config.topics)
+        backoff = 0.5
+        next_lag = time.monotonic() + self.config.lag_interval
+        try:
+            while not stop.is_set():
+                try:
+                    handled = self.step()
+                    if handled == 0:
+                        self.flush()
+                        self.check_positions()
+                    backoff = 0.5
+                except FatalPositions:
+                    raise
+                except Exception as error:  # the database or broker failed: retry from stored
+                    self.log.error("consumer.batch_failed", error=repr(error), retry_in=backoff)
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, self.config.max_backoff)
+                    self._recover()
+                    continue
+                if time.monotonic() >= next_lag:
+                    self.log_lag()
+                    next_lag = time.monotonic() + self.config.lag_interval
+                if handled == 0 and until_caught_up and self.caught_up():
+                    break
+        finally:
+            self._close()
+
+    def step(self) -> int:
+        """Poll once and handle the batch; returns how many records it covered."""
+        polled = self.consumer.poll(timeout_ms=self.config.poll_timeout_ms)
+        fresh = self._seed()
+        batch = {tp: records for tp, records in polled.items() if records and tp not in fresh}
+        if batch:
+            self.handle(batch)
+        return sum(len(records) for records in batch.values())
+
+    def handle(self, batch: Mapping[TopicPartition, Sequence[Any]]) -> None:
+        """Decode, wait for the batch in flight, dead-letter the bad, hand the good to the sink
+        with the spans; the sink applies them while the loop polls the next batch."""
+        good: list[Consumed] = []
+        bad: list[_DeadLetter] = []
+        spans: dict[TopicPartition, Span] = {}
+        for tp, records in batch.items():
+            spans[tp] = Span(records[0].offset, records[-1].offset + 1)
+            for record in records:
+                consumed, reason = self._decode(tp, record)
+                if consumed is None:
+                    bad.append(_DeadLetter(record, reason))
+                else:
+                    good.append(consumed)
+        failed = self._settle()
+        if failed is not None:  # this batch was read past the stored positions too
+            self._rewind({**spans, **failed})
+            return
+        if bad:
+            self.dead_letter(bad)
+        future = self._worker.submit(self.sink.apply, good, spans)
+        self._inflight = _InFlight(future, spans, len(good))
+
+    def flush(self) -> None:
+        """Wait until the batch in flight is applied (or, if it was not, re-read it)."""
+        failed = self._settle()
+        if failed is not None:
+            self._rewind(failed)
+
+    def _settle(self) -> Mapping[TopicPartition, Span] | None:
+        """Wait for the batch in flight; returns its spans if the sink refused it (it rejected a
+        record or its positions moved), after which it must be read again."""
+        inflight, self._inflight = self._inflight, None
+        if inflight is None:
+            return None
+        try:
+            inflight.future.result()
+        except Rejected as rejection:
+            record = rejection.record
+            where = TopicPartition(record.topic, record.partition)
+            self.rejected[(where, record.offset)] = rejection.reason
+            self.log.warning(
+                "consumer.rejected",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                reason=rejection.reason,
+            )
+            return inflight.spans
+        except PositionsMoved as moved:
+            self.log.warning("consumer.positions_moved", stored=str(moved))
+            return inflight.spans
+        self._applied(inflight.spans)
+        self.records += inflight.records
+        self.batches += 1
+        return None
+
+    def _recover(self) -> None:
+        """After a failure: forget the batch in flight, go back to the stored positions."""
+        with contextlib.suppress(Exception):  # it failed or will be read again anyway
+            self._settle()
+        self._rewind(self.consumer.assignment())
+
+    def _call(self, method: Callable[..., Any], *args: Any) -> Any:
+        """A sink call on the sink's thread, once the batch in flight is settled."""
+        self.flush()
+        return self._worker.submit(method, *args).result()
+
+    # -- decoding and dead letters -------------------------------------------------------------
+
+    def _decode(self, tp: TopicPartition, record: Any) -> tuple[Consumed | None, str]:
+        rejected = self.rejected.pop((tp, record.offset), None)
+        if rejected is not None:
+            return None, rejected
+        try:
+            incoming = decode(record.value, record.headers or ())
+        except EnvelopeError as error:
+            return None, str(error)
+        if incoming.notification_id is None:
+            return None, "missing or malformed ntd_notification_id header"
+        return Consumed(tp.topic, tp.partition, record.offset, incoming), ""
+
+    def dead_letter(self, letters: Sequence[_DeadLetter]) -> None:
+        """Produce each bad record to the dead-letter topic with the reason; wait for the acks."""
+        if self.producer is None:
+            self.producer = self.producer_factory(self.config)
+        futures = [
+            self.producer.send(
+                self.config.dead_letter_topic,
+                key=letter.record.key,
+                value=letter.record.value,
+                headers=self._dead_letter_headers(letter),
+            )
+            for letter in letters
+        ]
+        self.producer.flush(timeout=self.config.max_backoff)
+        for future in futures:
+            future.get(timeout=0)
+        for letter in letters:
+            record = letter.record
+            self.log.warning(
+                "consumer.dead_lettered",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                reason=letter.reason,
+            )
+        self.dead_letters += len(letters)
+
+    def _dead_letter_headers(self, letter: _DeadLetter) -> list[tuple[str, bytes]]:
+        record = letter.record
+        original = [(k, v if v is not None else b"") for k, v in (record.headers or ())]
+        return [
+            *original,
+            ("dlq_reason", letter.reason.encode()[:4000]),
+            ("dlq_topic", record.topic.encode()),
+            ("dlq_partition", str(record.partition).encode()),
+            ("dlq_offset", str(record.offset).encode()),
+            ("dlq_consumer", self.config.name.encode()),
+        ]
+
+    # -- positions -----------------------------------------------------------------------------
+
+    def _seed(self) -> set[TopicPartition]:
+        """Seek newly assigned partitions to the stored positions; returns them (their polled
+        records, fetched from wherever Kafka started, are dropped and fetched again)."""
+        assigned, revoked = self.listener.take()
+        for tp in revoked:
+            self.applied.pop(tp, None)
+        assigned &= set(self.consumer.assignment())
+        if assigned:
+            self._seek(assigned, {})
+            self.log.info(
+                "consumer.assigned",
+                partitions=sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned),
+            )
+        return assigned
+
+    def _rewind(self, partitions: Iterable[TopicPartition] | Mapping[TopicPartition, Span]) -> None:
+        """After a batch that did not apply: back to the stored positions (else the span start)."""
+        starts = (
+            {tp: span.start for tp, span in partitions.items()}
+            if isinstance(partitions, Mapping)
+            else {}
+        )
+        owned = set(self.consumer.assignment())
+        self._seek([tp for tp in partitions if tp in owned], starts)
+
+    def _seek(
+        self, partitions: Collection[TopicPartition], fallback: Mapping[TopicPartition, int]
+    ) -> None:
+        stored = self._call(self.sink.positions, list(partitions)) if partitions else {}
+        beginning: dict[TopicPartition, int] | None = None
+        for tp in partitions:
+            offset = stored.get(tp, fallback.get(tp))
+            if offset is None:
+                self.consumer.seek_to_beginning(tp)
+                self.applied.pop(tp, None)
+                continue
+            if offset > 0:
+                beginning = beginning or self.consumer.beginning_offsets(list(partitions))
+                if offset < beginning.get(tp, 0):
+                    raise FatalPositions(
+                        f"{tp.topic}[{tp.partition}]: stored position {offset} is below the "
+                        f"oldest offset the topic still holds ({beginning[tp]}); rebuild with "
+                        "`ntd projections rebuild --from store`"
+                    )
+            self.consumer.seek(tp, offset)
+            self.applied[tp] = offset
+
+    def check_positions(self) -> None:
+        """While idle, at most once a second: follow stored positions that moved under the loop
+        (a rebuild swapped in views at other offsets) by seeking to them."""
+        now = time.monotonic()
+        if now < self._next_check:
+            return
+        self._next_check = now + POSITION_CHECK_INTERVAL
+        owned = [tp for tp in self.consumer.assignment() if tp in self.applied]
+        stored = self._call(self.sink.positions, owned) if owned else {}
+        moved = [tp for tp in owned if stored.get(tp, 0) != self.applied[tp]]
+        if moved:
+            self.log.warning(
+                "consumer.positions_moved",
+                partitions=sorted(f"{tp.topic}[{tp.partition}]" for tp in moved),
+            )
+            self._seek(moved, {})
+
+    def _applied(self, spans: Mapping[TopicPartition, Span]) -> None:
+        offsets = {}
+        for tp, span in spans.items():
+            self.applied[tp] = max(self.applied.get(tp, 0), span.end)
+            offsets[tp] = OffsetAndMetadata(span.end, "", -1)
+        with contextlib.suppress(KafkaError):  # informational: the sink holds the truth
+            self.consumer.commit_async(offsets=offsets)
+
+    # -- lag -----------------------------------------------------------------------------------
+
+    def lag(self) -> dict[TopicPartition, int]:
+        """End offset minus applied position, per assigned partition."""
+        assigned = list(self.consumer.assignment())
+        if not assigned:
+            return {}
+        ends = self.consumer.end_offsets(assigned)
+        return {
+            tp: max(ends[tp] - self.applied.get(tp, self.consumer.position(tp)), 0)
+            for tp in assigned
+        }
+
+    def log_lag(self) -> int:
+        """Log the lag of each partition behind and the total; returns the total."""
+        try:
+            lags = self.lag()
+        except KafkaError as error:
+            self.log.warning("consumer.lag_unknown", error=str(error))
+            return -1
+        for tp, behind in sorted(lags.items()):
+            if behind:
+                self.log.info(
+                    "consumer.lag",
+                    topic=tp.topic,
+                    partition=tp.partition,
+                    position=self.applied.get(tp),
+                    lag=behind,
+                )
+        total = sum(lags.values())
+        self.log.info(
+            "consumer.lag_total",
+            lag=total,
+            partitions=len(lags),
+            records=self.records,
+            dead_letters=self.dead_letters,
+        )
+        return total
+
+    def caught_up(self) -> bool:
+        """Whether partitions are assigned, nothing is in flight and none has anything left."""
+        if self.listener.unseeded or self._inflight is not None:
+            return False
+        assigned = list(self.consumer.assignment())
+        return bool(assigned) and all(behind == 0 for behind in self.lag().values())
+
+    def _close(self) -> None:
+        try:
+            self.flush()
+        except Exception as error:  # not applied: the stored positions make it read again
+            self.log.warning("consumer.last_batch_failed", error=repr(error))
+        if self.consumer is not None:
+            offsets = {tp: OffsetAndMetadata(o, "", -1) for tp, o in self.applied.items()}
+            with contextlib.suppress(Exception):  # informational; the group may be gone
+                if offsets:
+                    self.consumer.commit(offsets=offsets, timeout_ms=5000)
+            with contextlib.suppress(Exception):
+                self.consumer.close(autocommit=False)
+        if self.producer is not None:
+            with contextlib.suppress(Exception):
+                self.producer.close(timeout=5)
+        self._worker.shutdown(wait=True)
+        self.log.info(
+            "consumer.stopped",
+            records=self.records,
+            batches=self.batches,
+            dead_letters=self.dead_letters,
+        )

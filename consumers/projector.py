@@ -1,0 +1,43 @@
+"""The projections sink: consumed events become read-model rows, with their offsets, in one
+transaction of the read store (PostgreSQL in production, NTD_READ_DSN=postgresql://…)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+
+from consumers.loop import Consumed, Rejected
+from projections.store import ReadStore
+from projections.tracking import Partition, RecordRejected, Span, Tracked
+
+NAME = "projections"
+
+
+class ProjectionSink:
+    """Feeds every read model (dashboard, audit trail, deadlines) from a consumer loop."""
+
+    name = NAME
+
+    def __init__(self, store: ReadStore) -> None:
+        self.store = store
+
+    def positions(self, partitions: Collection[Partition]) -> dict[Partition, int]:
+        """The stored next offset of each given partition that has one."""
+        return self.store.offsets(self.name, partitions)
+
+    def apply(self, records: Sequence[Consumed], spans: Mapping[Partition, Span]) -> None:
+        """Apply the records not applied before, and the spans' ends, in one transaction."""
+        tracked = [Tracked(r.topic, r.partition, r.offset, r.seq, r.event) for r in records]
+        try:
+            self.store.apply_tracked(self.name, tracked, spans)
+        except RecordRejected as rejection:
+            bad = rejection.record
+            record = next(
+                r
+                for r in records
+                if (r.topic, r.partition, r.offset) == (bad.topic, bad.partition, bad.offset)
+            )
+            raise Rejected(record, f"projection: {rejection.reason}") from rejection
+
+    def close(self) -> None:
+        """Close the read store."""
+        self.store.close()

@@ -1,0 +1,254 @@
+"""Reading ntd's topics from offset 0 up to the end offsets captured at the start (rebuilds)."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from kafka import KafkaConsumer
+from kafka.structs import TopicPartition
+
+from consumers.envelope import EnvelopeError, decode
+from consumers.relay import topic_names
+from domain.values import DomainEvent
+from projections.tracking import Partition
+
+if TYPE_CHECKING:
+    from projections.rebuild import Progress
+
+log = structlog.get_logger("ntd.replay")
+
+
+@dataclass
+class TopicReplay:
+    """Every event on the topics between the beginning and the ends seen at the start."""
+
+    bootstrap: str
+    prefix: str = ""
+    chunk: int = 5000
+    consumer: Any = None
+    starts: dict[TopicPartition, int] = field(default_factory=dict)
+    ends: dict[TopicPartition, int] = field(default_factory=dict)
+    skipped: int = 0
+    """Records that do not decode (the consumer dead-letters them; a rebuild leaves them out)."""
+
+    def open(self) -> TopicReplay:
+        """Assign every partition of the topics and capture their first and end offsets."""
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            client_id="ntd-rebuild",
+            max_poll_records=self.chunk,
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+        )
+        partitions = [
+            TopicPartition(topic, number)
+            for topic in topic_names(self.prefix)
+            for number in sorted(self.consumer.partitions_for_topic(topic) or ())
+        ]
+        self.consumer.assign(partitions)
+        self.starts = self.consumer.beginning_offsets(partitions)
+        self.ends = self.consumer.end_offsets(partitions)
+        for tp in partitions:
+            self.consumer.seek(tp, self.starts[tp])
+        return self
+
+    @property
+    def total(self) -> int:
+        """How many records lie between the starts and the ends."""
+        return sum(self.ends[tp] - self.starts[tp] for tp in self.ends)
+
+    @property
+    def offsets(self) -> dict[Partition, int]:
+        """The ends, as the next offsets a consumer continues from."""
+        return {(tp.topic, tp.partition): end for tp, end in self.ends.items()}
+
+    def chunks(self) -> Iterator[list[tuple[int, DomainEvent]]]:
+        """(notification id, event) pairs, about `chunk` records at a time."""
+        remaining = {tp for tp in self.ends if self.ends[tp] > self.starts[tp]}
+        self.consumer.pause(*(set(self.ends) - remaining))
+        chunk: list[tuple[int, DomainEvent]] = []
+        while remaining:
+            for tp, records in self.consumer.poll(timeout_ms=1000).items():
+                end = self.ends[tp]
+                for record in records:
+                    if record.offset >= end:
+                        break
+                    self._add(chunk, record)
+            for tp in [tp for tp in remaining if self.consumer.position(tp) >= self.ends[tp]]:
+                remaining.discard(tp)
+                self.consumer.pause(tp)
+            if len(chunk) >= self.chunk or (chunk and not remaining):
+                yield chunk
+                chunk = []
+
+    def _add(self, chunk: list[tuple[int, DomainEvent]], record: Any) -> None:
+        try:
+            incoming = decode(record.value, record.headers or ())
+        except EnvelopeError as error:
+            self._skip(record, str(error))
+            return
+        if incoming.notification_id is None:
+            self._skip(record, "missing or malformed ntd_notification_id header")
+            return
+        chunk.append((incoming.notification_id, incoming.event))
+
+    def _skip(self, record: Any, reason: str) -> None:
+        self.skipped += 1
+        log.warning(
+            "rebuild.skipped",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            reason=reason,
+        )
+
+    def close(self) -> None:
+        """Close the consumer."""
+        if self.consumer is not None:
+            self.consumer.close(autocommit=False)
+            self.consumer = None
+
+
+def partitions(bootstrap: str, prefix: str = "") -> list[Partition]:
+    """Every (topic, partition) of ntd's topics."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, client_id="ntd-admin")
+    try:
+        return [
+            (topic, number)
+            for topic in topic_names(prefix)
+            for number in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+    finally:
+        consumer.close(autocommit=False)
+
+
+# -- in parallel, a share of the partitions per process ----------------------------------------
+
+Shard = list[tuple[str, int, int, int]]
+"""(topic, partition, start offset, end offset) of each partition one worker replays."""
+
+_progress: Any = None
+"""A worker's shared counter of events replayed (set by the pool's initializer)."""
+
+
+@dataclass(frozen=True)
+class ShardOutcome:
+    """What one worker replayed and left out."""
+
+    events: int
+    rejected: list[tuple[int, str]]
+    skipped: int
+
+
+def shards(replay: TopicReplay, workers: int) -> list[Shard]:
+    """The partitions with records, dealt to `workers` shares of about equal record counts."""
+    sizes = sorted(
+        ((replay.ends[tp] - replay.starts[tp], tp) for tp in replay.ends),
+        key=lambda item: (-item[0], item[1].topic, item[1].partition),
+    )
+    dealt: list[Shard] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for size, tp in sizes:
+        if size <= 0:
+            continue
+        lightest = loads.index(min(loads))
+        dealt[lightest].append((tp.topic, tp.partition, replay.starts[tp], replay.ends[tp]))
+        loads[lightest] += size
+    return [shard for shard in dealt if shard]
+
+
+def _count_into(counter: Any) -> None:
+    global _progress
+    _progress = counter
+
+
+def replay_shard(read_dsn: str, bootstrap: str, shard: Shard, chunk: int = 5000) -> ShardOutcome:
+    """Replay one share of the partitions into the staging tables a parent rebuild created:
+    append-only rows as they come, then this share's current rows (its aggregates are in no
+    other share: a partition holds each of its aggregates whole)."""
+    from projections.rebuild import Replay
+    from projections.sql import open_postgres
+    from projections.sql_rebuild import SqlStaging
+
+    store = open_postgres(read_dsn)
+    feed = TopicReplay(bootstrap, chunk=chunk)
+    feed.consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        client_id="ntd-rebuild",
+        max_poll_records=chunk,
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
+    partitions = [TopicPartition(topic, number) for topic, number, _, _ in shard]
+    feed.consumer.assign(partitions)
+    for (_, _, start, end), tp in zip(shard, partitions, strict=True):
+        feed.starts[tp], feed.ends[tp] = start, end
+        feed.consumer.seek(tp, start)
+    staging = SqlStaging(store, attach=True)
+    replay = Replay()
+    try:
+        for events in feed.chunks():
+            staged = replay.apply(events)
+            staging.append(staged.records, staged.breaches)
+            if _progress is not None:
+                with _progress.get_lock():
+                    _progress.value += len(events)
+        staging.write_current(replay)
+    finally:
+        feed.close()
+        store.close()
+    return ShardOutcome(replay.events, replay.rejected, feed.skipped)
+
+
+def rebuild_in_parallel(
+    store: Any,
+    read_dsn: str,
+    replay: TopicReplay,
+    workers: int,
+    progress: Callable[[Progress], None] | None = None,
+) -> ShardOutcome:
+    """Rebuild a PostgreSQL read store from the topics with `workers` processes, each replaying
+    a share of the partitions into the same fresh tables; then index and swap them in here,
+    with the ends as the consumer's offsets. Any failure leaves the old views in place."""
+    from projections.rebuild import Positions, Progress
+
+    staging = store.staging()
+    done = Progress()
+    counter = multiprocessing.get_context("spawn").Value("q", 0)
+    try:
+        with ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_count_into,
+            initargs=(counter,),
+        ) as pool:
+            futures = [
+                pool.submit(replay_shard, read_dsn, replay.bootstrap, shard, replay.chunk)
+                for shard in shards(replay, workers)
+            ]
+            while wait(futures, timeout=0.25).not_done:
+                done.events = counter.value
+                if progress is not None:
+                    progress(done)
+            outcomes = [future.result() for future in futures]
+        done.events = counter.value
+        if progress is not None:
+            progress(done)
+        staging.complete(Positions(0, "projections", replay.offsets))
+    except BaseException:
+        staging.discard()
+        raise
+    return ShardOutcome(
+        sum(o.events for o in outcomes),
+        [item for o in outcomes for item in o.rejected],
+        sum(o.skipped for o in outcomes),
+    )

@@ -1,0 +1,85 @@
+"""`ntd policies`: run the policies (strikes, seller suspension, trusted lane, misuse) now."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ntd.clikit import Refused, Runtime, json_flag, pass_runtime
+
+OUTCOMES = {
+    "RecordStrike": "strikes recorded",
+    "RemoveStrike": "strikes removed",
+    "SuspendSeller": "sellers suspended",
+    "AdmitToTrustedLane": "notifiers admitted to the trusted lane",
+    "RemoveFromTrustedLane": "notifiers removed from the trusted lane",
+    "WarnNotifier": "notifiers warned for misuse",
+    "SuspendNotifier": "notifiers suspended for misuse",
+}
+
+
+@click.group("policies")
+def policies() -> None:
+    """The policies: what ntd does by itself about what happened (DOMAIN.md, standing and
+    penalties). Strikes on upheld takedowns (removed when the takedown is undone, expired after
+    the strike lifetime), seller suspension at the strike limit, trusted-lane admission and
+    removal on the trailing figures, misuse warnings and suspensions.
+
+    In embedded mode (NTD_FEED=log) they run whenever ntd catches up with its log, e.g. before
+    a dashboard; with NTD_FEED=kafka they run in `ntd consume policies`.
+
+    \b
+    Examples:
+      ntd policies run
+      ntd policies run --json
+    """
+
+
+@policies.command("run")
+@json_flag
+@pass_runtime
+def run(rt: Runtime, as_json: bool) -> None:
+    """Catch the projections and the policies up with the event log now, and say what the
+    policies did. Events already handled are not handled again; a command found already done
+    (e.g. after a crash) changes nothing.
+
+    \b
+    Examples:
+      ntd policies run
+      ntd policies run --json | jq .acted
+    """
+    ntd = rt.ntd()
+    if ntd.settings.feed != "log":
+        raise Refused(
+            "NTD_FEED=kafka: the policies run in the consumer `ntd consume policies`, "
+            "not from the event log"
+        )
+    rt.caught_up()
+    report = ntd.policies
+    assert report is not None
+    if as_json:
+        acted = dict(sorted(report.acted.items()))
+        refused = dict(sorted(report.refused.items()))
+        click.echo(
+            json.dumps(
+                {
+                    "events": report.events,
+                    "acted": acted,
+                    "already_done": report.already,
+                    "refused": refused,
+                },
+                indent=2,
+            )
+        )
+        return
+    click.echo(f"policies: {report.events:,} events handled")
+    for name, label in OUTCOMES.items():
+        if report.acted[name]:
+            click.echo(f"  {label:40} {report.acted[name]:,}")
+    if not report.changed:
+        click.echo("  nothing to do")
+    if report.already:
+        click.echo(f"  {'already done (redelivered)':40} {report.already:,}")
+    for name, count in sorted(report.refused.items()):
+        click.echo(f"  {'refused: ' + name:40} {count:,}")

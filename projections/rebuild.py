@@ -1,0 +1,161 @@
+"""Rebuilding the views from the beginning into fresh tables that replace the old ones whole.
+
+The replay keeps the views' current rows (cases, notifiers, chains) in memory while the events
+stream through the same handlers the consumers use; append-only rows (audit trail, breaches) go
+to the staging tables a chunk at a time, the current rows once at the end. The adapter then
+builds the indexes and swaps the fresh tables in, with the positions, in one transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+from uuid import UUID
+
+from domain.values import DomainEvent
+from projections.audit import AuditChain, AuditRecord
+from projections.handlers import ProjectionError, project
+from projections.models import CaseSummary
+from projections.ports import Breach, NotifierRecord
+from projections.staging import Batch
+from projections.tracking import Partition
+
+CHUNK = 5000
+"""Events projected (and rows written) per step."""
+
+
+@dataclass(frozen=True)
+class Positions:
+    """Where the rebuilt views stand: the log watermark and a consumer's next offsets."""
+
+    position: int = 0
+    """Notification id up to which the views hold the log (a rebuild from the event store)."""
+    consumer: str = "projections"
+    offsets: Mapping[Partition, int] = field(default_factory=dict)
+    """The consumer's next offset per partition (replacing what it had stored)."""
+
+
+class Staging(Protocol):
+    """Fresh tables beside the live ones, filled by a rebuild and swapped in at its end."""
+
+    def append(self, records: Sequence[AuditRecord], breaches: Sequence[Breach]) -> None:
+        """Write append-only rows."""
+        ...
+
+    def finish(self, replay: Replay, positions: Positions) -> None:
+        """Write the current rows, build the indexes, swap the views and positions in at once."""
+        ...
+
+    def discard(self) -> None:
+        """Drop the fresh tables (a rebuild that failed or was interrupted)."""
+        ...
+
+
+class Rebuildable(Protocol):
+    """A read store that can be rebuilt."""
+
+    def staging(self) -> Staging:
+        """Fresh, empty tables for a rebuild."""
+        ...
+
+
+class Replay:
+    """The views' current rows, in memory, as events are projected a chunk at a time."""
+
+    def __init__(self) -> None:
+        self.cases: dict[UUID, CaseSummary] = {}
+        self.notifiers: dict[UUID, NotifierRecord] = {}
+        self.chains: dict[UUID, AuditChain] = {}
+        self.rejected: list[tuple[int, str]] = []
+        """(seq, reason) of events the views could not place, left out as a consumer would."""
+        self.events = 0
+
+    def load_cases(self, case_ids: Collection[UUID]) -> dict[UUID, CaseSummary]:
+        """The current cases among these ids."""
+        return {i: self.cases[i] for i in case_ids if i in self.cases}
+
+    def load_notifiers(self, notifier_ids: Collection[UUID]) -> dict[UUID, NotifierRecord]:
+        """The current notifiers among these ids."""
+        return {i: self.notifiers[i] for i in notifier_ids if i in self.notifiers}
+
+    def load_chains(self, aggregate_ids: Collection[UUID]) -> dict[UUID, AuditChain]:
+        """The current audit chains among these ids."""
+        return {i: self.chains[i] for i in aggregate_ids if i in self.chains}
+
+    def apply(self, events: Sequence[tuple[int, DomainEvent]]) -> Batch:
+        """Project a chunk (in notification order); returns its staged changes.
+
+        An event the views cannot place is left out with its whole effect, as the consumer's
+        dead-letter path does, and the chunk is projected again without it."""
+        pending = sorted(events, key=lambda pair: pair[0])
+        while True:
+            staged = Batch(self)
+            staged.prefetch(event for _, event in pending)
+            failed = _first_failure(pending, staged)
+            if failed is None:
+                break
+            index, reason = failed
+            self.rejected.append((pending[index][0], reason))
+            del pending[index]
+        self.cases.update(staged.cases)
+        self.notifiers.update(staged.notifiers)
+        self.chains.update(staged.chains)
+        self.events += len(events)
+        return staged
+
+
+def _first_failure(
+    events: Sequence[tuple[int, DomainEvent]], staged: Batch
+) -> tuple[int, str] | None:
+    for index, (seq, event) in enumerate(events):
+        try:
+            project(seq, event, staged)
+        except ProjectionError as error:
+            return index, str(error)
+    return None
+
+
+@dataclass
+class Progress:
+    """How far a rebuild has come."""
+
+    events: int = 0
+    last_seq: int = 0
+    """The highest notification id replayed so far."""
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def rate(self) -> float:
+        """Events per second so far."""
+        elapsed = time.monotonic() - self.started
+        return self.events / elapsed if elapsed > 0 else 0.0
+
+
+def rebuild(
+    store: Rebuildable,
+    chunks: Iterable[Sequence[tuple[int, DomainEvent]]],
+    positions: Positions,
+    progress: Callable[[Progress], None] | None = None,
+) -> Replay:
+    """Replay every chunk into fresh tables and swap them in with `positions`; returns the replay.
+
+    Queries see the old views until the swap commits and the new ones after; a failure (or
+    Ctrl-C) drops the fresh tables and leaves the old views as they were."""
+    staging = store.staging()
+    replay = Replay()
+    done = Progress()
+    try:
+        for chunk in chunks:
+            staged = replay.apply(chunk)
+            staging.append(staged.records, staged.breaches)
+            done.events += len(chunk)
+            done.last_seq = max(done.last_seq, max((seq for seq, _ in chunk), default=0))
+            if progress is not None:
+                progress(done)
+        staging.finish(replay, positions)
+    except BaseException:
+        staging.discard()
+        raise
+    return replay

@@ -1,0 +1,197 @@
+"""A rebuild's fresh tables on SQLite or PostgreSQL, and the swap that puts them in place.
+
+The fresh tables are the view tables' twins named `rebuild_<table>`, loaded without secondary
+indexes (on PostgreSQL without primary keys too, by COPY); indexes are built after loading. The
+swap is one transaction: drop each live table, rename its twin (and the twin's indexes) to the
+live names, replace the positions. On PostgreSQL it first takes the gate table exclusively,
+which every reader and writer takes shared before anything else, so a query runs wholly before
+the swap or wholly after it; on SQLite the transaction's snapshot does the same.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import structlog
+
+from projections.audit import AuditRecord
+from projections.ports import Breach
+from projections.rebuild import Positions, Replay
+from projections.sql import (
+    VIEW_TABLES,
+    Cursor,
+    PostgresDialect,
+    SqlReadStore,
+    breach_row,
+    case_row,
+    chain_row,
+    deadline_rows,
+    notifier_row,
+)
+
+log = structlog.get_logger("ntd.rebuild")
+
+PREFIX = "rebuild_"
+ADVISORY_REBUILD = 7102
+"""First key of the session advisory lock that lets one rebuild run per schema (PostgreSQL)."""
+SWAP_LOCK_TIMEOUT = "3s"
+SWAP_ATTEMPTS = 40
+BY_NAME = {table.name: table for table in VIEW_TABLES}
+
+
+class RebuildBusy(RuntimeError):
+    """Another rebuild of the same views is running."""
+
+
+class SqlStaging:
+    """Fresh twins of the view tables; `finish` swaps them in whole, with the positions."""
+
+    def __init__(self, store: SqlReadStore, attach: bool = False) -> None:
+        """Create the fresh tables (taking the rebuild lock), or with `attach` write into the
+        ones another process created (a worker of a parallel rebuild)."""
+        self._store = store
+        self._conn = store.connection
+        self._dialect = store.dialect
+        self._postgres = isinstance(self._dialect, PostgresDialect)
+        self._locked = False
+        if attach:
+            return
+        self._lock()
+        with self._transaction() as cur:
+            for table in VIEW_TABLES:
+                cur.execute(f"DROP TABLE IF EXISTS {PREFIX}{table.name}")
+                cur.execute(table.create(PREFIX + table.name, keyed=not self._postgres))
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def append(self, records: Sequence[AuditRecord], breaches: Sequence[Breach]) -> None:
+        """Write a chunk's audit rows and breaches."""
+        with self._transaction() as cur:
+            self._copy(cur, "read_audit", records)
+            self._copy(cur, "read_breaches", [breach_row(b) for b in breaches])
+
+    def finish(self, replay: Replay, positions: Positions) -> None:
+        """Write the current rows, index every table, then swap them in with the positions."""
+        self.write_current(replay)
+        self.complete(positions)
+
+    def write_current(self, replay: Replay) -> None:
+        """Write the replay's current rows: cases, deadlines, notifiers, chains."""
+        cases = replay.cases.values()
+        with self._transaction() as cur:
+            self._copy(cur, "read_cases", [case_row(case) for case in cases])
+            self._copy(cur, "read_deadlines", [row for c in cases for row in deadline_rows(c)])
+            self._copy(cur, "read_notifiers", [notifier_row(n) for n in replay.notifiers.values()])
+            self._copy(cur, "read_audit_chains", [chain_row(c) for c in replay.chains.values()])
+
+    def complete(self, positions: Positions) -> None:
+        """Index every fresh table, then swap them in with the positions (every row written)."""
+        started = time.monotonic()
+        if self._postgres:
+            self._index_postgres()
+        log.debug("rebuild.indexed", seconds=round(time.monotonic() - started, 2))
+        self._swap(positions)
+        self._unlock()
+
+    def discard(self) -> None:
+        """Drop the fresh tables; the live views stay as they were."""
+        try:
+            self._conn.rollback()
+            with self._transaction() as cur:
+                for table in VIEW_TABLES:
+                    cur.execute(f"DROP TABLE IF EXISTS {PREFIX}{table.name}")
+        finally:
+            self._unlock()
+
+    def _copy(self, cur: Cursor, name: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._dialect.copy(cur, BY_NAME[name], PREFIX + name, rows)
+
+    def _index_postgres(self) -> None:
+        with self._transaction() as cur:
+            cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            for table in VIEW_TABLES:
+                staged = PREFIX + table.name
+                cur.execute(
+                    f"ALTER TABLE {staged} ADD CONSTRAINT {staged}_pkey PRIMARY KEY ({table.key})"
+                )
+                for statement in table.index_statements(staged):
+                    cur.execute(statement)
+                cur.execute(f"ANALYZE {staged}")
+
+    # -- the swap ------------------------------------------------------------------------------
+
+    def _swap(self, positions: Positions) -> None:
+        for attempt in range(1, SWAP_ATTEMPTS + 1):
+            try:
+                with self._transaction() as cur:
+                    self._swap_tables(cur)
+                    self._store.replace_positions(
+                        cur, positions.position, positions.consumer, positions.offsets
+                    )
+                return
+            except Exception as error:
+                if not _lock_timeout(error) or attempt == SWAP_ATTEMPTS:
+                    raise
+                log.warning("rebuild.swap_waiting", attempt=attempt, error=str(error).strip())
+
+    def _swap_tables(self, cur: Cursor) -> None:
+        if self._postgres:
+            cur.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
+            cur.execute("LOCK TABLE read_gate IN ACCESS EXCLUSIVE MODE")
+        for table in VIEW_TABLES:
+            cur.execute(f"DROP TABLE {table.name}")
+            cur.execute(f"ALTER TABLE {PREFIX}{table.name} RENAME TO {table.name}")
+            if self._postgres:
+                cur.execute(f"ALTER INDEX {PREFIX}{table.name}_pkey RENAME TO {table.name}_pkey")
+                for suffix, _ in table.indexes:
+                    cur.execute(
+                        f"ALTER INDEX {PREFIX}{table.name}_{suffix} RENAME TO {table.name}_{suffix}"
+                    )
+            else:
+                for statement in table.index_statements():
+                    cur.execute(statement)
+
+    # -- transactions and the rebuild lock -----------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Cursor]:
+        cur = self._conn.cursor()
+        try:
+            if self._dialect.begin_write:
+                cur.execute(self._dialect.begin_write)
+            yield cur
+            self._conn.commit()
+        except BaseException:
+            self._conn.rollback()
+            raise
+        finally:
+            cur.close()
+
+    def _lock(self) -> None:
+        if not self._postgres:
+            return
+        with self._transaction() as cur:
+            cur.execute(
+                "SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))", (ADVISORY_REBUILD,)
+            )
+            acquired = cur.fetchone()[0]
+        if not acquired:
+            raise RebuildBusy("another rebuild of these views is running")
+        self._locked = True
+
+    def _unlock(self) -> None:
+        if not self._locked:
+            return
+        with self._transaction() as cur:
+            cur.execute(
+                "SELECT pg_advisory_unlock(%s, hashtext(current_schema()))", (ADVISORY_REBUILD,)
+            )
+        self._locked = False
+
+
+def _lock_timeout(error: Exception) -> bool:
+    """Whether the swap gave up waiting for a lock (queries still running on the old views)."""
+    return getattr(error, "pgcode", None) == "55P03"

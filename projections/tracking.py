@@ -1,0 +1,93 @@
+"""Positions by Kafka offsets: which consumed records a store applies, and what it stores after.
+
+A consumer hands a store records with the spans of offsets its batch covered, per partition. The
+store, in the transaction that applies them, reads its stored next offsets and
+
+- skips every record below its partition's stored next offset (a redelivered batch changes
+  nothing) and every record at or below the log watermark (events already applied from the
+  notification log, e.g. by a rebuild from the event store);
+- refuses a batch that starts beyond a stored next offset (`PositionsMoved`): the store was
+  rebuilt or reset under the consumer, which must re-read from the stored positions;
+- stores each span's end as the partition's next offset, never moving one backwards.
+
+Nothing here knows Kafka; a partition is a (topic, partition number) pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from domain.values import DomainEvent
+from projections.handlers import ProjectionError
+
+Partition = tuple[str, int]
+"""A topic and a partition number."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tracked:
+    """One consumed event: where it was read and its notification id (the audit seq)."""
+
+    topic: str
+    partition: int
+    offset: int
+    seq: int
+    event: DomainEvent
+
+    @property
+    def where(self) -> Partition:
+        """The record's (topic, partition)."""
+        return (self.topic, self.partition)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """The offsets [start, end) of one partition that a batch covered, undecodable ones included."""
+
+    start: int
+    end: int
+
+
+class PositionsMoved(Exception):
+    """A batch starts beyond a stored position: re-read from `stored` (next offset by partition)."""
+
+    def __init__(self, stored: Mapping[Partition, int]) -> None:
+        self.stored = dict(stored)
+        where = ", ".join(f"{t}[{p}] at {o}" for (t, p), o in sorted(self.stored.items()))
+        super().__init__(f"stored positions moved: {where}")
+
+
+class RecordRejected(ProjectionError):
+    """One record the views cannot place; the batch is not applied and the record is named."""
+
+    def __init__(self, record: Tracked, reason: str) -> None:
+        self.record = record
+        self.reason = reason
+        super().__init__(reason)
+
+
+def select(
+    records: Iterable[Tracked],
+    spans: Mapping[Partition, Span],
+    stored: Mapping[Partition, int],
+    watermark: int = 0,
+) -> list[Tracked]:
+    """The records still to apply, in notification order; raises PositionsMoved on a gap."""
+    moved = {
+        where: stored[where]
+        for where, span in spans.items()
+        if where in stored and span.start > stored[where]
+    }
+    if moved:
+        raise PositionsMoved(moved)
+    fresh = [r for r in records if r.offset >= stored.get(r.where, 0) and r.seq > watermark]
+    fresh.sort(key=lambda r: r.seq)
+    return fresh
+
+
+def advanced(
+    spans: Mapping[Partition, Span], stored: Mapping[Partition, int]
+) -> dict[Partition, int]:
+    """The next offsets to store: each span's end where it moves its partition forward."""
+    return {where: span.end for where, span in spans.items() if span.end > stored.get(where, -1)}

@@ -1,0 +1,374 @@
+"""The policies run from the notification log through the real application: each command once,
+none again when events come twice, in memory and in SQL."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, cast
+from uuid import UUID
+
+import pytest
+from click.testing import CliRunner
+from domain_fixtures import AGENT, SELLER, Desk, FakeClock, make_desk, reasons
+
+from consumers.policies import PolicyReport, PolicyRunner, run_from_log
+from domain.case import Deadline
+from domain.notifier import Notifier
+from domain.rules import Rules
+from domain.seller import Seller
+from domain.values import DomainEvent
+from ntd.bootstrap import FixedClock, build
+from ntd.cli import cli
+from ntd.config import Settings
+from projections.policy_sql import open_sql_policy_store
+from projections.policy_view import MemoryPolicyStore, PolicyBatch, PolicyStore
+
+SELLER_ID = Seller.id_for("shop.example", "seller-1")
+
+
+@dataclass
+class World:
+    """A brand's desk, the policy view, and a way to run the policies over the log."""
+
+    desk: Desk
+    store: PolicyStore
+
+    @property
+    def app(self) -> Any:
+        return self.desk.app
+
+    @property
+    def clock(self) -> FakeClock:
+        return self.desk.clock
+
+    @property
+    def notifier_id(self) -> UUID:
+        return self.desk.notifier_id
+
+    def run(self) -> PolicyReport:
+        return run_from_log(self.app, self.store, page_size=7)
+
+    def events(self, cls: type[Any]) -> list[Any]:
+        return [e for _, e in log(self.app) if type(e) is cls]
+
+    def taken_down(self, listing: str | None = None, seller: str = "seller-1") -> UUID:
+        case_id = self.file(listing, seller)
+        self.app.take_down(case_id, reasons(), AGENT)
+        return case_id
+
+    def declined(self) -> UUID:
+        case_id = self.file()
+        self.app.decline(case_id, reasons(), AGENT)
+        return case_id
+
+    def file(self, listing: str | None = None, seller: str = "seller-1") -> UUID:
+        self.desk.listings_filed += 1
+        listing = listing or f"L-{self.desk.listings_filed}"
+        data = self.desk.notice(listing).model_dump()
+        data["listings"][0]["seller_id"] = seller
+        from domain.notice import parse_notice
+
+        return self.app.file_notice(parse_notice(data)).cases[0].case_id
+
+
+def log(app: Any) -> list[tuple[int, DomainEvent]]:
+    """Every stored event with its notification id."""
+    page = app.recorder.select_notifications(start=1, limit=100_000)
+    return [(n.id, cast(DomainEvent, app.mapper.to_domain_event(n))) for n in page]
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def make_world(request: pytest.FixtureRequest) -> Iterator[Any]:
+    stores: list[PolicyStore] = []
+
+    def make(rules: Rules | None = None) -> World:
+        rules = rules or Rules()
+        days = rules.trusted_window_days
+        store: PolicyStore = (
+            MemoryPolicyStore(days)
+            if request.param == "memory"
+            else open_sql_policy_store("sqlite:///:memory:", days)
+        )
+        stores.append(store)
+        return World(make_desk(rules=rules), store)
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+# -- strikes and sellers -------------------------------------------------------------------------
+
+
+def test_each_upheld_takedown_is_one_strike_and_the_third_suspends_the_seller_once(
+    make_world: Any,
+) -> None:
+    world = make_world()
+    for _ in range(3):
+        world.taken_down()
+
+    report = world.run()
+
+    assert report.acted == {"RecordStrike": 3, "SuspendSeller": 1}
+    seller = world.app.seller(SELLER_ID)
+    assert seller.suspended and seller.live_strikes(world.clock.moment) == 3
+    assert len(world.events(Seller.Suspended)) == 1
+    assert world.run().changed == 0
+
+    world.taken_down()
+    assert world.run().changed == 0
+    assert len(world.events(Seller.StrikeRecorded)) == 3
+
+
+def test_a_fast_lane_takedown_is_a_strike_only_once_confirmed_on_review(make_world: Any) -> None:
+    world = make_world()
+    world.desk.trust()
+    case_id = world.file()
+    world.run()
+    assert world.events(Seller.StrikeRecorded) == []
+
+    world.app.confirm_takedown(case_id, reasons(), AGENT)
+    world.run()
+
+    (strike,) = world.events(Seller.StrikeRecorded)
+    assert strike.case_id == case_id
+
+
+def test_an_upheld_counter_notice_removes_the_strike(make_world: Any) -> None:
+    world = make_world()
+    case_id = world.taken_down()
+    world.run()
+    world.app.counter_notice(case_id, "Genuine goods.", True, SELLER)
+    world.app.uphold_appeal(case_id, reasons(), AGENT)
+
+    assert world.run().acted == {"RemoveStrike": 1}
+
+    assert world.app.seller(SELLER_ID).live_strikes(world.clock.moment) == 0
+    (removed,) = world.events(Seller.StrikeRemoved)
+    assert removed.reason == "the seller's counter-notice was upheld"
+
+
+def test_a_listing_restored_after_the_counter_notice_loses_its_strike_in_the_same_run(
+    make_world: Any,
+) -> None:
+    world = make_world()
+    case_id = world.taken_down()
+    world.app.counter_notice(case_id, "Genuine goods.", True, SELLER)
+    world.app.forward_to_notifier(case_id, AGENT)
+    world.clock.advance(30)
+    world.app.miss_deadline(case_id, Deadline.RESTORATION)
+
+    assert world.run().acted == {"RecordStrike": 1, "RemoveStrike": 1}
+    assert world.app.seller(SELLER_ID).strikes == {}
+
+
+def test_an_expired_strike_no_longer_counts_towards_a_suspension(make_world: Any) -> None:
+    world = make_world()
+    world.taken_down()
+    world.run()
+    world.clock.advance(400)
+    world.taken_down()
+    world.taken_down()
+
+    world.run()
+
+    seller = world.app.seller(SELLER_ID)
+    assert (len(seller.strikes), seller.live_strikes(world.clock.moment)) == (3, 2)
+    assert not seller.suspended
+
+    world.taken_down()
+    assert world.run().acted == {"RecordStrike": 1, "SuspendSeller": 1}
+    assert world.app.seller(SELLER_ID).suspended
+
+
+# -- the trusted lane -----------------------------------------------------------------------------
+
+
+def qualify(world: World, taken: int = 19, declined: int = 1) -> None:
+    for n in range(taken):
+        world.taken_down(seller=f"s-{world.desk.listings_filed}-{n}")
+    for _ in range(declined):
+        world.declined()
+
+
+def test_a_notifier_crossing_the_thresholds_is_admitted_once_and_removed_once(
+    make_world: Any,
+) -> None:
+    world = make_world()
+    qualify(world)
+
+    assert world.run().acted["AdmitToTrustedLane"] == 1
+    assert world.run().changed == 0
+    (admitted,) = world.events(Notifier.AdmittedToTrustedLane)
+    assert (admitted.takedown_share, admitted.reversal_share, admitted.notices_considered) == (
+        0.95,
+        0.0,
+        20,
+    )
+    fast = [world.file(seller=f"fast-{n}") for n in range(5)]
+
+    world.app.reverse_takedown(fast[0], reasons(), AGENT)
+    assert world.run().acted["RemoveFromTrustedLane"] == 0
+    world.app.reverse_takedown(fast[1], reasons(), AGENT)
+    assert world.run().acted["RemoveFromTrustedLane"] == 1
+
+    assert world.run().changed == 0
+    (removed,) = world.events(Notifier.RemovedFromTrustedLane)
+    assert "reversal share 8.3% is above 5%" in removed.reason
+    assert len(world.events(Notifier.AdmittedToTrustedLane)) == 1
+    assert not world.app.notifier(world.notifier_id).in_trusted_lane
+
+
+def test_a_removed_notifier_is_admitted_again_only_from_its_reapply_date(make_world: Any) -> None:
+    world = make_world(Rules(trusted_reapply_days=180))
+    qualify(world)
+    world.run()
+    world.app.remove_from_trusted_lane(world.notifier_id, "Reviewed by the trust desk.")
+    removed_at = world.clock.moment
+
+    world.clock.set(removed_at + timedelta(days=100))
+    qualify(world, taken=20, declined=0)
+    assert world.run().acted["AdmitToTrustedLane"] == 0
+
+    world.clock.set(removed_at + timedelta(days=181))
+    world.taken_down(seller="late")
+    assert world.run().acted["AdmitToTrustedLane"] == 1
+    assert world.app.notifier(world.notifier_id).in_trusted_lane
+
+
+# -- misuse ---------------------------------------------------------------------------------------
+
+
+def test_a_notifier_filing_unfounded_notices_is_warned_then_suspended_once(
+    make_world: Any,
+) -> None:
+    world = make_world()
+    qualify(world, taken=7, declined=3)
+    assert world.run().acted == {"RecordStrike": 7, "WarnNotifier": 1}
+
+    world.clock.advance(1)
+    qualify(world, taken=6, declined=4)
+    assert world.run().acted["SuspendNotifier"] == 0
+    world.declined()
+    assert world.run().acted["SuspendNotifier"] == 0
+    world.declined()
+    assert world.run().acted["SuspendNotifier"] == 1
+
+    assert world.run().changed == 0
+    assert len(world.events(Notifier.WarnedForMisuse)) == 1
+    (suspended,) = world.events(Notifier.Suspended)
+    assert suspended.until == world.clock.moment + timedelta(days=30)
+    assert "50.0% of 12 decided notices filed since" in suspended.reason
+
+
+# -- redelivery -----------------------------------------------------------------------------------
+
+
+class Crash(Exception):
+    """The process died after the commands, before the position committed."""
+
+
+def crash_after_commands(world: World) -> None:
+    runner = PolicyRunner(world.app)
+    batch = log(world.app)
+
+    def react(event: DomainEvent, view: PolicyBatch) -> None:
+        runner.react(event, view)
+        if event is batch[-1][1]:
+            raise Crash
+
+    with pytest.raises(Crash):
+        world.store.apply(batch, react)
+    assert runner.report.changed > 0
+
+
+def test_a_batch_redelivered_after_a_crash_issues_no_second_command(make_world: Any) -> None:
+    world = make_world()
+    qualify(world)
+    for _ in range(3):
+        world.taken_down()
+    crash_after_commands(world)
+    stored = len(log(world.app))
+    assert world.store.position() == 0
+
+    again = world.run()
+
+    assert again.changed == 0 and again.already > 0
+    assert len(log(world.app)) == stored
+    assert len(world.events(Notifier.AdmittedToTrustedLane)) == 1
+    assert len(world.events(Seller.Suspended)) == 1
+
+
+def test_replaying_every_event_into_an_empty_view_issues_nothing_new(make_world: Any) -> None:
+    world = make_world()
+    qualify(world, taken=7, declined=3)
+    world.run()
+    case_id = world.taken_down()
+    world.app.counter_notice(case_id, "Genuine goods.", True, SELLER)
+    world.app.uphold_appeal(case_id, reasons(), AGENT)
+    world.run()
+    qualify(world)
+    world.run()
+    stored = len(log(world.app))
+
+    world.store.reset()
+    replay = world.run()
+
+    assert replay.changed == 0 and replay.already > 0
+    assert len(log(world.app)) == stored
+
+
+# -- embedded mode --------------------------------------------------------------------------------
+
+
+def embedded(tmp_path: Path) -> Any:
+    settings = Settings(data_dir=tmp_path, read_dsn=f"sqlite:///{tmp_path / 'read.db'}")
+    return build(settings, clock=FixedClock(FakeClock().moment))
+
+
+def test_catching_up_runs_the_policies_and_projects_what_they_did(tmp_path: Path) -> None:
+    ntd = embedded(tmp_path)
+    try:
+        world = World(Desk(ntd.app, cast(Any, ntd.clock), *_brand(ntd.app)), ntd.policy_store)
+        qualify(world)
+
+        ntd.catch_up()
+
+        assert ntd.policies is not None and ntd.policies.acted["AdmitToTrustedLane"] == 1
+        (notifier,) = ntd.read_store.notifiers()
+        assert notifier.in_trusted_lane
+        assert ntd.read_store.position() == ntd.app.recorder.max_notification_id()
+        assert ntd.policy_store.position() == ntd.app.recorder.max_notification_id()
+    finally:
+        ntd.close()
+
+
+def _brand(app: Any) -> tuple[UUID, UUID]:
+    from domain_fixtures import register_brand
+
+    return register_brand(app)
+
+
+def test_ntd_policies_run_says_what_the_policies_did(tmp_path: Path) -> None:
+    ntd = embedded(tmp_path)
+    try:
+        world = World(Desk(ntd.app, cast(Any, ntd.clock), *_brand(ntd.app)), ntd.policy_store)
+        for _ in range(3):
+            world.taken_down()
+    finally:
+        ntd.close()
+    env: dict[str, str | None] = {name: None for name in os.environ if name.startswith("NTD_")}
+    env |= {"NTD_DATA_DIR": str(tmp_path), "NTD_LOG_FORMAT": "json"}
+
+    first = CliRunner(env=env).invoke(cli, ["policies", "run"])
+    second = CliRunner(env=env).invoke(cli, ["policies", "run", "--json"])
+
+    assert first.exit_code == 0, first.output
+    assert re.search(r"^  strikes recorded +3$", first.stdout, re.MULTILINE)
+    assert re.search(r"^  sellers suspended +1$", first.stdout, re.MULTILINE)
+    assert second.exit_code == 0 and '"acted": {}' in second.stdout

@@ -1,0 +1,151 @@
+"""Rebuilding the views into fresh tables and swapping them in whole, on every adapter."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from projection_fixtures import ADAPTERS, Adapter, History, adapter_for, build_history, opened
+from test_projections_tracking import as_records, spans, views
+
+from domain.values import DomainEvent
+from projections import AuditQuery, ReadStore, catch_up
+from projections.rebuild import Positions, Progress, Replay, rebuild
+
+CONSUMER = "projections"
+
+
+@pytest.fixture(scope="module")
+def history() -> History:
+    return build_history(seed=4, rounds=250)
+
+
+@pytest.fixture(params=ADAPTERS)
+def adapter(request: pytest.FixtureRequest, tmp_path: Path) -> Adapter:
+    return adapter_for(request.param, tmp_path)
+
+
+@pytest.fixture
+def store(adapter: Adapter) -> Iterator[ReadStore]:
+    yield from opened(adapter)
+
+
+def chunks(events: Sequence[tuple[int, DomainEvent]], size: int = 97) -> Iterator[Any]:
+    for start in range(0, len(events), size):
+        yield events[start : start + size]
+
+
+def reference(history: History) -> ReadStore:
+    store = adapter_for("memory", Path()).open()
+    catch_up(history.app, store)
+    return store
+
+
+def test_a_rebuild_from_the_log_gives_the_views_catching_up_gives(
+    store: ReadStore, history: History
+) -> None:
+    seen: list[int] = []
+    replay = rebuild(
+        store,
+        chunks(history.events()),
+        Positions(history.last_id()),
+        lambda progress: seen.append(progress.events),
+    )
+    assert views(store, history) == views(reference(history), history)
+    assert store.position() == history.last_id()
+    assert store.verify_audit().ok
+    assert replay.events == len(history.events()) == seen[-1]
+    assert seen == sorted(seen) and replay.rejected == []
+
+
+def test_a_rebuild_replaces_whatever_the_views_held_and_sets_the_positions(
+    store: ReadStore, history: History
+) -> None:
+    events = history.events()
+    store.apply(events[: len(events) // 3])
+    records = as_records(events)[:40]
+    store.apply_tracked("someone else", records, spans(records))
+    offsets = {("ntd.case.v1", 0): 17, ("ntd.case.v1", 1): 0}
+
+    rebuild(store, chunks(events), Positions(0, CONSUMER, offsets))
+
+    assert views(store, history) == views(reference(history), history)
+    assert store.position() == 0
+    assert store.offsets(CONSUMER) == offsets
+    assert store.offsets("someone else") == spans_ends(records)
+
+
+def spans_ends(records: Any) -> dict[tuple[str, int], int]:
+    return {where: span.end for where, span in spans(records).items()}
+
+
+def test_a_rebuild_that_fails_leaves_the_old_views_and_no_fresh_tables(
+    store: ReadStore, history: History, adapter: Adapter
+) -> None:
+    events = history.events()
+    store.apply(events[: len(events) // 2])
+    before = (views(store, history), store.position())
+
+    def failing() -> Iterator[Any]:
+        yield from chunks(events[:300])
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        rebuild(store, failing(), Positions(history.last_id()))
+
+    assert (views(store, history), store.position()) == before
+    if adapter.kind == "sqlite":
+        with sqlite3.connect(adapter.url.removeprefix("sqlite://")) as conn:
+            names = [n for (n,) in conn.execute("SELECT name FROM sqlite_master")]
+        assert not [n for n in names if n.startswith("rebuild_")]
+        assert "read_audit_actor" in names
+
+
+def test_the_replay_leaves_out_an_event_the_views_cannot_place_with_its_whole_effect() -> None:
+    history = build_history(seed=4, rounds=60)
+    events = history.events()
+    orphan_at = next(
+        i
+        for i, (_, e) in enumerate(events)
+        if type(e).__name__ == "TakenDown" and e.originator_version > 1
+    )
+    orphan_case = events[orphan_at][1].originator_id
+    kept = [
+        (seq, e)
+        for i, (seq, e) in enumerate(events)
+        if e.originator_id != orphan_case or i == orphan_at
+    ]
+    replay = Replay()
+    staged = replay.apply(kept)
+    assert [seq for seq, _ in replay.rejected] == [events[orphan_at][0]]
+    assert orphan_case not in replay.chains
+    assert events[orphan_at][0] not in {r.seq for r in staged.records}
+
+
+def test_progress_reports_events_per_second() -> None:
+    progress = Progress(events=500, started=0.0)
+    assert 0 < progress.rate < 500
+
+
+def test_a_reader_inside_a_transaction_keeps_seeing_the_old_sqlite_views_until_it_ends(
+    tmp_path: Path, history: History
+) -> None:
+    adapter = adapter_for("sqlite", tmp_path)
+    store = adapter.open()
+    events = history.events()
+    store.apply(events[:200])
+    reader = sqlite3.connect(adapter.url.removeprefix("sqlite://"), isolation_level=None)
+    reader.execute("BEGIN")
+    old = reader.execute("SELECT COUNT(*) FROM read_audit").fetchone()
+
+    rebuild(store, chunks(events), Positions(history.last_id()))
+
+    assert reader.execute("SELECT COUNT(*) FROM read_audit").fetchone() == old
+    reader.execute("COMMIT")
+    new = reader.execute("SELECT COUNT(*) FROM read_audit").fetchone()
+    assert new[0] == len(list(store.audit_query(AuditQuery()))) > old[0]
+    reader.close()
+    store.close()
