@@ -154,7 +154,7 @@ def tail_command(
 
 
 @click.command("consume")
-@click.argument("name", type=click.Choice(CONSUMERS))
+@click.argument("name", type=click.Choice(CONSUMERS), metavar="NAME")
 @click.option(
     "--batch-size",
     default=2000,
@@ -270,7 +270,7 @@ def projections_group() -> None:
 
 
 @projections_group.command("rebuild")
-@click.argument("names", nargs=-1, type=click.Choice(REBUILDABLE))
+@click.argument("names", nargs=-1, type=click.Choice(REBUILDABLE), metavar="[NAME]...")
 @click.option("--all", "everything", is_flag=True, help="Rebuild every projection.")
 @click.option(
     "--from",
