@@ -154,6 +154,20 @@ def counts(mapping: Mapping[str, int]) -> str:
     return " · ".join(f"{k} {v:,}" for k, v in items) or DASH
 
 
+PASSED = {
+    "review": "reviews overdue",
+    "clarification": "clarifications lapsed",
+    "restoration": "listings restored",
+    "counter_notice": "appeal windows closed",
+}
+"""What a missed deadline of each kind means, as a brand reads it."""
+
+
+def passed_deadlines(mapping: Mapping[Any, int]) -> str:
+    """The dashboard's missed deadlines, named by what they mean, largest first."""
+    return counts({PASSED.get(str(plain(k)), str(plain(k))): v for k, v in mapping.items()})
+
+
 # -- receipts and aggregates -------------------------------------------------------------------
 
 
@@ -433,7 +447,7 @@ def dashboard_view(d: Any, days: int = 28) -> str:
                 ("reversed", f"{d.reversed:,}  ({pct(d.reversal_rate)} of takedowns)"),
                 ("withdrawn", f"{d.withdrawn:,}"),
                 ("open deadlines", counts(d.open_deadlines)),
-                ("breaches", counts(d.breaches)),
+                ("deadlines passed", passed_deadlines(d.breaches)),
             ],
             indent=2,
         ),
