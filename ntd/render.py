@@ -16,6 +16,7 @@ from domain.case import TRANSITIONS, Case, State
 from domain.catalog import event_type
 from domain.notifier import Notifier
 from domain.values import StatementOfReasons
+from projections.audit import CONTENT_FIELDS
 
 DASH = "—"
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -491,23 +492,8 @@ def dashboard_view(d: Any, days: int = 28) -> str:
 
 # -- audit -----------------------------------------------------------------------------------
 
-AUDIT_FIELDS = (
-    "seq",
-    "event_id",
-    "aggregate_type",
-    "aggregate_id",
-    "version",
-    "notice_id",
-    "notifier_id",
-    "seller_id",
-    "actor",
-    "event_type",
-    "occurred_at",
-    "payload",
-    "reasons",
-    "prev_hash",
-    "hash",
-)
+AUDIT_FIELDS = (*CONTENT_FIELDS, "prev_hash", "hash")
+"""An audit row's columns: what its hash covers, then the chain."""
 AUDIT_TABLE = (
     ("SEQ", 7),
     ("OCCURRED", 20),
