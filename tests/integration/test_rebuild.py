@@ -31,12 +31,13 @@ from tests.integration.test_consumers import (
 
 def answers(store: ReadStore, notifier_ids: list[Any]) -> tuple[Any, ...]:
     """What a reader asks, each question answered in one transaction of its own (so each
-    answer, not the tuple, comes from one view)."""
+    answer, not the tuple, comes from one view): the notifiers, the audit verification, the
+    audit row count, then one dashboard per notifier."""
     return (
-        tuple(store.dashboard(n, START, Rules()) for n in notifier_ids),
         store.notifiers(),
         store.verify_audit(),
         sum(1 for _ in store.audit_query(AuditQuery())),
+        *(store.dashboard(n, START, Rules()) for n in notifier_ids),
     )
 
 
@@ -75,7 +76,7 @@ def test_queries_during_a_rebuild_answer_from_the_old_views_or_the_new_ones_neve
         try:
             rebuild_projections(ntd, "kafka")
             wait_for(
-                lambda: all(r.error or r.seen[-1][1] != old[1] for r in readers),
+                lambda: all(r.error or r.seen[-1][0] != old[0] for r in readers),
                 20,
                 "the new views",
             )
@@ -87,13 +88,14 @@ def test_queries_during_a_rebuild_answer_from_the_old_views_or_the_new_ones_neve
     finally:
         ntd.close()
 
-    assert new != old and new[2].ok and new[2].rows > old[2].rows
+    assert new != old and new[1].ok and new[1].rows > old[1].rows
     for reader in readers:
         assert reader.error is None, repr(reader.error)
         kinds = [
             "old" if answer == old[i] else "new" if answer == new[i] else f"MIXED {i}"
             for seen in reader.seen
             for i, answer in enumerate(seen)
+            if old[i] != new[i]  # a question the rebuild does not change tells nothing
         ]
         assert all(kind in ("old", "new") for kind in kinds), set(kinds)
         assert kinds[0] == "old" and kinds[-1] == "new"
