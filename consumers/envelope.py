@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from datetime import datetime
+from typing import Any, NamedTuple, cast
 
 import pydantic_core
 from eventsourcing.persistence import Mapper, Notification
@@ -13,7 +14,7 @@ from eventsourcing.utils import resolve_topic
 from pydantic import BaseModel, ValidationError
 
 from domain.catalog import aggregate_type, ce_type, resolve_ce_type, topic_for
-from domain.mapping import upcast
+from domain.mapping import upcast, with_originator
 from domain.values import DomainEvent
 
 SPEC_VERSION = "1.0"
@@ -28,8 +29,7 @@ class EnvelopeError(ValueError):
     """A message that is not a valid ntd CloudEvent; the text says what is wrong."""
 
 
-@dataclass(frozen=True)
-class Outgoing:
+class Outgoing(NamedTuple):
     """A message ready for the producer."""
 
     topic: str
@@ -75,21 +75,23 @@ def _kind(cls: type[Any]) -> _Kind | None:
     )
 
 
-def _message(kind: _Kind, event: Any, value: bytes, notification_id: int) -> Outgoing:
-    subject = str(event.originator_id)
-    cid = event_id(subject, event.originator_version)
+def _message(
+    kind: _Kind, subject: str, version: int, at: datetime, value: bytes, notification_id: int
+) -> Outgoing:
+    cid = event_id(subject, version)
+    key = subject.encode()
     headers: Headers = [
         ("ce_specversion", b"1.0"),
         ("ce_id", cid.encode()),
         ("ce_source", SOURCE_BYTES),
         ("ce_type", kind.ce_type),
-        ("ce_time", event.timestamp.isoformat().encode()),
-        ("ce_subject", subject.encode()),
+        ("ce_time", at.isoformat().encode()),
+        ("ce_subject", key),
         ("ce_dataschema", kind.dataschema),
         ("content-type", CONTENT_TYPE_BYTES),
         ("ntd_notification_id", str(notification_id).encode()),
     ]
-    return Outgoing(topic=kind.topic, key=subject.encode(), value=value, headers=headers, ce_id=cid)
+    return Outgoing(kind.topic, key, value, headers, cid)
 
 
 def encode(event: BaseModel, notification_id: int) -> Outgoing | None:
@@ -97,7 +99,11 @@ def encode(event: BaseModel, notification_id: int) -> Outgoing | None:
     kind = _kind(type(event))
     if kind is None:
         return None
-    return _message(kind, event, event.model_dump_json().encode(), notification_id)
+    e = cast(DomainEvent, event)
+    value = event.model_dump_json().encode()
+    return _message(
+        kind, str(e.originator_id), e.originator_version, e.timestamp, value, notification_id
+    )
 
 
 def encode_stored(notification: Notification, mapper: Mapper[Any]) -> Outgoing:
@@ -106,18 +112,14 @@ def encode_stored(notification: Notification, mapper: Mapper[Any]) -> Outgoing:
     The stored state is the event's JSON without the originator fields, so the value is that JSON
     with them put back: the same bytes `encode` would produce, without a decode/encode round trip.
     Raises (for parking) when the stored event does not validate."""
-    state = notification.state
     plain = not (mapper.cipher or mapper.compressor)
-    if plain and len(state) > 2 and state[:1] == b"{" and b'"class_version"' not in state:
-        cls = resolve_topic(notification.topic)
-        kind = _kind(cls)
-        if kind is not None:
-            value = b'{"originator_id":"%s","originator_version":%d,%s' % (
-                str(notification.originator_id).encode(),
-                notification.originator_version,
-                state[1:],
-            )
-            return _message(kind, cls.model_validate_json(value), value, notification.id)
+    subject, version = str(notification.originator_id), notification.originator_version
+    cls = resolve_topic(notification.topic)
+    kind = _kind(cls)
+    value = with_originator(cls, notification.state, subject, version) if plain else None
+    if value is not None and kind is not None:
+        at = cls.model_validate_json(value).timestamp
+        return _message(kind, subject, version, at, value, notification.id)
     message = encode(cast(BaseModel, mapper.to_domain_event(notification)), notification.id)
     if message is None:
         raise EnvelopeError(f"{notification.topic} is not a published event")

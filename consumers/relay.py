@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import struct
 import threading
 import time
 from collections import deque
@@ -17,6 +18,8 @@ from eventsourcing.utils import resolve_topic
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.partitioner import DefaultPartitioner
+from kafka.partitioner.abc import Partitioner
 
 from consumers.envelope import encode_stored
 from consumers.relay_store import Parked, RelayPositions
@@ -44,20 +47,78 @@ class RelayConfig:
     max_pages_in_flight: int = 8
 
 
+def murmur2(data: bytes) -> int:
+    """Kafka's key hash (the Java client's `Utils.murmur2`), as an unsigned 32-bit value."""
+    m = 0x5BD1E995
+    length = len(data)
+    h = 0x9747B28C ^ length
+    whole = length & ~3
+    for k in struct.unpack_from(f"<{length >> 2}I", data):
+        k = (k * m) & 0xFFFFFFFF
+        k = ((k ^ (k >> 24)) * m) & 0xFFFFFFFF
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    extra = length & 3
+    if extra >= 3:
+        h ^= data[whole + 2] << 16
+    if extra >= 2:
+        h ^= data[whole + 1] << 8
+    if extra >= 1:
+        h = ((h ^ data[whole]) * m) & 0xFFFFFFFF
+    h = ((h ^ (h >> 13)) * m) & 0xFFFFFFFF
+    return h ^ (h >> 15)
+
+
+class KeyHashPartitioner(Partitioner):
+    """The default partitioner's choice (murmur2 of the key over the sorted partitions, the same
+    as the Java client's), computed with a fraction of the pure-Python work per record."""
+
+    def __init__(self) -> None:
+        self.sorted: dict[str, tuple[int, list[int]]] = {}
+
+    def partition(
+        self,
+        topic: str,
+        key: Any,
+        serialized_key: bytes | None,
+        value: Any,
+        serialized_value: Any,
+        cluster: Any,
+    ) -> int:
+        if serialized_key is None:
+            return self.fallback.partition(
+                topic, key, serialized_key, value, serialized_value, cluster
+            )
+        known = cluster.partitions_for_topic(topic)
+        if known is None:
+            raise ValueError(f"Topic {topic} not found in ClusterMetadata")
+        cached = self.sorted.get(topic)
+        if cached is None or cached[0] != len(known):
+            cached = self.sorted[topic] = (len(known), sorted(known))
+        partitions = cached[1]
+        return partitions[(murmur2(serialized_key) & 0x7FFFFFFF) % len(partitions)]
+
+    fallback = DefaultPartitioner()
+
+
+def producer_settings(config: RelayConfig) -> dict[str, Any]:
+    """Delivery and batching settings: idempotent, acks=all, batches tuned for the relay."""
+    return {
+        "bootstrap_servers": config.bootstrap,
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": config.linger_ms,
+        "batch_size": config.batch_size,
+        "max_in_flight_requests_per_connection": 5,
+        "max_block_ms": 10_000,
+        "request_timeout_ms": 15_000,
+        "delivery_timeout_ms": 30_000,
+        "client_id": "ntd-relay",
+    }
+
+
 def make_producer(config: RelayConfig) -> KafkaProducer:
-    """An idempotent, acks=all producer with batching tuned for the relay."""
-    return KafkaProducer(
-        bootstrap_servers=config.bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=config.linger_ms,
-        batch_size=config.batch_size,
-        max_in_flight_requests_per_connection=5,
-        max_block_ms=10_000,
-        request_timeout_ms=15_000,
-        delivery_timeout_ms=30_000,
-        client_id="ntd-relay",
-    )
+    """The relay's producer: its settings, and the key-hash partitioner."""
+    return KafkaProducer(partitioner=KeyHashPartitioner(), **producer_settings(config))
 
 
 def topic_names(prefix: str = "") -> list[str]:
@@ -97,8 +158,10 @@ class Relay:
         positions: RelayPositions,
         config: RelayConfig,
         producer_factory: Callable[[RelayConfig], Any] = make_producer,
+        release: Callable[[], None] | None = None,
     ) -> None:
         self.select = select
+        self.release = release
         self.head = head
         self.mapper = mapper
         self.positions = positions
@@ -210,6 +273,12 @@ class Relay:
         log.info(
             "relay.stopped", position=self.position, published=self.published, parked=self.parked
         )
+
+    def close(self) -> None:
+        """Release the position store and the log reader."""
+        self.positions.close()
+        if self.release is not None:
+            self.release()
 
     def log_lag(self) -> int:
         """Log store head minus relay position; returns the lag."""

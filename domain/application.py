@@ -166,11 +166,15 @@ class NtdApplication(Application[UUID]):
         rules = self.rules
         shortfalls = []
         if takedown_share < rules.trusted_min_takedown_share:
-            shortfalls.append(f"takedown share {takedown_share:.1%} is below "
-                              f"{rules.trusted_min_takedown_share:.0%}")
+            shortfalls.append(
+                f"takedown share {takedown_share:.1%} is below "
+                f"{rules.trusted_min_takedown_share:.0%}"
+            )
         if reversal_share > rules.trusted_max_reversal_share:
-            shortfalls.append(f"reversal share {reversal_share:.1%} is above "
-                              f"{rules.trusted_max_reversal_share:.0%}")
+            shortfalls.append(
+                f"reversal share {reversal_share:.1%} is above "
+                f"{rules.trusted_max_reversal_share:.0%}"
+            )
         if notices < rules.trusted_min_notices:
             shortfalls.append(f"{notices} notices is fewer than {rules.trusted_min_notices}")
         if shortfalls:
@@ -279,13 +283,14 @@ class NtdApplication(Application[UUID]):
         pending: list[Aggregate] = []
         claims = self._claims(notifier.id, submission.listings)
         for listing in submission.listings:
-            claim = claims.get(ListingClaim.id_for(
-                notifier.id, listing.marketplace, listing.listing_id
-            ))
+            claim = claims.get(
+                ListingClaim.id_for(notifier.id, listing.marketplace, listing.listing_id)
+            )
             case_id = stable_id("case", str(notice_id), listing.marketplace, listing.listing_id)
             if claim is not None and claim.open_case_id is not None:
-                filed.append(FiledCase(claim.open_case_id, listing.marketplace,
-                                       listing.listing_id, True))
+                filed.append(
+                    FiledCase(claim.open_case_id, listing.marketplace, listing.listing_id, True)
+                )
                 continue
             known = self._find(Case, case_id) if submission.notice_id is not None else None
             if known is not None:
@@ -294,9 +299,19 @@ class NtdApplication(Application[UUID]):
                 filed.append(FiledCase(case_id, listing.marketplace, listing.listing_id, True))
                 continue
             case = Case.file(
-                case_id, notice_id, notifier.id, submission.right_id, right_type, listing,
-                submission.reason_code, submission.explanation, submission.evidence, lane,
-                actor, now, submission.automated_detection,
+                case_id,
+                notice_id,
+                notifier.id,
+                submission.right_id,
+                right_type,
+                listing,
+                submission.reason_code,
+                submission.explanation,
+                submission.evidence,
+                lane,
+                actor,
+                now,
+                submission.automated_detection,
             )
             if claim is None:
                 claim = ListingClaim.open(
@@ -423,8 +438,14 @@ class NtdApplication(Application[UUID]):
 
     # -- sellers -------------------------------------------------------------------------------
 
-    def record_strike(self, marketplace: str, seller_ref: str, case_id: UUID,
-                      actor: Actor = SYSTEM, upheld_at: datetime | None = None) -> UUID:
+    def record_strike(
+        self,
+        marketplace: str,
+        seller_ref: str,
+        case_id: UUID,
+        actor: Actor = SYSTEM,
+        upheld_at: datetime | None = None,
+    ) -> UUID:
         """Count an upheld takedown against the seller (created on its first strike).
 
         The strike's lifetime runs from `upheld_at` (default now), when the takedown was upheld.
@@ -444,8 +465,9 @@ class NtdApplication(Application[UUID]):
             return seller_id
         raise ConcurrencyConflict(f"seller {seller_ref} kept changing; retry")
 
-    def remove_strike(self, seller_id: UUID, case_id: UUID, reason: str,
-                      actor: Actor = SYSTEM) -> None:
+    def remove_strike(
+        self, seller_id: UUID, case_id: UUID, reason: str, actor: Actor = SYSTEM
+    ) -> None:
         """Take a strike back (the seller's counter-notice succeeded)."""
         self._change(Seller, seller_id, lambda s, now: s.remove_strike(case_id, reason, actor, now))
 
@@ -509,8 +531,9 @@ class NtdApplication(Application[UUID]):
         except NotFound:
             return None
 
-    def _change(self, kind: type[A], aggregate_id: UUID,
-                command: Callable[[A, datetime], None]) -> A:
+    def _change(
+        self, kind: type[A], aggregate_id: UUID, command: Callable[[A, datetime], None]
+    ) -> A:
         for _ in range(ATTEMPTS):
             aggregate = self._get(kind, aggregate_id)
             command(aggregate, self.clock.now())
@@ -531,9 +554,12 @@ class NtdApplication(Application[UUID]):
             command(case, now)
             pending: list[Aggregate] = [case]
             if case.is_resolved:
-                claim = self._get(ListingClaim, ListingClaim.id_for(
-                    case.notifier_id, case.listing.marketplace, case.listing.listing_id
-                ))
+                claim = self._get(
+                    ListingClaim,
+                    ListingClaim.id_for(
+                        case.notifier_id, case.listing.marketplace, case.listing.listing_id
+                    ),
+                )
                 claim.release(case.id, SYSTEM, now)
                 pending.append(claim)
             try:

@@ -6,13 +6,19 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from eventsourcing.utils import get_topic
+
 from domain.case import Case
+from domain.listing_claim import ListingClaim
 from domain.notifier import Notifier
 from domain.seller import Seller
 from domain.values import DomainEvent, EventSourced
 
 PUBLISHED: dict[str, type[EventSourced]] = {"case": Case, "notifier": Notifier, "seller": Seller}
 """Aggregate types whose events are published; listing claims are internal bookkeeping."""
+
+INTERNAL: tuple[type[EventSourced], ...] = (ListingClaim,)
+"""Aggregate types whose events stay in the store."""
 
 _AGGREGATE_TYPE = {cls: name for name, cls in PUBLISHED.items()}
 
@@ -31,6 +37,16 @@ def event_classes() -> Iterator[type[DomainEvent]]:
                 and value.__name__ not in {"Event", "Created", "Transitioned"}
             ):
                 yield value
+
+
+def internal_topics() -> list[str]:
+    """The stored topics of events that are never published (readers may skip them in SQL)."""
+    return [
+        get_topic(value)
+        for aggregate in INTERNAL
+        for value in vars(aggregate).values()
+        if isinstance(value, type) and issubclass(value, DomainEvent)
+    ]
 
 
 def aggregate_type(event_class: type[Any]) -> str | None:

@@ -19,6 +19,21 @@ def event_payload(event: BaseModel) -> bytes:
     return event.model_dump_json(exclude=set(ORIGINATOR_FIELDS)).encode()
 
 
+def with_originator(
+    cls: type[Any], state: bytes, originator_id: object, version: int
+) -> bytes | None:
+    """The event's full JSON from a stored state (its JSON without the originator fields), or
+    None when the state needs more than that: upcasting (the class is past version 1, so the
+    state may be older), or it is not plain JSON."""
+    if getattr(cls, "class_version", 1) != 1 or len(state) < 3 or state[:1] != b"{":
+        return None
+    return b'{"originator_id":"%s","originator_version":%d,%s' % (
+        str(originator_id).encode(),
+        version,
+        state[1:],
+    )
+
+
 def upcast(cls: type[Any], state: dict[str, Any]) -> dict[str, Any]:
     """Bring a stored state written by an older class version up to the current one.
 
@@ -67,6 +82,11 @@ class PydanticMapper(Mapper[UUID]):
         if self.compressor:
             state = self.compressor.decompress(state)
         cls = resolve_topic(stored_event.topic)
+        whole = with_originator(
+            cls, state, stored_event.originator_id, stored_event.originator_version
+        )
+        if whole is not None:  # one pass in pydantic-core, about twice as fast as a dict
+            return cast(DomainEventProtocol[UUID], cls.model_validate_json(whole))
         fields = upcast(cls, pydantic_core.from_json(state))
         return cast(
             DomainEventProtocol[UUID],

@@ -9,9 +9,9 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Protocol, Self
 from uuid import UUID, uuid5
 
+import pydantic
 from eventsourcing.domain import Aggregate, CanInitAggregate, CanMutateAggregate
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -45,13 +45,8 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("timestamps must carry a time zone")
-    return value
-
-
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+AwareDatetime = pydantic.AwareDatetime
+"""A timestamp that must carry its time zone (checked inside pydantic-core, no Python call)."""
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lower=True)]
 """A hex SHA-256 digest in either case, stored in lower case."""
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from domain.application import BatchReader, NtdApplication, SystemClock
+from domain.application import NtdApplication, SystemClock
 from domain.values import Clock
 from ntd.config import Settings
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from consumers.loop import ConsumerLoop, Sink
     from consumers.policies import PolicyReport
     from consumers.relay import Relay
+    from ntd.event_store import StoreReader
     from projections import ReadStore
     from projections.policy_view import PolicyStore
 
@@ -115,11 +116,16 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Ntd:
     app = NtdApplication(
         settings.eventsourcing_env(), clock=clock, calendar=settings.calendar, rules=settings.rules
     )
-    app.batch_reader = _batch_reader(settings, app)
+    app.batch_reader = _store_reader(settings, app)
     return Ntd(settings=settings, app=app, clock=clock)
 
 
-def _batch_reader(settings: Settings, app: NtdApplication) -> BatchReader:
+def store_reader(ntd: Ntd) -> StoreReader:
+    """Lean reads of the event store (log pages, many aggregates), on a connection of its own."""
+    return _store_reader(ntd.settings, ntd.app)
+
+
+def _store_reader(settings: Settings, app: NtdApplication) -> StoreReader:
     from ntd.event_store import PostgresBatchReader, SqliteBatchReader
 
     table = getattr(app.recorder, "events_table_name", "stored_events")
@@ -144,13 +150,18 @@ def build_relay(ntd: Ntd, **overrides: Any) -> Relay:
         positions = SqlRelayPositions.sqlite(str(settings.data_dir / "events.db"))
     else:
         positions = SqlRelayPositions.postgres(settings.events_dsn, settings.events_schema)
+    from domain.catalog import internal_topics
+
+    reader = store_reader(ntd)
+    skip = internal_topics()
     recorder = ntd.app.recorder
     return Relay(
-        select=lambda start, limit: recorder.select_notifications(start=start, limit=limit),
+        select=lambda start, limit: reader.notifications(start, limit, skip),
         head=recorder.max_notification_id,
         mapper=ntd.app.mapper,
         positions=positions,
         config=config,
+        release=reader.close,
     )
 
 

@@ -1,4 +1,5 @@
-"""Reads many aggregates' stored events in one query (the library reads one aggregate a query)."""
+"""Lean reads of the event store: many aggregates' events in one query (the library reads one
+aggregate a query), and pages of the notification log for the relay and rebuilds."""
 
 from __future__ import annotations
 
@@ -8,8 +9,19 @@ from typing import Any
 from uuid import UUID
 
 import psycopg2
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Notification, StoredEvent
 from psycopg2 import sql
+
+
+def _notification(row: Sequence[Any]) -> Notification:
+    """A log row (id, originator id as text, version, topic, state) as the library's type."""
+    return Notification(
+        id=row[0],
+        originator_id=UUID(row[1]),
+        originator_version=row[2],
+        topic=row[3],
+        state=bytes(row[4]),
+    )
 
 
 class SqliteBatchReader:
@@ -32,6 +44,22 @@ class SqliteBatchReader:
             self.connection.commit()
             yield from (StoredEvent(UUID(r[0]), r[1], r[2], bytes(r[3])) for r in rows)
 
+    def notifications(
+        self, start: int, limit: int, skip_topics: Sequence[str] = (), stop: int | None = None
+    ) -> list[Notification]:
+        """A page of the log from `start` (up to `stop`), without events of `skip_topics` except
+        the page's last row, which is always there so that a reader's position can pass over
+        skipped rows."""
+        rows = self.connection.execute(
+            f"SELECT rowid, originator_id, originator_version, topic, state FROM {self.table}"
+            " WHERE rowid >= ? AND rowid <= ? ORDER BY rowid LIMIT ?",
+            (start, 2**62 if stop is None else stop, limit),
+        ).fetchall()
+        self.connection.commit()
+        skip = set(skip_topics)
+        last = len(rows) - 1
+        return [_notification(r) for i, r in enumerate(rows) if r[3] not in skip or i == last]
+
     def close(self) -> None:
         self.connection.close()
 
@@ -45,6 +73,15 @@ class PostgresBatchReader:
             "SELECT originator_id, originator_version, topic, state FROM {}.{}"
             " WHERE originator_id = ANY(%s::uuid[]) ORDER BY originator_id, originator_version"
         ).format(sql.Identifier(schema), sql.Identifier(table))
+        self.page_query = sql.SQL(
+            "WITH page AS (SELECT notification_id, originator_id::text AS originator_id,"
+            " originator_version, topic, state FROM {}.{}"
+            " WHERE notification_id >= %s AND notification_id <= %s"
+            " ORDER BY notification_id LIMIT %s)"
+            " SELECT * FROM page WHERE topic <> ALL(%s)"
+            " OR notification_id = (SELECT max(notification_id) FROM page)"
+            " ORDER BY notification_id"
+        ).format(sql.Identifier(schema), sql.Identifier(table))
 
     def stored_events(self, aggregate_ids: Sequence[UUID]) -> Iterator[StoredEvent]:
         """Every stored event of the given aggregates, per aggregate in version order."""
@@ -54,5 +91,21 @@ class PostgresBatchReader:
         self.connection.commit()
         yield from (StoredEvent(UUID(str(r[0])), r[1], r[2], bytes(r[3])) for r in rows)
 
+    def notifications(
+        self, start: int, limit: int, skip_topics: Sequence[str] = (), stop: int | None = None
+    ) -> list[Notification]:
+        """A page of the log from `start` (up to `stop`), without events of `skip_topics` except
+        the page's last row, which is always there so that a reader's position can pass over
+        skipped rows."""
+        with self.connection.cursor() as cursor:
+            bound = 2**62 if stop is None else stop
+            cursor.execute(self.page_query, (start, bound, limit, list(skip_topics)))
+            rows = cursor.fetchall()
+        self.connection.commit()
+        return [_notification(r) for r in rows]
+
     def close(self) -> None:
         self.connection.close()
+
+
+StoreReader = SqliteBatchReader | PostgresBatchReader

@@ -19,15 +19,23 @@ import click
 import structlog
 from eventsourcing.utils import resolve_topic
 
-from domain.catalog import aggregate_type
+from domain.catalog import aggregate_type, internal_topics
 from domain.values import DomainEvent
-from ntd.bootstrap import CONSUMERS, Ntd, UnknownConsumer, build_consumer, build_relay
+from ntd.bootstrap import (
+    CONSUMERS,
+    Ntd,
+    UnknownConsumer,
+    build_consumer,
+    build_relay,
+    store_reader,
+)
 from ntd.clikit import Refused, Runtime, pass_runtime
 from projections.rebuild import Positions, Progress
 from projections.tracking import Partition
 
 if TYPE_CHECKING:
     from consumers.replay import TopicReplay
+    from ntd.event_store import StoreReader
 
 PROJECTIONS = "projections"
 
@@ -83,7 +91,7 @@ def relay(rt: Runtime, page_size: int, until_caught_up: bool) -> None:
     try:
         worker.run(stop, until_caught_up=until_caught_up)
     finally:
-        worker.positions.close()
+        worker.close()
 
 
 @click.group("events")
@@ -422,6 +430,7 @@ def _store_feed(ntd: Ntd) -> _Feed:
     """The log up to its last id now; with NTD_FEED=kafka the consumer's offsets go back to 0
     and the watermark (the last id) makes it skip what the rebuild already holds."""
     last = ntd.app.recorder.max_notification_id() or 0
+    reader = store_reader(ntd)
     offsets: dict[Partition, int] = {}
     if ntd.settings.feed == "kafka":
         from consumers.replay import partitions
@@ -430,19 +439,22 @@ def _store_feed(ntd: Ntd) -> _Feed:
         offsets = dict.fromkeys(partitions(settings.kafka_bootstrap, settings.topic_prefix), 0)
     return _Feed(
         total=last,
-        chunks=_log_chunks(ntd, last),
+        chunks=_log_chunks(ntd, reader, last),
         positions=Positions(last, PROJECTIONS, offsets),
+        close=reader.close,
         done=lambda progress: progress.last_seq,
     )
 
 
-def _log_chunks(ntd: Ntd, last: int, size: int = 5000) -> Iterator[list[tuple[int, DomainEvent]]]:
+def _log_chunks(
+    ntd: Ntd, reader: StoreReader, last: int, size: int = 5000
+) -> Iterator[list[tuple[int, DomainEvent]]]:
     """The published events of the log, a page at a time; internal ones (listing claims) change
-    no view, so they are not even decoded."""
-    recorder, mapper = ntd.app.recorder, ntd.app.mapper
+    no view, so they are not even read (but for a page's last row)."""
+    mapper, skip = ntd.app.mapper, internal_topics()
     position = 0
     while position < last:
-        page = recorder.select_notifications(start=position + 1, limit=size, stop=last)
+        page = reader.notifications(position + 1, size, skip, stop=last)
         if not page:
             return
         yield [

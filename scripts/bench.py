@@ -15,17 +15,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psycopg2
+from kafka import KafkaProducer
 from psycopg2 import sql
 from psycopg2.extras import execute_values
+from pydantic import BaseModel
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from consumers.envelope import encode  # noqa: E402
-from consumers.relay import RelayConfig, ensure_topics, make_producer  # noqa: E402
+from consumers.relay import RelayConfig, ensure_topics, producer_settings  # noqa: E402
 from domain.notice import parse_notice  # noqa: E402
 from domain.notifier import NotifierKind  # noqa: E402
 from domain.values import Actor, RightType  # noqa: E402
@@ -231,12 +233,12 @@ def bench_relay(size: int, tmp: Path) -> None:
         for n in ntd.app.recorder.select_notifications(start=1, limit=10 * size + 100):
             if "ListingClaim" in n.topic:
                 continue
-            out = encode(ntd.app.mapper.to_domain_event(n), n.id)
+            out = encode(cast(BaseModel, ntd.app.mapper.to_domain_event(n)), n.id)
             if out is not None:
                 messages.append(out)
 
-        def raw() -> int:
-            producer = make_producer(RelayConfig(bootstrap=KAFKA))
+        def raw() -> int:  # the relay's delivery settings, the library's default partitioner
+            producer = KafkaProducer(**producer_settings(RelayConfig(bootstrap=KAFKA)))
             for m in messages:
                 producer.send(f"{name}.raw.{m.topic}", key=m.key, value=m.value, headers=m.headers)
             producer.flush()
@@ -246,7 +248,7 @@ def bench_relay(size: int, tmp: Path) -> None:
         def relay() -> int:
             worker = build_relay(ntd)
             worker.run(threading.Event(), until_caught_up=True)
-            worker.positions.close()
+            worker.close()
             return worker.published
 
         base = timed(raw)
@@ -295,7 +297,7 @@ def bench_bulk(notices: int, tmp: Path) -> None:
         notifier, right = brand(ntd, "BulkBench")
         connection = psycopg2.connect(PG, options=f"-c search_path={name}")
         raw_table(connection, "raw_bulk")
-        head_before = ntd.app.recorder.max_notification_id()
+        head_before = ntd.app.recorder.max_notification_id() or 0
 
         def ours() -> int:
             for n in range(notices):
@@ -335,7 +337,7 @@ def _relay_all(ntd: Ntd) -> None:
     ensure_topics(KAFKA, 6, ntd.settings.topic_prefix)
     worker = build_relay(ntd)
     worker.run(threading.Event(), until_caught_up=True)
-    worker.positions.close()
+    worker.close()
 
 
 def _audit_copy(name: str) -> tuple[Any, list[tuple[Any, ...]], str]:

@@ -66,7 +66,7 @@ def relay_all(ntd: Ntd) -> None:
     try:
         relay.run(threading.Event(), until_caught_up=True)
     finally:
-        relay.positions.close()
+        relay.close()
 
 
 def consume_all(ntd: Ntd, timeout: float = 60) -> int:

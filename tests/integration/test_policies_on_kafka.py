@@ -29,7 +29,7 @@ def relay_all(ntd: Ntd) -> None:
     try:
         relay.run(threading.Event(), until_caught_up=True)
     finally:
-        relay.positions.close()
+        relay.close()
 
 
 class Marketplace:

@@ -43,7 +43,7 @@ def relay_until_caught_up(ntd: Ntd) -> None:
     try:
         relay.run(threading.Event(), until_caught_up=True)
     finally:
-        relay.positions.close()
+        relay.close()
 
 
 def assert_in_case_order(messages: list[Message]) -> None:

@@ -107,7 +107,7 @@ def test_stopping_the_broker_during_filing_delays_events_but_loses_none(
     finally:
         stop.set()
         worker.join(30)
-        relay.positions.close()
+        relay.close()
     stored = stored_published_events(ntd)
     ntd.close()
 
@@ -149,7 +149,7 @@ def test_an_undecodable_stored_event_is_parked_with_its_reason_and_the_rest_flow
 
     relay = build_relay(ntd)
     parked = relay.positions.parked()
-    relay.positions.close()
+    relay.close()
     ntd.close()
     assert [p.originator_id for p in parked] == [str(invalid), str(unknown)]
     assert "ValidationError" in parked[0].reason and "listing" in parked[0].reason

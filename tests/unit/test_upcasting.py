@@ -15,7 +15,7 @@ from eventsourcing.utils import get_topic
 
 from domain.application import NtdApplication
 from domain.catalog import event_classes
-from domain.mapping import event_payload, upcast
+from domain.mapping import event_payload, upcast, with_originator
 from domain.values import Actor, EventSourced
 
 upcasts: list[str] = []
@@ -204,3 +204,15 @@ def test_every_published_event_declares_a_class_version() -> None:
     assert versions
     assert all(isinstance(v, int) and v >= 1 for v in versions.values())
     assert all("class_version" not in cls.model_fields for cls in event_classes())
+
+
+def test_the_one_pass_read_is_only_taken_for_states_that_need_no_upcasting() -> None:
+    old = OldPainted(
+        originator_id=uuid4(), originator_version=2, timestamp=MONDAY, actor=AGENT, color="red"
+    )
+    state = event_payload(old)
+
+    assert with_originator(Gadget.Painted, state, old.originator_id, 2) is None  # version 3
+    whole = with_originator(OldPainted, state, old.originator_id, 2)
+    assert whole is not None and OldPainted.model_validate_json(whole) == old
+    assert with_originator(OldPainted, b"not json", old.originator_id, 2) is None
