@@ -173,7 +173,7 @@ def replay_shard(read_dsn: str, bootstrap: str, shard: Shard, chunk: int = 5000)
     """Replay one share of the partitions into the staging tables a parent rebuild created:
     append-only rows as they come, then this share's current rows (its aggregates are in no
     other share: a partition holds each of its aggregates whole)."""
-    from projections.rebuild import Replay
+    from projections.rebuild import Replay, settle_heap
     from projections.sql import open_postgres
     from projections.sql_rebuild import SqlStaging
 
@@ -199,6 +199,7 @@ def replay_shard(read_dsn: str, bootstrap: str, shard: Shard, chunk: int = 5000)
         for events in feed.chunks():
             staged = replay.apply(events)
             staging.append(staged.records, staged.breaches)
+            settle_heap()
             if _progress is not None:
                 with _progress.get_lock():
                     _progress.value += len(events)
