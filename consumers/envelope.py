@@ -126,11 +126,39 @@ def encode_stored(notification: Notification, mapper: Mapper[Any]) -> Outgoing:
     return message
 
 
+_READ_HEADERS = ("ce_specversion", "ce_id", "ce_type", "ce_source", "ntd_notification_id")
+
+
+def _validated(cls: type[DomainEvent], value: bytes, name: str) -> DomainEvent:
+    """The event in a message's value; one pass in pydantic-core when no upcasting is due."""
+    try:
+        if getattr(cls, "class_version", 1) == 1:
+            return cls.model_validate_json(value)
+        state = pydantic_core.from_json(value)
+        if not isinstance(state, dict):
+            raise EnvelopeError("value is not a JSON object")
+        return cls.model_validate(upcast(cls, state))
+    except ValidationError as error:
+        problems = error.errors()
+        first = problems[0] if problems else None
+        if first is not None and first["type"] == "json_invalid":
+            raise EnvelopeError(f"value is not JSON: {first['msg']}") from None
+        if first is not None and first["type"] == "model_type" and not first["loc"]:
+            raise EnvelopeError("value is not a JSON object") from None
+        listed = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in problems[:5])
+        raise EnvelopeError(f"{name} payload invalid: {listed}") from None
+    except ValueError as error:
+        raise EnvelopeError(f"value is not JSON: {error}") from None
+
+
 def decode(value: bytes | None, headers: Sequence[tuple[str, bytes | None]]) -> Incoming:
     """Read a message back into its domain event; raises EnvelopeError naming the problem."""
-    found = {name: (raw or b"").decode("utf-8", "replace") for name, raw in headers}
+    raw_headers = dict(headers)
+    found = {
+        name: (raw_headers.get(name) or b"").decode("utf-8", "replace") for name in _READ_HEADERS
+    }
     for required in ("ce_specversion", "ce_id", "ce_type", "ce_source"):
-        if not found.get(required):
+        if not found[required]:
             raise EnvelopeError(f"missing CloudEvents header {required}")
     if found["ce_specversion"] != SPEC_VERSION:
         raise EnvelopeError(f"unsupported ce_specversion {found['ce_specversion']!r}")
@@ -140,18 +168,7 @@ def decode(value: bytes | None, headers: Sequence[tuple[str, bytes | None]]) -> 
         raise EnvelopeError(f"unknown ce_type {found['ce_type']!r}") from None
     if value is None:
         raise EnvelopeError("message has no value")
-    try:
-        state = pydantic_core.from_json(value)
-        if not isinstance(state, dict):
-            raise EnvelopeError("value is not a JSON object")
-        event = cls.model_validate(upcast(cls, state))
-    except ValueError as error:
-        if isinstance(error, ValidationError):
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:5]
-            )
-            raise EnvelopeError(f"{found['ce_type']} payload invalid: {problems}") from None
-        raise EnvelopeError(f"value is not JSON: {error}") from None
+    event = _validated(cls, value, found["ce_type"])
     expected = event_id(event.originator_id, event.originator_version)
     if found["ce_id"] != expected:
         raise EnvelopeError(f"ce_id {found['ce_id']!r} does not match the payload ({expected})")
