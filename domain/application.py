@@ -49,6 +49,15 @@ class BatchReader(Protocol):
     def stored_events(self, aggregate_ids: Sequence[UUID]) -> Iterable[StoredEvent]: ...
 
 
+def _claim_id(notifier_id: UUID, listing: Listing) -> UUID:
+    return ListingClaim.id_for(notifier_id, listing.marketplace, listing.listing_id)
+
+
+def _case_id(notice_id: UUID, listing: Listing) -> UUID:
+    """A case's id follows from its notice and listing, so a re-filed notice finds its cases."""
+    return stable_id("case", str(notice_id), listing.marketplace, listing.listing_id)
+
+
 class ConcurrencyConflict(DomainError):
     """Someone else kept changing the same aggregate; the command was not applied."""
 
@@ -260,8 +269,9 @@ class NtdApplication(Application[UUID]):
         """Open one case per listing, or point to the open case; all or nothing."""
         for _ in range(ATTEMPTS):
             now = self.clock.now()
-            notifier = self._check_notifier(submission, now)
-            receipt, pending = self._open_cases(submission, notifier, now)
+            notifier, known = self._filing_state(submission)
+            self._check_notifier(submission, notifier, now)
+            receipt, pending = self._open_cases(submission, notifier, known, now)
             try:
                 if pending:
                     self.save(*pending)
@@ -270,11 +280,24 @@ class NtdApplication(Application[UUID]):
             return receipt
         raise ConcurrencyConflict(f"notice by {submission.notifier_id} kept conflicting; retry")
 
-    def _check_notifier(self, submission: NoticeSubmission, now: datetime) -> Notifier:
-        try:
-            notifier = self._get(Notifier, submission.notifier_id)
-        except NotFound:
-            raise NoticeRefused([f"notifier_id: no notifier {submission.notifier_id}"]) from None
+    def _filing_state(self, submission: NoticeSubmission) -> tuple[Notifier, dict[UUID, Any]]:
+        """The notifier, and the listings' claims and (for a client's notice id) cases that
+        exist, read together: one query when the store has a batch reader."""
+        notice_id = submission.notice_id
+        ids = [submission.notifier_id]
+        for listing in submission.listings:
+            ids.append(_claim_id(submission.notifier_id, listing))
+            if notice_id is not None:
+                ids.append(_case_id(notice_id, listing))
+        loaded = self._load_many(ids)
+        notifier = loaded.pop(submission.notifier_id, None)
+        if not isinstance(notifier, Notifier):
+            raise NoticeRefused([f"notifier_id: no notifier {submission.notifier_id}"])
+        return notifier, loaded
+
+    def _check_notifier(
+        self, submission: NoticeSubmission, notifier: Notifier, now: datetime
+    ) -> None:
         problems = []
         most = self.rules.max_listings_per_notice
         if len(submission.listings) > most:
@@ -292,10 +315,13 @@ class NtdApplication(Application[UUID]):
             problems.append(f"right_id: right {right.right_id} is {status}, not verified")
         if problems:
             raise NoticeRefused(problems)
-        return notifier
 
     def _open_cases(
-        self, submission: NoticeSubmission, notifier: Notifier, now: datetime
+        self,
+        submission: NoticeSubmission,
+        notifier: Notifier,
+        known: dict[UUID, Any],
+        now: datetime,
     ) -> tuple[FilingReceipt, list[Aggregate]]:
         notice_id = submission.notice_id or uuid4()
         lane = Lane.TRUSTED if notifier.in_trusted_lane else Lane.NORMAL
@@ -303,20 +329,17 @@ class NtdApplication(Application[UUID]):
         actor = Actor(kind=ActorKind.NOTIFIER_USER, id=submission.submitted_by)
         filed: list[FiledCase] = []
         pending: list[Aggregate] = []
-        claims = self._claims(notifier.id, submission.listings)
         for listing in submission.listings:
-            claim = claims.get(
-                ListingClaim.id_for(notifier.id, listing.marketplace, listing.listing_id)
-            )
-            case_id = stable_id("case", str(notice_id), listing.marketplace, listing.listing_id)
-            if claim is not None and claim.open_case_id is not None:
+            claim = known.get(_claim_id(notifier.id, listing))
+            case_id = _case_id(notice_id, listing)
+            if isinstance(claim, ListingClaim) and claim.open_case_id is not None:
                 filed.append(
                     FiledCase(claim.open_case_id, listing.marketplace, listing.listing_id, True)
                 )
                 continue
-            known = self._find(Case, case_id) if submission.notice_id is not None else None
-            if known is not None:
-                if known.notifier_id != notifier.id:
+            existing = known.get(case_id)
+            if isinstance(existing, Case):
+                if existing.notifier_id != notifier.id:
                     raise NoticeRefused([f"notice_id: {notice_id} is another notifier's notice"])
                 filed.append(FiledCase(case_id, listing.marketplace, listing.listing_id, True))
                 continue
@@ -335,7 +358,7 @@ class NtdApplication(Application[UUID]):
                 now,
                 submission.automated_detection,
             )
-            if claim is None:
+            if not isinstance(claim, ListingClaim):
                 claim = ListingClaim.open(
                     notifier.id, listing.marketplace, listing.listing_id, case.id, SYSTEM, now
                 )
@@ -347,17 +370,17 @@ class NtdApplication(Application[UUID]):
             filed.append(FiledCase(case.id, listing.marketplace, listing.listing_id, False))
         return FilingReceipt(notice_id, tuple(filed), lane), pending
 
-    def _claims(self, notifier_id: UUID, listings: Sequence[Listing]) -> dict[UUID, ListingClaim]:
-        """The listings' claims that exist, read in one query when the store allows it."""
-        ids = [ListingClaim.id_for(notifier_id, x.marketplace, x.listing_id) for x in listings]
-        if self.batch_reader is None or len(ids) == 1:
-            found = {i: self._find(ListingClaim, i) for i in ids}
-            return {i: c for i, c in found.items() if c is not None}
-        claims: dict[UUID, Any] = {}
+    def _load_many(self, ids: Sequence[UUID]) -> dict[UUID, Any]:
+        """The aggregates among `ids` that exist, folded from their stored events in one query
+        when the store allows it (the library reads one aggregate a query)."""
+        if self.batch_reader is None:
+            found = {i: self._find(Aggregate, i) for i in ids}
+            return {i: a for i, a in found.items() if a is not None}
+        loaded: dict[UUID, Any] = {}
         for stored in self.batch_reader.stored_events(ids):
             event: Any = self.mapper.to_domain_event(stored)
-            claims[event.originator_id] = event.mutate(claims.get(event.originator_id))
-        return claims
+            loaded[event.originator_id] = event.mutate(loaded.get(event.originator_id))
+        return loaded
 
     def _take_down_at_once(self, case: Case, submission: NoticeSubmission, now: datetime) -> None:
         reasons = StatementOfReasons(

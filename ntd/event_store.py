@@ -69,6 +69,7 @@ class PostgresBatchReader:
 
     def __init__(self, dsn: str, schema: str, table: str) -> None:
         self.connection: Any = psycopg2.connect(dsn)
+        self.connection.autocommit = True  # each read is one statement: one round trip
         self.query = sql.SQL(
             "SELECT originator_id, originator_version, topic, state FROM {}.{}"
             " WHERE originator_id = ANY(%s::uuid[]) ORDER BY originator_id, originator_version"
@@ -88,7 +89,6 @@ class PostgresBatchReader:
         with self.connection.cursor() as cursor:
             cursor.execute(self.query, ([str(i) for i in aggregate_ids],))
             rows = cursor.fetchall()
-        self.connection.commit()
         yield from (StoredEvent(UUID(str(r[0])), r[1], r[2], bytes(r[3])) for r in rows)
 
     def notifications(
@@ -101,7 +101,6 @@ class PostgresBatchReader:
             bound = 2**62 if stop is None else stop
             cursor.execute(self.page_query, (start, bound, limit, list(skip_topics)))
             rows = cursor.fetchall()
-        self.connection.commit()
         return [_notification(r) for r in rows]
 
     def close(self) -> None:
