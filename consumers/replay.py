@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,10 +13,13 @@ from kafka.structs import TopicPartition
 from consumers.envelope import EnvelopeError, decode
 from consumers.relay import topic_names
 from domain.values import DomainEvent
+from projections.parallel import Job, ShareOutcome, replay_share
+from projections.parallel import rebuild_in_parallel as in_parallel
 from projections.tracking import Partition
 
 if TYPE_CHECKING:
     from projections.rebuild import Progress
+    from projections.sql import SqlReadStore
 
 log = structlog.get_logger("ntd.replay")
 
@@ -134,18 +135,6 @@ def partitions(bootstrap: str, prefix: str = "") -> list[Partition]:
 Shard = list[tuple[str, int, int, int]]
 """(topic, partition, start offset, end offset) of each partition one worker replays."""
 
-_progress: Any = None
-"""A worker's shared counter of events replayed (set by the pool's initializer)."""
-
-
-@dataclass(frozen=True)
-class ShardOutcome:
-    """What one worker replayed and left out."""
-
-    events: int
-    rejected: list[tuple[int, str]]
-    skipped: int
-
 
 def shards(replay: TopicReplay, workers: int) -> list[Shard]:
     """The partitions with records, dealt to `workers` shares of about equal record counts."""
@@ -164,20 +153,11 @@ def shards(replay: TopicReplay, workers: int) -> list[Shard]:
     return [shard for shard in dealt if shard]
 
 
-def _count_into(counter: Any) -> None:
-    global _progress
-    _progress = counter
-
-
-def replay_shard(read_dsn: str, bootstrap: str, shard: Shard, chunk: int = 5000) -> ShardOutcome:
-    """Replay one share of the partitions into the staging tables a parent rebuild created:
-    append-only rows as they come, then this share's current rows (its aggregates are in no
-    other share: a partition holds each of its aggregates whole)."""
-    from projections.rebuild import Replay, settle_heap
-    from projections.sql import open_postgres
-    from projections.sql_rebuild import SqlStaging
-
-    store = open_postgres(read_dsn)
+def replay_shard(
+    read_dsn: str, bootstrap: str, shard: Shard, index: int, chunk: int = 5000
+) -> ShareOutcome:
+    """In a worker: replay one share of the partitions (a partition holds each of its
+    aggregates whole) into the staging tables a parent rebuild created."""
     feed = TopicReplay(bootstrap, chunk=chunk)
     feed.consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -193,63 +173,26 @@ def replay_shard(read_dsn: str, bootstrap: str, shard: Shard, chunk: int = 5000)
     for (_, _, start, end), tp in zip(shard, partitions, strict=True):
         feed.starts[tp], feed.ends[tp] = start, end
         feed.consumer.seek(tp, start)
-    staging = SqlStaging(store, attach=True)
-    replay = Replay()
     try:
-        for events in feed.chunks():
-            staged = replay.apply(events)
-            staging.append(staged.records, staged.breaches)
-            settle_heap()
-            if _progress is not None:
-                with _progress.get_lock():
-                    _progress.value += len(events)
-        staging.write_current(replay)
+        events, rejected = replay_share(read_dsn, feed.chunks(), index)
     finally:
         feed.close()
-        store.close()
-    return ShardOutcome(replay.events, replay.rejected, feed.skipped)
+    return ShareOutcome(events, rejected, feed.skipped)
 
 
 def rebuild_in_parallel(
-    store: Any,
+    store: SqlReadStore,
     read_dsn: str,
     replay: TopicReplay,
     workers: int,
     progress: Callable[[Progress], None] | None = None,
-) -> ShardOutcome:
+) -> ShareOutcome:
     """Rebuild a PostgreSQL read store from the topics with `workers` processes, each replaying
-    a share of the partitions into the same fresh tables; then index and swap them in here,
-    with the ends as the consumer's offsets. Any failure leaves the old views in place."""
-    from projections.rebuild import Positions, Progress
+    a share of the partitions; the ends become the consumer's offsets."""
+    from projections.rebuild import Positions
 
-    staging = store.staging()
-    done = Progress()
-    counter = multiprocessing.get_context("spawn").Value("q", 0)
-    try:
-        with ProcessPoolExecutor(
-            workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_count_into,
-            initargs=(counter,),
-        ) as pool:
-            futures = [
-                pool.submit(replay_shard, read_dsn, replay.bootstrap, shard, replay.chunk)
-                for shard in shards(replay, workers)
-            ]
-            while wait(futures, timeout=0.25).not_done:
-                done.events = counter.value
-                if progress is not None:
-                    progress(done)
-            outcomes = [future.result() for future in futures]
-        done.events = counter.value
-        if progress is not None:
-            progress(done)
-        staging.complete(Positions(0, "projections", replay.offsets))
-    except BaseException:
-        staging.discard()
-        raise
-    return ShardOutcome(
-        sum(o.events for o in outcomes),
-        [item for o in outcomes for item in o.rejected],
-        sum(o.skipped for o in outcomes),
-    )
+    jobs: list[Job] = [
+        (replay_shard, (read_dsn, replay.bootstrap, shard, index, replay.chunk))
+        for index, shard in enumerate(shards(replay, workers))
+    ]
+    return in_parallel(store, jobs, Positions(0, "projections", replay.offsets), progress)

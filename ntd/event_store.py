@@ -74,15 +74,28 @@ class PostgresBatchReader:
             "SELECT originator_id, originator_version, topic, state FROM {}.{}"
             " WHERE originator_id = ANY(%s::uuid[]) ORDER BY originator_id, originator_version"
         ).format(sql.Identifier(schema), sql.Identifier(table))
-        self.page_query = sql.SQL(
-            "WITH page AS (SELECT notification_id, originator_id::text AS originator_id,"
-            " originator_version, topic, state FROM {}.{}"
-            " WHERE notification_id >= %s AND notification_id <= %s"
-            " ORDER BY notification_id LIMIT %s)"
-            " SELECT * FROM page WHERE topic <> ALL(%s)"
-            " OR notification_id = (SELECT max(notification_id) FROM page)"
-            " ORDER BY notification_id"
-        ).format(sql.Identifier(schema), sql.Identifier(table))
+        self.table = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+        self.page_queries: dict[tuple[int, int] | None, Any] = {}
+
+    def _page_query(self, share: tuple[int, int] | None) -> Any:
+        """A page of the log; with `share` (k, n) only the aggregates of share k of n."""
+        query = self.page_queries.get(share)
+        if query is None:
+            among = sql.SQL("")
+            if share is not None:
+                among = sql.SQL(
+                    " AND (hashtext(originator_id::text) & 2147483647) %% {} = {}"
+                ).format(sql.Literal(share[1]), sql.Literal(share[0]))
+            query = self.page_queries[share] = sql.SQL(
+                "WITH page AS (SELECT notification_id, originator_id::text AS originator_id,"
+                " originator_version, topic, state FROM {}"
+                " WHERE notification_id >= %s AND notification_id <= %s{}"
+                " ORDER BY notification_id LIMIT %s)"
+                " SELECT * FROM page WHERE topic <> ALL(%s)"
+                " OR notification_id = (SELECT max(notification_id) FROM page)"
+                " ORDER BY notification_id"
+            ).format(self.table, among)
+        return query
 
     def stored_events(self, aggregate_ids: Sequence[UUID]) -> Iterator[StoredEvent]:
         """Every stored event of the given aggregates, per aggregate in version order."""
@@ -92,14 +105,20 @@ class PostgresBatchReader:
         yield from (StoredEvent(UUID(str(r[0])), r[1], r[2], bytes(r[3])) for r in rows)
 
     def notifications(
-        self, start: int, limit: int, skip_topics: Sequence[str] = (), stop: int | None = None
+        self,
+        start: int,
+        limit: int,
+        skip_topics: Sequence[str] = (),
+        stop: int | None = None,
+        share: tuple[int, int] | None = None,
     ) -> list[Notification]:
         """A page of the log from `start` (up to `stop`), without events of `skip_topics` except
         the page's last row, which is always there so that a reader's position can pass over
-        skipped rows."""
+        skipped rows; with `share` (k, n), only the aggregates of share k of n."""
         with self.connection.cursor() as cursor:
             bound = 2**62 if stop is None else stop
-            cursor.execute(self.page_query, (start, bound, limit, list(skip_topics)))
+            query = self._page_query(share)
+            cursor.execute(query, (start, bound, limit, list(skip_topics)))
             rows = cursor.fetchall()
         return [_notification(r) for r in rows]
 

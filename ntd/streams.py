@@ -30,12 +30,15 @@ from ntd.bootstrap import (
     store_reader,
 )
 from ntd.clikit import Refused, Runtime, pass_runtime
+from ntd.event_store import PostgresBatchReader, StoreReader
 from projections.rebuild import Positions, Progress
 from projections.tracking import Partition
 
 if TYPE_CHECKING:
     from consumers.replay import TopicReplay
-    from ntd.event_store import StoreReader
+    from ntd.config import Settings
+    from projections.parallel import Job, ShareOutcome
+    from projections.sql import SqlReadStore
 
 PROJECTIONS = "projections"
 
@@ -292,8 +295,9 @@ def projections_group() -> None:
     type=click.IntRange(0, 64),
     default=0,
     show_default=True,
-    help="Processes replaying shares of Kafka's partitions into PostgreSQL side by side "
-    f"(0: one per CPU, at most 4, from {PARALLEL_FROM:,} records on).",
+    help="Processes replaying shares of the aggregates (Kafka's partitions, or the PostgreSQL "
+    "event store's aggregates) into PostgreSQL side by side "
+    f"(0: one per CPU, at most 4, from {PARALLEL_FROM:,} events on).",
 )
 @pass_runtime
 def rebuild_command(
@@ -320,7 +324,8 @@ def rebuild_command(
         report = rebuild_projections(ntd, chosen, _rebuild_bar, workers)
         click.echo(
             f"rebuilt {name} from {chosen}: {report.events:,} events in {report.seconds:.1f} s "
-            f"({report.rate:,.0f} events/s)"
+            f"({report.rate:,.0f} events/s"
+            + (f", {report.workers} processes)" if report.workers > 1 else ")")
             + (f", {report.left_out} left out (see the log)" if report.left_out else "")
         )
 
@@ -332,6 +337,7 @@ class RebuildReport:
     events: int
     seconds: float
     left_out: int
+    workers: int = 1
 
     @property
     def rate(self) -> float:
@@ -350,42 +356,71 @@ def rebuild_projections(
     """Rebuild the read models from `kafka` (offset 0 to the ends seen at the start) or from
     the event `store` (its log up to the last id seen at the start), then swap them in.
 
-    From Kafka into PostgreSQL, `workers` processes replay shares of the partitions side by
-    side (0: one per CPU, at most 4, for topics of PARALLEL_FROM records or more)."""
+    Into PostgreSQL, `workers` processes replay shares of the aggregates side by side (Kafka's
+    partitions, or the PostgreSQL event store's aggregates by hash of their id); 0 means one per
+    CPU, at most 4, for PARALLEL_FROM events or more."""
     started = time.monotonic()
     feed = _kafka_feed(ntd) if source == "kafka" else _store_feed(ntd)
     try:
         with (bar or _no_bar)(feed.total, f"rebuilding projections from {source}") as tick:
-            events, rejected, skipped = _replay(ntd, feed, workers, feed.measured(tick))
+            count = _workers(ntd, feed, workers)
+            events, rejected, skipped = _replay(ntd, feed, count, feed.measured(tick))
     finally:
         feed.close()
     for seq, reason in rejected:
         log.warning("rebuild.left_out", seq=seq, reason=reason)
     seconds = time.monotonic() - started
     log.info("rebuild.done", source=source, events=events, seconds=round(seconds, 2))
-    return RebuildReport(events, seconds, len(rejected) + skipped)
+    return RebuildReport(events, seconds, len(rejected) + skipped, count)
 
 
 def _replay(
-    ntd: Ntd, feed: _Feed, workers: int, progress: Callable[[Progress], None]
+    ntd: Ntd, feed: _Feed, count: int, progress: Callable[[Progress], None]
 ) -> tuple[int, list[tuple[int, str]], int]:
     from projections.rebuild import rebuild
 
-    count = _workers(ntd, feed, workers)
-    if feed.topics is not None and count > 1:
-        from consumers.replay import rebuild_in_parallel
-
+    if count > 1:
         log.info("rebuild.parallel", workers=count)
-        outcome = rebuild_in_parallel(
-            ntd.read_store, ntd.settings.read_dsn, feed.topics, count, progress
-        )
+        store = cast("SqlReadStore", ntd.read_store)
+        if feed.topics is not None:
+            from consumers.replay import rebuild_in_parallel
+
+            outcome = rebuild_in_parallel(
+                store, ntd.settings.read_dsn, feed.topics, count, progress
+            )
+        else:
+            from projections.parallel import rebuild_in_parallel as in_parallel
+
+            jobs: list[Job] = [
+                (replay_store_share, (ntd.settings, feed.total, (k, count))) for k in range(count)
+            ]
+            outcome = in_parallel(store, jobs, feed.positions, progress)
         return outcome.events, outcome.rejected, outcome.skipped
     replay = rebuild(ntd.read_store, feed.chunks, feed.positions, progress)
     return replay.events, replay.rejected, feed.skipped()
 
 
+def replay_store_share(settings: Settings, last: int, share: tuple[int, int]) -> ShareOutcome:
+    """In a worker: replay share k of n of the event store's aggregates, up to `last`."""
+    from ntd.bootstrap import build
+    from projections.parallel import ShareOutcome, replay_share
+
+    ntd = build(settings)
+    reader = store_reader(ntd)
+    try:
+        chunks = _log_chunks(ntd, reader, last, share=share)
+        events, rejected = replay_share(settings.read_dsn, chunks, share[0])
+    finally:
+        reader.close()
+        ntd.close()
+    return ShareOutcome(events, rejected)
+
+
 def _workers(ntd: Ntd, feed: _Feed, asked: int) -> int:
-    if feed.topics is None or not ntd.settings.read_dsn.startswith(("postgresql:", "postgres:")):
+    settings = ntd.settings
+    if not settings.read_dsn.startswith(("postgresql:", "postgres:")):
+        return 1
+    if feed.topics is None and settings.event_store != "postgres":
         return 1
     if asked:
         return asked
@@ -447,14 +482,23 @@ def _store_feed(ntd: Ntd) -> _Feed:
 
 
 def _log_chunks(
-    ntd: Ntd, reader: StoreReader, last: int, size: int = 5000
+    ntd: Ntd,
+    reader: StoreReader,
+    last: int,
+    size: int = 5000,
+    share: tuple[int, int] | None = None,
 ) -> Iterator[list[tuple[int, DomainEvent]]]:
-    """The published events of the log, a page at a time; internal ones (listing claims) change
-    no view, so they are not even read (but for a page's last row)."""
+    """The published events of the log (of one share of the aggregates, with `share`), a page
+    at a time; internal ones (listing claims) change no view, so they are not even read (but
+    for a page's last row)."""
     mapper, skip = ntd.app.mapper, internal_topics()
     position = 0
     while position < last:
-        page = reader.notifications(position + 1, size, skip, stop=last)
+        if share is None:
+            page = reader.notifications(position + 1, size, skip, stop=last)
+        else:
+            assert isinstance(reader, PostgresBatchReader)
+            page = reader.notifications(position + 1, size, skip, stop=last, share=share)
         if not page:
             return
         yield [

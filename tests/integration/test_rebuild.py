@@ -8,6 +8,8 @@ import sys
 import threading
 from typing import Any
 
+import pytest
+
 from consumers.replay import TopicReplay
 from domain.rules import Rules
 from ntd.bootstrap import build_consumer
@@ -15,7 +17,7 @@ from ntd.config import Settings
 from ntd.streams import PROJECTIONS, rebuild_projections
 from projections import AuditQuery, ReadStore, open_read_store
 from projections.rebuild import Positions, rebuild
-from tests.integration.conftest import REPO, settings_env
+from tests.integration.conftest import READ_DSN, REPO, settings_env
 from tests.integration.history import START, make_history
 from tests.integration.test_consumers import (
     TABLES,
@@ -214,16 +216,30 @@ def test_the_rebuild_command_replays_kafka_into_views_equal_to_those_consumed(
         store.close()
 
 
+@pytest.mark.parametrize("source", ["kafka", "store"])
 def test_a_rebuild_in_parallel_processes_gives_the_views_one_process_gives(
-    kafka_settings: Settings, read_schema: str
+    kafka_settings: Settings, read_schema: str, source: str
 ) -> None:
     ntd, _ = history_on_kafka(kafka_settings, cases=300)
     try:
-        rebuild_projections(ntd, "kafka", workers=1)
-        one, one_offsets = tables(read_schema), offsets(read_schema)
-        report = rebuild_projections(ntd, "kafka", workers=2)
+        rebuild_projections(ntd, source, workers=1)
+        one = tables(read_schema), offsets(read_schema), _watermark(read_schema)
+        report = rebuild_projections(ntd, source, workers=3)
     finally:
         ntd.close()
-    assert tables(read_schema) == one
-    assert offsets(read_schema) == one_offsets
-    assert report.events == len(one["read_audit"]) and report.left_out == 0
+    assert (tables(read_schema), offsets(read_schema), _watermark(read_schema)) == one
+    assert report.events == len(one[0]["read_audit"]) and report.left_out == 0
+    assert report.workers == 3
+
+
+def _watermark(schema: str) -> int:
+    """The notification id up to which the views hold the log."""
+    import psycopg2
+
+    connection = psycopg2.connect(READ_DSN, options=f"-c search_path={schema}")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT max(last_seq) FROM read_position")
+            return int(cursor.fetchone()[0] or 0)
+    finally:
+        connection.close()
