@@ -152,7 +152,7 @@ class Relay:
 
     def __init__(
         self,
-        select: Callable[[int, int], Sequence[Notification]],
+        select: Callable[[int, int], tuple[Sequence[Notification], int]],
         head: Callable[[], int | None],
         mapper: Mapper[Any],
         positions: RelayPositions,
@@ -177,10 +177,10 @@ class Relay:
     def publish_page(self) -> int:
         """Send the next page without waiting; settle the pages the broker has acknowledged.
 
-        Returns how many notifications were read. The stored position only ever moves to the end
-        of a page whose every message was acknowledged (acks=all), in page order."""
-        notifications = self.select(self.sent_up_to + 1, self.config.page_size)
-        if not notifications:
+        Returns how far the page went in the log (0: caught up). The stored position only ever
+        moves to the end of a page whose every message was acknowledged (acks=all), in order."""
+        notifications, last_id = self.select(self.sent_up_to + 1, self.config.page_size)
+        if not last_id:
             self.settle(wait=True)
             return 0
         if self.producer is None:
@@ -204,13 +204,13 @@ class Relay:
                     headers=message.headers,
                 )
             )
-        self.in_flight.append(_Page(notifications[-1].id, futures, parked))
-        self.sent_up_to = notifications[-1].id
+        self.in_flight.append(_Page(last_id, futures, parked))
+        covered, self.sent_up_to = last_id - self.sent_up_to, last_id
         if len(self.in_flight) >= self.config.max_pages_in_flight:
             for future in self.in_flight[0].futures:  # back-pressure: the oldest page only
                 future.get(timeout=self.config.max_backoff)
         self.settle(wait=False)
-        return len(notifications)
+        return covered
 
     def settle(self, wait: bool) -> None:
         """Store the position of every leading page whose messages are all acknowledged;

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import psycopg2
 from eventsourcing.persistence import Notification, StoredEvent
 from psycopg2 import sql
+
+
+class LogPage(NamedTuple):
+    """Rows of the log, and the id of the last row looked at (0: none), kept or not."""
+
+    rows: list[Notification]
+    last_id: int
 
 
 def _notification(row: Sequence[Any]) -> Notification:
@@ -46,10 +53,9 @@ class SqliteBatchReader:
 
     def notifications(
         self, start: int, limit: int, skip_topics: Sequence[str] = (), stop: int | None = None
-    ) -> list[Notification]:
-        """A page of the log from `start` (up to `stop`), without events of `skip_topics` except
-        the page's last row, which is always there so that a reader's position can pass over
-        skipped rows."""
+    ) -> LogPage:
+        """Up to `limit` rows of the log from `start` (up to `stop`), without the events of
+        `skip_topics`; `last_id` covers the skipped rows too."""
         rows = self.connection.execute(
             f"SELECT rowid, originator_id, originator_version, topic, state FROM {self.table}"
             " WHERE rowid >= ? AND rowid <= ? ORDER BY rowid LIMIT ?",
@@ -57,8 +63,8 @@ class SqliteBatchReader:
         ).fetchall()
         self.connection.commit()
         skip = set(skip_topics)
-        last = len(rows) - 1
-        return [_notification(r) for i, r in enumerate(rows) if r[3] not in skip or i == last]
+        kept = [_notification(r) for r in rows if r[3] not in skip]
+        return LogPage(kept, rows[-1][0] if rows else 0)
 
     def close(self) -> None:
         self.connection.close()
@@ -78,21 +84,26 @@ class PostgresBatchReader:
         self.page_queries: dict[tuple[int, int] | None, Any] = {}
 
     def _page_query(self, share: tuple[int, int] | None) -> Any:
-        """A page of the log; with `share` (k, n) only the aggregates of share k of n."""
+        """A page of the log; with `share` (k, n) only the aggregates of share k of n.
+
+        The page is an index scan in id order whatever the statistics say: an upper bound in the
+        scan itself makes the planner pick a bitmap scan of the whole range on a freshly loaded
+        table, which costs a page in proportion to the rows after it."""
         query = self.page_queries.get(share)
         if query is None:
             among = sql.SQL("")
             if share is not None:
-                among = sql.SQL(
-                    " AND (hashtext(originator_id::text) & 2147483647) %% {} = {}"
-                ).format(sql.Literal(share[1]), sql.Literal(share[0]))
+                among = sql.SQL(" AND (hashtext(originator_id) & 2147483647) %% {} = {}").format(
+                    sql.Literal(share[1]), sql.Literal(share[0])
+                )
             query = self.page_queries[share] = sql.SQL(
                 "WITH page AS (SELECT notification_id, originator_id::text AS originator_id,"
-                " originator_version, topic, state FROM {}"
-                " WHERE notification_id >= %s AND notification_id <= %s{}"
-                " ORDER BY notification_id LIMIT %s)"
-                " SELECT * FROM page WHERE topic <> ALL(%s)"
-                " OR notification_id = (SELECT max(notification_id) FROM page)"
+                " originator_version, topic, state FROM {} WHERE notification_id >= %s"
+                " ORDER BY notification_id LIMIT %s),"
+                " bounded AS (SELECT *, topic <> ALL(%s){} AS keep"
+                " FROM page WHERE notification_id <= %s)"
+                " SELECT * FROM bounded"
+                " WHERE keep OR notification_id = (SELECT max(notification_id) FROM bounded)"
                 " ORDER BY notification_id"
             ).format(self.table, among)
         return query
@@ -111,16 +122,15 @@ class PostgresBatchReader:
         skip_topics: Sequence[str] = (),
         stop: int | None = None,
         share: tuple[int, int] | None = None,
-    ) -> list[Notification]:
-        """A page of the log from `start` (up to `stop`), without events of `skip_topics` except
-        the page's last row, which is always there so that a reader's position can pass over
-        skipped rows; with `share` (k, n), only the aggregates of share k of n."""
+    ) -> LogPage:
+        """Up to `limit` rows of the log from `start` (up to `stop`), without the events of
+        `skip_topics` (and, with `share` (k, n), of aggregates outside share k of n);
+        `last_id` covers the rows left out too."""
         with self.connection.cursor() as cursor:
             bound = 2**62 if stop is None else stop
-            query = self._page_query(share)
-            cursor.execute(query, (start, bound, limit, list(skip_topics)))
+            cursor.execute(self._page_query(share), (start, limit, list(skip_topics), bound))
             rows = cursor.fetchall()
-        return [_notification(r) for r in rows]
+        return LogPage([_notification(r) for r in rows if r[5]], rows[-1][0] if rows else 0)
 
     def close(self) -> None:
         self.connection.close()

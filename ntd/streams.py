@@ -499,14 +499,14 @@ def _log_chunks(
         else:
             assert isinstance(reader, PostgresBatchReader)
             page = reader.notifications(position + 1, size, skip, stop=last, share=share)
-        if not page:
+        if not page.last_id:
             return
         yield [
             (n.id, cast(DomainEvent, mapper.to_domain_event(n)))
-            for n in page
+            for n in page.rows
             if _published(n.topic)
         ]
-        position = page[-1].id
+        position = page.last_id
 
 
 @functools.cache
