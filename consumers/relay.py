@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from eventsourcing.persistence import Mapper, Notification
-from eventsourcing.utils import resolve_topic
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.partitioner import DefaultPartitioner
 from kafka.partitioner.abc import Partitioner
 
-from consumers.envelope import encode_stored
+from consumers.relay_pages import Pages
 from consumers.relay_store import Parked, RelayPositions
-from domain.catalog import PUBLISHED, aggregate_type, topic_for
+from domain.catalog import PUBLISHED, topic_for
 
 log = structlog.get_logger("ntd.relay")
 
@@ -45,6 +42,8 @@ class RelayConfig:
     name: str = "kafka"
     topic_prefix: str = ""
     max_pages_in_flight: int = 8
+    encoder_process: bool = False
+    """Read and encode the log in a process of its own, so this one only produces."""
 
 
 def murmur2(data: bytes) -> int:
@@ -152,18 +151,14 @@ class Relay:
 
     def __init__(
         self,
-        select: Callable[[int, int], tuple[Sequence[Notification], int]],
+        pages: Pages,
         head: Callable[[], int | None],
-        mapper: Mapper[Any],
         positions: RelayPositions,
         config: RelayConfig,
         producer_factory: Callable[[RelayConfig], Any] = make_producer,
-        release: Callable[[], None] | None = None,
     ) -> None:
-        self.select = select
-        self.release = release
+        self.pages = pages
         self.head = head
-        self.mapper = mapper
         self.positions = positions
         self.config = config
         self.producer_factory = producer_factory
@@ -179,31 +174,19 @@ class Relay:
 
         Returns how far the page went in the log (0: caught up). The stored position only ever
         moves to the end of a page whose every message was acknowledged (acks=all), in order."""
-        notifications, last_id = self.select(self.sent_up_to + 1, self.config.page_size)
-        if not last_id:
+        page = self.pages.next(self.sent_up_to + 1, self.config.page_size)
+        if page is None:
             self.settle(wait=True)
             return 0
         if self.producer is None:
             self.producer = self.producer_factory(self.config)
-        futures, parked = [], []
         send = self.producer.send
         prefix = self.config.topic_prefix
-        for notification in notifications:
-            try:
-                if not _is_published(notification.topic):
-                    continue
-                message = encode_stored(notification, self.mapper)
-            except Exception as error:  # anything undecodable is parked, never lost or retried
-                parked.append(_park(notification, error))
-                continue
-            futures.append(
-                send(
-                    prefix + message.topic,
-                    key=message.key,
-                    value=message.value,
-                    headers=message.headers,
-                )
-            )
+        futures = [
+            send(prefix + m.topic, key=m.key, value=m.value, headers=m.headers)
+            for m in page.messages
+        ]
+        last_id, parked = page.last_id, page.parked
         self.in_flight.append(_Page(last_id, futures, parked))
         covered, self.sent_up_to = last_id - self.sent_up_to, last_id
         if len(self.in_flight) >= self.config.max_pages_in_flight:
@@ -275,10 +258,9 @@ class Relay:
         )
 
     def close(self) -> None:
-        """Release the position store and the log reader."""
+        """Release the position store and the page source."""
         self.positions.close()
-        if self.release is not None:
-            self.release()
+        self.pages.close()
 
     def log_lag(self) -> int:
         """Log store head minus relay position; returns the lag."""
@@ -294,12 +276,6 @@ class Relay:
             self.producer = None
 
 
-@functools.cache
-def _is_published(topic: str) -> bool:
-    """Whether events of this stored topic leave the store (raises if the topic is unknown)."""
-    return aggregate_type(resolve_topic(topic)) is not None
-
-
 @dataclass
 class _Page:
     """Messages sent for one page of the log, not yet all acknowledged."""
@@ -307,16 +283,3 @@ class _Page:
     last_id: int
     futures: list[Any]
     parked: list[Parked]
-
-
-def _park(notification: Notification, error: Exception) -> Parked:
-    state = notification.state
-    text = state.decode("utf-8", "replace") if isinstance(state, bytes) else str(state)
-    return Parked(
-        notification_id=notification.id,
-        topic=notification.topic,
-        originator_id=str(notification.originator_id),
-        originator_version=notification.originator_version,
-        reason=f"{type(error).__name__}: {error}"[:2000],
-        state=text,
-    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,9 +13,12 @@ from domain.values import Clock
 from ntd.config import Settings
 
 if TYPE_CHECKING:
+    from eventsourcing.persistence import Mapper
+
     from consumers.loop import ConsumerLoop, Sink
     from consumers.policies import PolicyReport
     from consumers.relay import Relay
+    from consumers.relay_pages import Select
     from ntd.event_store import StoreReader
     from projections import ReadStore
     from projections.policy_view import PolicyStore
@@ -137,9 +141,11 @@ def _store_reader(settings: Settings, app: NtdApplication) -> StoreReader:
 def build_relay(ntd: Ntd, **overrides: Any) -> Relay:
     """The outbox relay over this store, its position kept beside the events."""
     from consumers.relay import Relay, RelayConfig
+    from consumers.relay_pages import InlinePages, Pages, ProcessPages
     from consumers.relay_store import SqlRelayPositions
 
     settings = ntd.settings
+    overrides.setdefault("encoder_process", settings.event_store == "postgres")
     config = RelayConfig(
         bootstrap=settings.kafka_bootstrap,
         partitions=settings.kafka_partitions,
@@ -150,18 +156,35 @@ def build_relay(ntd: Ntd, **overrides: Any) -> Relay:
         positions = SqlRelayPositions.sqlite(str(settings.data_dir / "events.db"))
     else:
         positions = SqlRelayPositions.postgres(settings.events_dsn, settings.events_schema)
+    pages: Pages
+    if config.encoder_process:
+        opener = functools.partial(open_log_pages, settings)
+        pages = ProcessPages(opener, config.idle_wait)
+    else:
+        pages = InlinePages(*_log_pages(ntd))
+    return Relay(pages, ntd.app.recorder.max_notification_id, positions, config)
+
+
+def open_log_pages(settings: Settings) -> tuple[Select, Mapper[Any], Callable[[], None]]:
+    """In a relay's encoder process: its own view of the store, to read the log from."""
+    ntd = build(settings)
+    select, mapper, release = _log_pages(ntd)
+
+    def close() -> None:
+        release()
+        ntd.close()
+
+    return select, mapper, close
+
+
+def _log_pages(ntd: Ntd) -> tuple[Select, Mapper[Any], Callable[[], None]]:
     from domain.catalog import internal_topics
 
-    reader = store_reader(ntd)
-    skip = internal_topics()
-    recorder = ntd.app.recorder
-    return Relay(
-        select=lambda start, limit: reader.notifications(start, limit, skip),
-        head=recorder.max_notification_id,
-        mapper=ntd.app.mapper,
-        positions=positions,
-        config=config,
-        release=reader.close,
+    reader, skip = store_reader(ntd), internal_topics()
+    return (
+        (lambda start, limit: reader.notifications(start, limit, skip)),
+        ntd.app.mapper,
+        reader.close,
     )
 
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 import structlog
@@ -58,8 +58,14 @@ log = structlog.get_logger("ntd.cli")
     is_flag=True,
     help="Stop once the store's head is on Kafka (for batch jobs and tests).",
 )
+@click.option(
+    "--encoder-process/--no-encoder-process",
+    default=None,
+    help="Read and encode the log in a second process while this one produces "
+    "[default: on with the PostgreSQL event store].",
+)
 @pass_runtime
-def relay(rt: Runtime, page_size: int, until_caught_up: bool) -> None:
+def relay(rt: Runtime, page_size: int, until_caught_up: bool, encoder_process: bool | None) -> None:
     """Follow the event store's notification log and produce every event to Kafka.
 
     Topics: one per aggregate type (ntd.case.v1, ntd.notifier.v1, ntd.seller.v1), created at start
@@ -90,7 +96,10 @@ def relay(rt: Runtime, page_size: int, until_caught_up: bool) -> None:
             log.warning("relay.topics_unavailable", error=str(error), retry_in=backoff)
             stop.wait(backoff)
             backoff = min(backoff * 2, 30.0)
-    worker = build_relay(ntd, page_size=page_size)
+    options: dict[str, Any] = {"page_size": page_size}
+    if encoder_process is not None:
+        options["encoder_process"] = encoder_process
+    worker = build_relay(ntd, **options)
     try:
         worker.run(stop, until_caught_up=until_caught_up)
     finally:

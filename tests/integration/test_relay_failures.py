@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from uuid import uuid4
 
 import psycopg2
@@ -68,10 +69,13 @@ def test_a_relay_killed_mid_stream_resends_at_most_the_tail_with_the_same_ce_ids
 
     first = start_relay(pg_settings, "--page-size", "50")
     wait_for(lambda: relay_position(pg_settings) >= head // 4, 60, "the relay to get going")
+    encoders = _children(first.pid)
     first.send_signal(signal.SIGKILL)
     first.wait(10)
     killed_at = relay_position(pg_settings)
     assert 0 < killed_at < head, "the relay should have been killed mid-stream"
+    assert encoders, "the relay on PostgreSQL reads the log in an encoder process"
+    wait_for(lambda: not any(_alive(p) for p in encoders), 15, "the orphaned encoder to end")
 
     second = start_relay(pg_settings, "--until-caught-up")
     assert second.wait(120) == 0, second.stderr.read().decode() if second.stderr else ""
@@ -158,3 +162,25 @@ def test_an_undecodable_stored_event_is_parked_with_its_reason_and_the_rest_flow
 
     messages = read_all(pg_settings.kafka_bootstrap, pg_settings.topic_prefix, len(expected))
     assert {m.headers["ce_id"] for m in messages} == expected
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

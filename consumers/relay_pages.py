@@ -1,0 +1,229 @@
+"""Where the relay's pages come from: the log read and encoded in the relay's own process, or
+read and encoded ahead by a process of its own while the relay only produces.
+
+A page is the messages of a stretch of the log, the events it parks, and the last id it covers.
+Encoding (validation, CloudEvents headers) costs about as much Python time per event as
+kafka-python's send does, so a second process doubles what one relay can publish.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import multiprocessing
+import os
+import pickle
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
+
+import structlog
+from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.utils import resolve_topic
+
+from consumers.envelope import Outgoing, encode_stored
+from consumers.relay_store import Parked
+from domain.catalog import aggregate_type
+
+log = structlog.get_logger("ntd.relay")
+
+Select = Callable[[int, int], tuple[Sequence[Notification], int]]
+"""Up to `limit` rows of the log from `start`, and the last id the read covered (0: none)."""
+
+Opener = Callable[[], tuple[Select, Mapper[Any], Callable[[], None]]]
+"""Opens a log reader in the process that calls it: select, the mapper, and a closer."""
+
+
+class Page(NamedTuple):
+    """The messages of a stretch of the log up to `last_id`, and the events it parks."""
+
+    last_id: int
+    messages: list[Outgoing]
+    parked: list[Parked]
+
+
+class Pages(Protocol):
+    """The port: the next page from a position of the log."""
+
+    def next(self, start: int, size: int) -> Page | None:
+        """The page from id `start` on (at most `size` rows), or None when the log has no more
+        now. A `start` other than where the last page ended means: read again from there."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def encode_page(rows: Sequence[Notification], last_id: int, mapper: Mapper[Any]) -> Page:
+    """Encode rows of the log; whatever cannot be encoded is parked with its reason."""
+    messages, parked = [], []
+    for row in rows:
+        try:
+            if not _is_published(row.topic):
+                continue
+            messages.append(encode_stored(row, mapper))
+        except Exception as error:  # anything undecodable is parked, never lost or retried
+            parked.append(park(row, error))
+    return Page(last_id, messages, parked)
+
+
+@functools.cache
+def _is_published(topic: str) -> bool:
+    """Whether events of this stored topic leave the store (raises if the topic is unknown)."""
+    return aggregate_type(resolve_topic(topic)) is not None
+
+
+def park(notification: Notification, error: Exception) -> Parked:
+    """The dead-letter row of a stored event that cannot be encoded."""
+    state = notification.state
+    text = state.decode("utf-8", "replace") if isinstance(state, bytes) else str(state)
+    return Parked(
+        notification_id=notification.id,
+        topic=notification.topic,
+        originator_id=str(notification.originator_id),
+        originator_version=notification.originator_version,
+        reason=f"{type(error).__name__}: {error}"[:2000],
+        state=text,
+    )
+
+
+@dataclass
+class InlinePages:
+    """Pages read and encoded in the relay's own process."""
+
+    select: Select
+    mapper: Mapper[Any]
+    release: Callable[[], None] | None = None
+
+    def next(self, start: int, size: int) -> Page | None:
+        rows, last_id = self.select(start, size)
+        return encode_page(rows, last_id, self.mapper) if last_id else None
+
+    def close(self) -> None:
+        if self.release is not None:
+            self.release()
+
+
+class _CaughtUp(NamedTuple):
+    """The encoder found nothing more after `position`."""
+
+    position: int
+
+
+class ProcessPages:
+    """Pages read and encoded ahead, in order, by a process of its own.
+
+    The encoder writes each page, pickled, into a pipe widened to hold a page or two, so it runs
+    about that far in front of the relay. When the relay asks from anywhere but the end of the
+    last page (after a broker outage it goes back to its stored position), the encoder is
+    replaced by one that starts there. The encoder ends when the relay closes it, or by itself
+    when the relay's process is gone (its pipe breaks, or its parent changes)."""
+
+    def __init__(self, opener: Opener, idle_wait: float = 0.01, start_timeout: float = 60) -> None:
+        self.opener = opener
+        self.idle_wait = idle_wait
+        self.start_timeout = start_timeout
+        self.context = multiprocessing.get_context("spawn")
+        self.process: Any = None
+        self.pipe: Any = None
+        self.expected = -1
+        self.started = False
+
+    def next(self, start: int, size: int) -> Page | None:
+        if self.process is None or start != self.expected:
+            self._restart(start, size)
+        wait = self.start_timeout if not self.started else max(self.idle_wait, 0.05)
+        try:
+            ready = self.pipe.poll(wait)
+            item = pickle.loads(self.pipe.recv_bytes()) if ready else None
+        except EOFError:
+            item = None
+            ready = False
+        if not ready:
+            if not self.process.is_alive():
+                raise RuntimeError(
+                    f"relay encoder process ended (exit code {self.process.exitcode})"
+                )
+            if not self.started:
+                raise RuntimeError(f"relay encoder process gave nothing in {wait:.0f} s")
+            return None
+        self.started = True
+        if isinstance(item, BaseException):
+            raise item
+        if isinstance(item, _CaughtUp):
+            return None
+        assert isinstance(item, Page)
+        self.expected = item.last_id + 1
+        return item
+
+    def _restart(self, start: int, size: int) -> None:
+        self.close()
+        self.pipe, writer = self.context.Pipe(duplex=False)
+        _widen(writer.fileno())
+        self.process = self.context.Process(
+            target=_encode_ahead,
+            args=(self.opener, start, size, self.idle_wait, writer, os.getpid()),
+            name="ntd-relay-encoder",
+            daemon=True,
+        )
+        self.process.start()
+        writer.close()
+        self.expected, self.started = start, False
+        log.info("relay.encoder_started", start=start, pid=self.process.pid)
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.join(5)
+            self.process = None
+        if self.pipe is not None:
+            self.pipe.close()
+            self.pipe = None
+
+
+def _widen(fd: int) -> None:
+    """Let the pipe hold a page or two (Linux; elsewhere it keeps its size)."""
+    with contextlib.suppress(OSError, AttributeError):
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)  # type: ignore[attr-defined]
+
+
+PIPE_BYTES = 1 << 20
+"""The pipe's capacity: Linux's default maximum for an unprivileged process."""
+
+
+def _encode_ahead(
+    opener: Opener, start: int, size: int, idle_wait: float, out: Any, parent: int
+) -> None:
+    """The encoder process: read and encode the log from `start`, page after page."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the relay stops it (Ctrl-C reaches both)
+    try:
+        select, mapper, release = opener()
+    except BaseException as error:
+        _send(out, RuntimeError(f"relay encoder could not open the log: {error}"))
+        return
+    position, idle = start - 1, False
+    try:
+        while os.getppid() == parent:
+            rows, last_id = select(position + 1, size)
+            if not last_id:
+                if not idle:
+                    _send(out, _CaughtUp(position))
+                idle = True
+                time.sleep(idle_wait)
+                continue
+            _send(out, encode_page(rows, last_id, mapper))
+            position, idle = last_id, False
+    except (BrokenPipeError, EOFError, OSError):
+        pass  # the relay is gone
+    except Exception as error:
+        with contextlib.suppress(OSError):
+            _send(out, RuntimeError(f"relay encoder failed: {type(error).__name__}: {error}"))
+    finally:
+        with contextlib.suppress(Exception):
+            release()
+
+
+def _send(out: Any, item: Any) -> None:
+    out.send_bytes(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
