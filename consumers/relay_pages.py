@@ -132,16 +132,36 @@ class ProcessPages:
         self.started = False
 
     def next(self, start: int, size: int) -> Page | None:
+        """The next page, merged with whatever else the encoder has already handed over (it
+        runs ahead in small pages when the log grows slowly), up to about `size` messages."""
         if self.process is None or start != self.expected:
             self._restart(start, size)
-        wait = self.start_timeout if not self.started else max(self.idle_wait, 0.05)
+        item = self._receive(self.start_timeout if not self.started else max(self.idle_wait, 0.05))
+        pages: list[Page] = []
+        while item is not None:
+            if isinstance(item, Page):
+                pages.append(item)
+                if sum(len(p.messages) for p in pages) >= size:
+                    break
+            item = self._receive(0) if self.pipe.poll(0) else None
+        if not pages:
+            return None
+        self.expected = pages[-1].last_id + 1
+        if len(pages) == 1:
+            return pages[0]
+        return Page(
+            pages[-1].last_id,
+            [m for p in pages for m in p.messages],
+            [x for p in pages for x in p.parked],
+        )
+
+    def _receive(self, wait: float) -> Page | _CaughtUp | None:
+        """The encoder's next item within `wait` seconds, or None; raises what it reports."""
         try:
-            ready = self.pipe.poll(wait)
-            item = pickle.loads(self.pipe.recv_bytes()) if ready else None
+            item = pickle.loads(self.pipe.recv_bytes()) if self.pipe.poll(wait) else None
         except EOFError:
             item = None
-            ready = False
-        if not ready:
+        if item is None:
             if not self.process.is_alive():
                 raise RuntimeError(
                     f"relay encoder process ended (exit code {self.process.exitcode})"
@@ -152,10 +172,7 @@ class ProcessPages:
         self.started = True
         if isinstance(item, BaseException):
             raise item
-        if isinstance(item, _CaughtUp):
-            return None
-        assert isinstance(item, Page)
-        self.expected = item.last_id + 1
+        assert isinstance(item, (Page, _CaughtUp))
         return item
 
     def _restart(self, start: int, size: int) -> None:

@@ -1,6 +1,7 @@
 """ntd benchmarks: each figure is a ratio against a baseline measured in the same run.
 
 Needs the services of scripts/postgres and scripts/kafka; run through scripts/bench.
+NTD_BENCH_RELAY_ARGS passes options to the latency run's relay (e.g. --no-encoder-process).
 """
 
 from __future__ import annotations
@@ -462,7 +463,17 @@ def bench_latency(seconds: float, rate: int, tmp: Path) -> None:
         env = _service_env(ntd)
         services = [
             subprocess.Popen(
-                [sys.executable, "-m", "ntd", "relay", "--page-size", "500"], env=env, cwd=REPO
+                [
+                    sys.executable,
+                    "-m",
+                    "ntd",
+                    "relay",
+                    "--page-size",
+                    "500",
+                    *os.environ.get("NTD_BENCH_RELAY_ARGS", "").split(),
+                ],
+                env=env,
+                cwd=REPO,
             ),
             subprocess.Popen(
                 [sys.executable, "-m", "ntd", "consume", "projections"], env=env, cwd=REPO

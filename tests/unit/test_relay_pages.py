@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from domain_fixtures import notice_data, register_brand
 
-from consumers.relay_pages import InlinePages, Page, ProcessPages
+from consumers.relay_pages import InlinePages, ProcessPages
 from domain.notice import parse_notice
 from ntd.bootstrap import FixedClock, Ntd, build, open_log_pages
 from ntd.config import Settings
@@ -26,30 +27,32 @@ def filed(tmp_path: Path) -> Any:
     system.close()
 
 
-def _ids(page: Page | None) -> tuple[int, list[str]]:
-    assert page is not None
-    return page.last_id, [m.ce_id for m in page.messages]
+def _drain(pages: InlinePages | ProcessPages) -> tuple[list[str], int]:
+    """Every message from the start of the log, and the last id covered."""
+    start, ids = 1, []
+    while (page := pages.next(start, 10)) is not None:
+        ids += [m.ce_id for m in page.messages]
+        start = page.last_id + 1
+    return ids, start - 1
 
 
 def _refuse() -> Any:
     raise ConnectionError("no database here")
 
 
-def test_an_encoder_process_gives_the_pages_the_relay_reads_inline(
+def test_an_encoder_process_gives_the_messages_the_relay_reads_inline(
     filed: tuple[Settings, Ntd],
 ) -> None:
     settings, system = filed
     inline = InlinePages(*open_log_pages(settings))
     aside = ProcessPages(functools.partial(open_log_pages, settings))
     try:
-        first = _ids(inline.next(1, 10))
-        assert _ids(aside.next(1, 10)) == first
-        second = _ids(inline.next(first[0] + 1, 10))
-        assert _ids(aside.next(first[0] + 1, 10)) == second
-        assert _ids(aside.next(1, 10)) == first  # asked from elsewhere: reads again from there
-        rest = inline.next(first[0] + 1, 1000)
-        assert rest is not None and aside.next(rest.last_id + 1, 1000) is None  # caught up
-        assert rest.last_id == system.app.recorder.max_notification_id()
+        everything, last = _drain(inline)
+        assert _drain(aside) == (everything, last)
+        assert last == system.app.recorder.max_notification_id() and len(everything) == 15
+        again = aside.next(1, 10)  # asked from elsewhere: reads again from there
+        assert again is not None
+        assert [m.ce_id for m in again.messages] == everything[: len(again.messages)]
     finally:
         inline.close()
         aside.close()
@@ -60,5 +63,20 @@ def test_an_encoder_that_cannot_open_the_log_says_why() -> None:
     try:
         with pytest.raises(RuntimeError, match="could not open the log: no database here"):
             aside.next(1, 10)
+    finally:
+        aside.close()
+
+
+def test_pages_the_encoder_ran_ahead_with_come_back_as_one(filed: tuple[Settings, Ntd]) -> None:
+    settings, system = filed
+    aside = ProcessPages(functools.partial(open_log_pages, settings))
+    try:
+        first = aside.next(1, 3)  # the encoder goes on in pages of three rows
+        assert first is not None
+        time.sleep(1.5)
+        rest = aside.next(first.last_id + 1, 1000)
+        assert rest is not None
+        assert rest.last_id == system.app.recorder.max_notification_id()
+        assert len(first.messages) + len(rest.messages) == 3 + 12  # the brand's events, the cases
     finally:
         aside.close()
