@@ -108,8 +108,11 @@ class Ntd:
         self.app.close()
 
 
-def build(settings: Settings | None = None, clock: Clock | None = None) -> Ntd:
-    """Wire ntd from settings (default: the environment)."""
+def build(
+    settings: Settings | None = None, clock: Clock | None = None, create_tables: bool = True
+) -> Ntd:
+    """Wire ntd from settings (default: the environment); without `create_tables` the store
+    is used as it is (no DDL, which would wait behind a writer's table lock)."""
     settings = settings or Settings.from_env()
     if settings.event_store == "sqlite" or settings.read_dsn.startswith("sqlite:"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -117,9 +120,8 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Ntd:
         _create_schema(settings.events_dsn, settings.events_schema)
     if clock is None:
         clock = FixedClock(settings.now) if settings.now else SystemClock()
-    app = NtdApplication(
-        settings.eventsourcing_env(), clock=clock, calendar=settings.calendar, rules=settings.rules
-    )
+    env = settings.eventsourcing_env() | ({} if create_tables else {"CREATE_TABLE": "n"})
+    app = NtdApplication(env, clock=clock, calendar=settings.calendar, rules=settings.rules)
     app.batch_reader = _store_reader(settings, app)
     return Ntd(settings=settings, app=app, clock=clock)
 
@@ -166,8 +168,9 @@ def build_relay(ntd: Ntd, **overrides: Any) -> Relay:
 
 
 def open_log_pages(settings: Settings) -> tuple[Select, Mapper[Any], Callable[[], None]]:
-    """In a relay's encoder process: its own view of the store, to read the log from."""
-    ntd = build(settings)
+    """In a relay's encoder process: its own view of the store (whose tables the relay's
+    process made), to read the log from."""
+    ntd = build(settings, create_tables=False)
     select, mapper, release = _log_pages(ntd)
 
     def close() -> None:

@@ -11,9 +11,12 @@ from pathlib import Path
 from uuid import uuid4
 
 import psycopg2
+from domain_fixtures import AGENT, notice_data, register_brand
 from eventsourcing.persistence import StoredEvent
 
 from consumers.relay import ensure_topics
+from domain.notice import parse_notice
+from domain.notifier import Notifier, NotifierKind
 from ntd.bootstrap import FixedClock, build, build_relay
 from ntd.config import Settings
 from tests.integration.conftest import REPO, settings_env
@@ -184,3 +187,39 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_a_write_committing_after_a_later_one_is_not_passed_over(pg_settings: Settings) -> None:
+    """Ids are handed out at insert and become visible at commit. Another writer holds id n in
+    an open transaction while this one files a notice: unless the notice waits for it (the
+    store's writers lock the events table first), the relay sees n+1, and moves past n for
+    good. With the library's insert function, which does not lock, this test fails."""
+    ntd = build(pg_settings, clock=FixedClock(START))
+    notifier, right = register_brand(ntd.app)
+    ensure_topics(pg_settings.kafka_bootstrap, 3, pg_settings.topic_prefix)
+    relay_until_caught_up(ntd)
+    other = Notifier.register("Slow", NotifierKind.BRAND, "l@slow.example", AGENT, START)
+    stored = ntd.app.mapper.to_stored_event(other.collect_events()[0])
+    held = psycopg2.connect(pg_settings.events_dsn)
+    table = f"{pg_settings.events_schema}.{ntd.app.recorder.events_table_name}"
+    with held.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (originator_id, originator_version, topic, state)"
+            " VALUES (%s, %s, %s, %s)",
+            (str(stored.originator_id), stored.originator_version, stored.topic, stored.state),
+        )
+    notice = parse_notice(notice_data(notifier, right))
+    writer = threading.Thread(target=ntd.app.file_notice, args=(notice,))
+    writer.start()
+    writer.join(1.0)
+    relay_until_caught_up(ntd)  # while the other writer's id is not yet committed
+    held.commit()
+    held.close()
+    writer.join(30)
+    relay_until_caught_up(ntd)
+    published = stored_published_events(ntd)
+    ntd.close()
+
+    messages = read_all(pg_settings.kafka_bootstrap, pg_settings.topic_prefix, len(published))
+    assert f"{other.id}:1" in published
+    assert {m.headers["ce_id"] for m in messages} == set(published)

@@ -167,7 +167,7 @@ class Backend:
             "POSTGRES_USER": url.username or "ntd",
             "POSTGRES_PASSWORD": url.password or "",
             "POSTGRES_SCHEMA": schema,
-            "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",  # as ntd.config: ids commit in order
             "POSTGRES_POOL_SIZE": "2",
         }
 
