@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
 import multiprocessing
 import os
 import pickle
@@ -22,11 +21,10 @@ from typing import Any, NamedTuple, Protocol
 
 import structlog
 from eventsourcing.persistence import Mapper, Notification
-from eventsourcing.utils import resolve_topic
 
 from consumers.envelope import Outgoing, encode_stored
 from consumers.relay_store import Parked
-from domain.catalog import aggregate_type
+from domain.catalog import is_published
 
 log = structlog.get_logger("ntd.relay")
 
@@ -61,18 +59,12 @@ def encode_page(rows: Sequence[Notification], last_id: int, mapper: Mapper[Any])
     messages, parked = [], []
     for row in rows:
         try:
-            if not _is_published(row.topic):
+            if not is_published(row.topic):
                 continue
             messages.append(encode_stored(row, mapper))
         except Exception as error:  # anything undecodable is parked, never lost or retried
             parked.append(park(row, error))
     return Page(last_id, messages, parked)
-
-
-@functools.cache
-def _is_published(topic: str) -> bool:
-    """Whether events of this stored topic leave the store (raises if the topic is unknown)."""
-    return aggregate_type(resolve_topic(topic)) is not None
 
 
 def park(notification: Notification, error: Exception) -> Parked:
@@ -138,10 +130,12 @@ class ProcessPages:
             self._restart(start, size)
         item = self._receive(self.start_timeout if not self.started else max(self.idle_wait, 0.05))
         pages: list[Page] = []
+        messages = 0
         while item is not None:
             if isinstance(item, Page):
                 pages.append(item)
-                if sum(len(p.messages) for p in pages) >= size:
+                messages += len(item.messages)
+                if messages >= size:
                     break
             item = self._receive(0) if self.pipe.poll(0) else None
         if not pages:

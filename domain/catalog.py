@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any
 
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import get_topic, resolve_topic
 
 from domain.case import Case
 from domain.listing_claim import ListingClaim
@@ -47,6 +48,12 @@ def internal_topics() -> list[str]:
         for value in vars(aggregate).values()
         if isinstance(value, type) and issubclass(value, DomainEvent)
     ]
+
+
+@functools.cache
+def is_published(stored_topic: str) -> bool:
+    """Whether events stored under this topic leave the store (raises if it names no class)."""
+    return aggregate_type(resolve_topic(stored_topic)) is not None
 
 
 def aggregate_type(event_class: type[Any]) -> str | None:

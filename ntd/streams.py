@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import signal
@@ -17,9 +16,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 import structlog
-from eventsourcing.utils import resolve_topic
 
-from domain.catalog import aggregate_type, internal_topics
+from domain.catalog import internal_topics, is_published
 from domain.values import DomainEvent
 from ntd.bootstrap import (
     CONSUMERS,
@@ -513,14 +511,9 @@ def _log_chunks(
         yield [
             (n.id, cast(DomainEvent, mapper.to_domain_event(n)))
             for n in page.rows
-            if _published(n.topic)
+            if is_published(n.topic)
         ]
         position = page.last_id
-
-
-@functools.cache
-def _published(topic: str) -> bool:
-    return aggregate_type(resolve_topic(topic)) is not None
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from domain.policies import CaseFacts, SellerRecord, Standing
 from domain.values import DomainEvent
 from projections.encoding import stamp
 from projections.policy_view import PolicyBatch, React
+from projections.sql import transaction
 from projections.staging import fresh
 from projections.tracking import Partition, Span, Tracked, advanced, select
 
@@ -208,19 +209,8 @@ class SqlPolicyStore:
     def _sql(self, text: str) -> str:
         return text.replace("?", "%s") if self._postgres else text
 
-    @contextmanager
-    def _writing(self) -> Iterator[Cursor]:
-        cur = self._conn.cursor()
-        try:
-            if not self._postgres:
-                cur.execute("BEGIN IMMEDIATE")
-            yield cur
-            self._conn.commit()
-        except BaseException:
-            self._conn.rollback()
-            raise
-        finally:
-            cur.close()
+    def _writing(self) -> AbstractContextManager[Cursor]:
+        return transaction(self._conn, None if self._postgres else "BEGIN IMMEDIATE")
 
     @contextmanager
     def _reading(self) -> Iterator[Cursor]:

@@ -10,7 +10,7 @@ import io
 import re
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -240,6 +240,24 @@ SCHEMA = (
 """Positions (log watermark and Kafka offsets), the swap gate, then the views."""
 
 
+@contextmanager
+def transaction(conn: Any, *opening: str | None) -> Iterator[Cursor]:
+    """A write transaction on a DB-API connection: its opening statements (None: none), then
+    commit, or rollback on any error."""
+    cur = conn.cursor()
+    try:
+        for statement in opening:
+            if statement:
+                cur.execute(statement)
+        yield cur
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        cur.close()
+
+
 class Dialect:
     """SQLite: `?` placeholders, BEGIN IMMEDIATE to write, executemany, fetchmany streaming.
 
@@ -388,21 +406,9 @@ class SqlReadStore:
     def _sql(self, text: str) -> str:
         return self._dialect.sql(text)
 
-    @contextmanager
-    def _writing(self, gate: bool = True) -> Iterator[Cursor]:
-        cur = self._conn.cursor()
-        try:
-            if self._dialect.begin_write:
-                cur.execute(self._dialect.begin_write)
-            if gate and self._dialect.gate:
-                cur.execute(self._dialect.gate)
-            yield cur
-            self._conn.commit()
-        except BaseException:
-            self._conn.rollback()
-            raise
-        finally:
-            cur.close()
+    def _writing(self, gate: bool = True) -> AbstractContextManager[Cursor]:
+        gated = self._dialect.gate if gate else None
+        return transaction(self._conn, self._dialect.begin_write, gated)
 
     @contextmanager
     def _reading(self) -> Iterator[Cursor]:

@@ -11,8 +11,8 @@ the swap or wholly after it; on SQLite the transaction's snapshot does the same.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import structlog
@@ -30,6 +30,7 @@ from projections.sql import (
     chain_row,
     deadline_rows,
     notifier_row,
+    transaction,
 )
 
 log = structlog.get_logger("ntd.rebuild")
@@ -156,19 +157,8 @@ class SqlStaging:
 
     # -- transactions and the rebuild lock -----------------------------------------------------
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Cursor]:
-        cur = self._conn.cursor()
-        try:
-            if self._dialect.begin_write:
-                cur.execute(self._dialect.begin_write)
-            yield cur
-            self._conn.commit()
-        except BaseException:
-            self._conn.rollback()
-            raise
-        finally:
-            cur.close()
+    def _transaction(self) -> AbstractContextManager[Cursor]:
+        return transaction(self._conn, self._dialect.begin_write)
 
     def _lock(self) -> None:
         if not self._postgres:

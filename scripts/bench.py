@@ -360,6 +360,17 @@ def _audit_copy(name: str) -> tuple[Any, list[tuple[Any, ...]], str]:
     return connection, rows, table
 
 
+def _raw_audit_insert(connection: Any, rows: list[tuple[Any, ...]], page: int) -> int:
+    """The baseline of the read side: the same audit rows by execute_values, `page` a commit."""
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), page):
+            execute_values(
+                cursor, "INSERT INTO raw_copy VALUES %s", rows[start : start + page], page_size=page
+            )
+            connection.commit()
+    return len(rows)
+
+
 def bench_projection(cases: int, tmp: Path) -> None:
     """Projection throughput from a pre-filled topic vs raw execute_values of the same rows."""
     from ntd.bootstrap import build_consumer
@@ -378,19 +389,7 @@ def bench_projection(cases: int, tmp: Path) -> None:
         loop.sink.close()
         connection, rows, _ = _audit_copy(name)
 
-        def raw() -> int:
-            with connection.cursor() as cursor:
-                for start in range(0, len(rows), 2000):
-                    execute_values(
-                        cursor,
-                        "INSERT INTO raw_copy VALUES %s",
-                        rows[start : start + 2000],
-                        page_size=2000,
-                    )
-                    connection.commit()
-            return len(rows)
-
-        base = timed(raw)
+        base = timed(lambda: _raw_audit_insert(connection, rows, 2000))
         connection.close()
         ntd.close()
     print(f"  ({events:,} events stored; {len(rows):,} audit rows)")
@@ -409,19 +408,7 @@ def bench_rebuild(cases: int, tmp: Path) -> None:
         result = rebuild_projections(ntd, "store")
         connection, rows, _ = _audit_copy(name)
 
-        def raw() -> int:
-            with connection.cursor() as cursor:
-                for start in range(0, len(rows), 5000):
-                    execute_values(
-                        cursor,
-                        "INSERT INTO raw_copy VALUES %s",
-                        rows[start : start + 5000],
-                        page_size=5000,
-                    )
-                    connection.commit()
-            return len(rows)
-
-        base = timed(raw)
+        base = timed(lambda: _raw_audit_insert(connection, rows, 5000))
         connection.close()
         ntd.close()
     seconds_per_million = 1_000_000 / result.rate

@@ -10,13 +10,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
-from uuid import UUID
 
 import psycopg2
+from dashboard_oracle import dashboard_from_events
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 
@@ -24,7 +24,7 @@ from consumers.envelope import decode
 from consumers.loop import Consumed
 from consumers.projector import ProjectionSink
 from consumers.relay import DEAD_LETTER_TOPIC, ensure_topics
-from domain.case import Case, Deadline
+from domain.case import Case
 from domain.catalog import aggregate_type
 from domain.rules import Rules
 from domain.values import DomainEvent
@@ -194,95 +194,9 @@ def spans_of(records: list[Consumed]) -> dict[tuple[str, int], Span]:
 # -- the dashboard, end to end -----------------------------------------------------------------
 
 
-def expected_dashboard(
-    ntd: Ntd, events: list[tuple[int, DomainEvent]], notifier_id: UUID, now: datetime
-) -> dict[str, Any]:
-    """A notifier's figures worked out plainly from the raw event list (states and open
-    deadlines from the case aggregates, as the domain replays them)."""
-    rules = Rules()
-    filed = {
-        e.originator_id: e
-        for _, e in events
-        if isinstance(e, Case.Filed) and e.notifier_id == notifier_id
-    }
-    later: dict[UUID, list[DomainEvent]] = defaultdict(list)
-    for _, e in events:
-        if e.originator_id in filed:
-            later[e.originator_id].append(e)
-
-    def first(case_id: UUID, kind: type) -> Any:
-        return next((e for e in later[case_id] if isinstance(e, kind)), None)
-
-    def reinstates(e: DomainEvent) -> bool:
-        if isinstance(e, Case.DeadlineMissed):
-            return e.deadline is Deadline.RESTORATION
-        return isinstance(e, Case.TakedownReversed | Case.AppealUpheld)
-
-    taken = {c: first(c, Case.TakenDown) for c in filed if first(c, Case.TakenDown)}
-    declined = {c for c in filed if first(c, Case.Declined)}
-    reversed_ = {c for c in taken if any(reinstates(e) for e in later[c])}
-    countered = {c for c in taken if first(c, Case.CounterNoticed)}
-    withdrawn = {c for c in filed if first(c, Case.Withdrawn)}
-    decided = set(taken) | declined
-    cases = {c: ntd.app.case(c) for c in filed}
-    hours = sorted((taken[c].timestamp - filed[c].timestamp).total_seconds() / 3600 for c in taken)
-
-    def share(part: int, whole: int) -> float | None:
-        return part / whole if whole else None
-
-    def rank(p: float) -> float | None:
-        return hours[math.ceil(p * len(hours)) - 1] if hours else None
-
-    kept = Counter(
-        (filed[c].listing.seller_id, filed[c].listing.marketplace)
-        for c in taken
-        if c not in reversed_
-    )
-    window_start = now - timedelta(days=rules.trusted_window_days)
-    window = {c for c, f in filed.items() if window_start <= f.timestamp <= now}
-    w_taken, w_reversed, w_decided = window & set(taken), window & reversed_, window & decided
-    takedown_share = share(len(w_taken) - len(w_reversed), len(w_decided))
-    reversal_share = share(len(w_reversed), len(w_taken))
-    return {
-        "cases": len(filed),
-        "cases_by_state": dict(Counter(case.state for case in cases.values())),
-        "filed_per_day": dict(Counter(f.timestamp.date().isoformat() for f in filed.values())),
-        "decided": len(decided),
-        "taken_down": len(taken),
-        "reversed": len(reversed_),
-        "declined": len(declined),
-        "counter_noticed": len(countered),
-        "withdrawn": len(withdrawn),
-        "takedown_rate": share(len(taken) - len(reversed_), len(decided)),
-        "decline_rate": share(len(declined), len(decided)),
-        "counter_notice_rate": share(len(countered), len(taken)),
-        "reversal_rate": share(len(reversed_), len(taken)),
-        "time_to_takedown_p50_hours": rank(0.5),
-        "time_to_takedown_p90_hours": rank(0.9),
-        "open_deadlines": dict(Counter(k for case in cases.values() for k in case.deadlines)),
-        "breaches": dict(
-            Counter(
-                e.deadline for c in filed for e in later[c] if isinstance(e, Case.DeadlineMissed)
-            )
-        ),
-        "top_sellers": tuple(
-            {"seller_id": seller, "marketplace": market, "takedowns": n}
-            for (seller, market), n in sorted(
-                kept.items(), key=lambda item: (-item[1], item[0][1], item[0][0])
-            )[:5]
-        ),
-        "trusted_notices": len(window),
-        "trusted_decided": len(w_decided),
-        "trusted_taken_down": len(w_taken),
-        "trusted_reversed": len(w_reversed),
-        "trusted_takedown_share": takedown_share,
-        "trusted_reversal_share": reversal_share,
-        "in_trusted_lane": ntd.app.notifier(notifier_id).in_trusted_lane,
-    }
-
-
-def figures(board: Any) -> dict[str, Any]:
-    found = board.model_dump()
+def figures(found: dict[str, Any]) -> dict[str, Any]:
+    """A dashboard's figures with the trusted-lane ones flattened (`qualifies` left out)."""
+    found = dict(found)
     trusted = found.pop("trusted")
     for key in ("notices", "decided", "taken_down", "reversed", "takedown_share"):
         found[f"trusted_{key}"] = trusted[key]
@@ -303,8 +217,13 @@ def test_dashboard_figures_fed_through_kafka_equal_figures_computed_from_the_raw
         notifiers = {e.notifier_id for _, e in events if isinstance(e, Case.Filed)}
         assert len(notifiers) == 2
         for notifier_id in notifiers:
-            actual = figures(ntd.read_store.dashboard(notifier_id, now, Rules()))
-            expected = expected_dashboard(ntd, events, notifier_id, now)
+            actual = figures(ntd.read_store.dashboard(notifier_id, now, Rules()).model_dump())
+            in_lane = ntd.app.notifier(notifier_id).in_trusted_lane
+            expected = figures(
+                dashboard_from_events(
+                    [e for _, e in events], notifier_id, now, Rules(), ntd.app.case, in_lane
+                )
+            )
             for key, value in expected.items():
                 if isinstance(value, float):
                     assert actual[key] == value or math.isclose(actual[key], value), key

@@ -11,25 +11,14 @@ from uuid import UUID
 
 import psycopg2
 
-from consumers.relay import ensure_topics
 from domain.notice import parse_notice
 from domain.notifier import Notifier
 from domain.seller import Seller
-from ntd.bootstrap import FixedClock, Ntd, build, build_consumer, build_relay
+from ntd.bootstrap import FixedClock, Ntd, build, build_consumer
 from ntd.config import Settings
 from projections.policy_view import open_policy_store
 from tests.integration.history import AGENT, REASONS, START, brand, notice
-
-
-def relay_all(ntd: Ntd) -> None:
-    """Put everything stored so far on Kafka."""
-    settings = ntd.settings
-    ensure_topics(settings.kafka_bootstrap, settings.kafka_partitions, settings.topic_prefix)
-    relay = build_relay(ntd)
-    try:
-        relay.run(threading.Event(), until_caught_up=True)
-    finally:
-        relay.close()
+from tests.integration.test_consumers import relay_all
 
 
 class Marketplace:
