@@ -166,6 +166,7 @@ def make_consumer(config: LoopConfig) -> KafkaConsumer:
         auto_offset_reset="earliest",
         max_poll_records=config.max_poll_records,
         partition_assignment_strategy=(RangePartitionAssignor, RoundRobinPartitionAssignor),
+        metadata_max_age_ms=60_000,  # a topic the group missed is noticed within a minute
     )
 
 
@@ -261,6 +262,10 @@ class ConsumerLoop:
     def run(self, stop: threading.Event, until_caught_up: bool = False) -> None:
         """Consume until `stop` is set (or, with until_caught_up, until nothing is left)."""
         self.consumer = self.consumer_factory(self.config)
+        # Learn the topics before joining: a group leader whose metadata lacks them assigns
+        # nothing, and the group idles until its next metadata refresh.
+        for topic in self.config.topics:
+            self.consumer.partitions_for_topic(topic)
         self.consumer.subscribe(self.config.topics, listener=self.listener)
         self.log.info("consumer.started", topics=self.config.topics)
         backoff = 0.5
