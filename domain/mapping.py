@@ -16,7 +16,7 @@ ORIGINATOR_FIELDS = frozenset({"originator_id", "originator_version"})
 
 def event_payload(event: BaseModel) -> bytes:
     """The JSON payload of an event: the stored state, the Kafka value, one serialisation."""
-    return event.model_dump_json(exclude=set(ORIGINATOR_FIELDS)).encode()
+    return event.model_dump_json(exclude=ORIGINATOR_FIELDS).encode()
 
 
 def with_originator(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Protocol, Self
 from uuid import UUID, uuid5
 
@@ -22,6 +21,7 @@ from pydantic import (
 NTD_NAMESPACE = UUID("5b0c7f5e-3d0e-4c61-9a55-6f1d1a8e2b7d")
 
 
+@lru_cache(maxsize=8192)  # a command names the same key more than once (claims, cases)
 def stable_id(*parts: str) -> UUID:
     """A deterministic id for a natural key, so the same key always names the same aggregate."""
     return uuid5(NTD_NAMESPACE, "|".join(parts))
@@ -168,25 +168,25 @@ class EventSourced(Aggregate):
         cls, event_class: type[Any], aggregate_id: UUID, actor: Actor, at: datetime, **fields: Any
     ) -> Self:
         """Create the aggregate with its first event; invalid fields raise InvalidInput."""
-        with _invalid_input(event_class):
+        try:
             return cls._create(event_class, id=aggregate_id, actor=actor, timestamp=at, **fields)
+        except ValidationError as error:
+            raise _invalid_input(event_class, error) from None
 
     def record(self, event_class: type[Any], actor: Actor, at: datetime, **fields: Any) -> None:
         """Trigger an event stamped with who did it and when (the clock's time, not the host's)."""
-        with _invalid_input(event_class):
+        try:
             self.trigger_event(event_class, actor=actor, timestamp=at, **fields)
+        except ValidationError as error:
+            raise _invalid_input(event_class, error) from None
 
 
 class InvalidInput(DomainError):
     """A command's values do not fit the event they would record."""
 
 
-@contextmanager
-def _invalid_input(event_class: type[Any]) -> Iterator[None]:
-    try:
-        yield
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors()
-        )
-        raise InvalidInput(f"invalid {event_class.__name__}: {problems}") from None
+def _invalid_input(event_class: type[Any], error: ValidationError) -> InvalidInput:
+    problems = "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors()
+    )
+    return InvalidInput(f"invalid {event_class.__name__}: {problems}")

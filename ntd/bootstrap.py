@@ -102,9 +102,9 @@ class Ntd:
         if self._policy_store is not None:
             self._policy_store.close()
             self._policy_store = None
-        reader = self.app.batch_reader
-        if reader is not None and hasattr(reader, "close"):
-            reader.close()
+        for part in (self.app.batch_reader, self.app.recorder):
+            if part is not None and hasattr(part, "close"):
+                part.close()
         self.app.close()
 
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 from uuid import UUID, uuid4
 
 from domain.application import FilingReceipt, NtdApplication
@@ -158,18 +157,10 @@ class Backend:
             cursor.execute(f"CREATE SCHEMA {schema}")
         connection.close()
         cls.schemas.append(schema)
-        url = urlparse(cls.postgres_dsn)
-        return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": url.path.strip("/"),
-            "POSTGRES_HOST": url.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(url.port or 5432),
-            "POSTGRES_USER": url.username or "ntd",
-            "POSTGRES_PASSWORD": url.password or "",
-            "POSTGRES_SCHEMA": schema,
-            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",  # as ntd.config: ids commit in order
-            "POSTGRES_POOL_SIZE": "2",
-        }
+        from ntd.config import Settings  # the production store's settings, write path included
+
+        settings = Settings(Path("."), "postgres", cls.postgres_dsn, schema)
+        return settings.eventsourcing_env() | {"POSTGRES_POOL_SIZE": "2"}
 
 
 def make_app(
