@@ -104,31 +104,53 @@ class _CaughtUp(NamedTuple):
     position: int
 
 
+class _Ready(NamedTuple):
+    """The encoder has opened the log and waits to be told where to start."""
+
+
 class ProcessPages:
     """Pages read and encoded ahead, in order, by a process of its own.
 
-    The encoder writes each page, pickled, into a pipe widened to hold a page or two, so it runs
-    about that far in front of the relay. When the relay asks from anywhere but the end of the
-    last page (after a broker outage it goes back to its stored position), the encoder is
-    replaced by one that starts there. The encoder ends when the relay closes it, or by itself
-    when the relay's process is gone (its pipe breaks, or its parent changes)."""
+    Starting the encoder (a fresh interpreter, its imports, its own connection) takes most of a
+    second; until it says it is ready, pages come from `inline` (when given), and then it is told
+    to start where they ended. It writes each page, pickled, into a pipe widened to hold a page
+    or two, so it runs about that far in front of the relay. When the relay asks from anywhere
+    but the end of the last page (after a broker outage it goes back to its stored position),
+    the encoder is replaced by one that starts there. The encoder ends when the relay closes it,
+    or by itself when the relay's process is gone (its pipes break, or its parent changes)."""
 
-    def __init__(self, opener: Opener, idle_wait: float = 0.01, start_timeout: float = 60) -> None:
+    def __init__(
+        self,
+        opener: Opener,
+        idle_wait: float = 0.01,
+        start_timeout: float = 60,
+        inline: Pages | None = None,
+    ) -> None:
         self.opener = opener
         self.idle_wait = idle_wait
         self.start_timeout = start_timeout
+        self.inline = inline
         self.context = multiprocessing.get_context("spawn")
         self.process: Any = None
         self.pipe: Any = None
+        self.control: Any = None
         self.expected = -1
+        self.ready = False
         self.started = False
 
     def next(self, start: int, size: int) -> Page | None:
         """The next page, merged with whatever else the encoder has already handed over (it
         runs ahead in small pages when the log grows slowly), up to about `size` messages."""
-        if self.process is None or start != self.expected:
-            self._restart(start, size)
-        item = self._receive(self.start_timeout if not self.started else max(self.idle_wait, 0.05))
+        if self.process is None or (self.ready and start != self.expected):
+            self._restart()
+        if not self.ready:
+            if self.inline is not None and not self.pipe.poll(0):
+                page = self.inline.next(start, size)
+                self.expected = page.last_id + 1 if page is not None else start
+                return page
+            self._start_at(start, size)
+        wait = self.start_timeout if not self.started else max(self.idle_wait, 0.05)
+        item = self._receive(wait)
         pages: list[Page] = []
         messages = 0
         while item is not None:
@@ -149,7 +171,14 @@ class ProcessPages:
             [x for p in pages for x in p.parked],
         )
 
-    def _receive(self, wait: float) -> Page | _CaughtUp | None:
+    def _start_at(self, start: int, size: int) -> None:
+        """Wait for the encoder to be ready, and tell it where to start."""
+        if not isinstance(self._receive(self.start_timeout), _Ready):
+            raise RuntimeError("relay encoder process did not say it was ready")
+        self.control.send((start, size))
+        self.ready, self.started, self.expected = True, False, start
+
+    def _receive(self, wait: float) -> Page | _CaughtUp | _Ready | None:
         """The encoder's next item within `wait` seconds, or None; raises what it reports."""
         try:
             item = pickle.loads(self.pipe.recv_bytes()) if self.pipe.poll(wait) else None
@@ -163,35 +192,45 @@ class ProcessPages:
             if not self.started:
                 raise RuntimeError(f"relay encoder process gave nothing in {wait:.0f} s")
             return None
-        self.started = True
         if isinstance(item, BaseException):
             raise item
-        assert isinstance(item, (Page, _CaughtUp))
+        assert isinstance(item, (Page, _CaughtUp, _Ready))
+        if not isinstance(item, _Ready):
+            self.started = True
         return item
 
-    def _restart(self, start: int, size: int) -> None:
-        self.close()
+    def _restart(self) -> None:
+        self._stop_encoder()
         self.pipe, writer = self.context.Pipe(duplex=False)
+        reader, self.control = self.context.Pipe(duplex=False)
         _widen(writer.fileno())
         self.process = self.context.Process(
             target=_encode_ahead,
-            args=(self.opener, start, size, self.idle_wait, writer, os.getpid()),
+            args=(self.opener, self.idle_wait, writer, reader, os.getpid()),
             name="ntd-relay-encoder",
             daemon=True,
         )
         self.process.start()
         writer.close()
-        self.expected, self.started = start, False
-        log.info("relay.encoder_started", start=start, pid=self.process.pid)
+        reader.close()
+        self.ready, self.started = False, False
+        log.info("relay.encoder_started", pid=self.process.pid)
 
     def close(self) -> None:
+        """End the encoder, and close the inline pages."""
+        self._stop_encoder()
+        if self.inline is not None:
+            self.inline.close()
+
+    def _stop_encoder(self) -> None:
         if self.process is not None:
             self.process.terminate()
             self.process.join(5)
             self.process = None
-        if self.pipe is not None:
-            self.pipe.close()
-            self.pipe = None
+        for end in (self.pipe, self.control):
+            if end is not None:
+                end.close()
+        self.pipe = self.control = None
 
 
 def _widen(fd: int) -> None:
@@ -204,18 +243,19 @@ PIPE_BYTES = 1 << 20
 """The pipe's capacity: Linux's default maximum for an unprivileged process."""
 
 
-def _encode_ahead(
-    opener: Opener, start: int, size: int, idle_wait: float, out: Any, parent: int
-) -> None:
-    """The encoder process: read and encode the log from `start`, page after page."""
+def _encode_ahead(opener: Opener, idle_wait: float, out: Any, control: Any, parent: int) -> None:
+    """The encoder process: open the log, say so, and from the position the relay names read
+    and encode it, page after page."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the relay stops it (Ctrl-C reaches both)
     try:
         select, mapper, release = opener()
     except BaseException as error:
         _send(out, RuntimeError(f"relay encoder could not open the log: {error}"))
         return
-    position, idle = start - 1, False
     try:
+        _send(out, _Ready())
+        start, size = control.recv()
+        position, idle = start - 1, False
         while os.getppid() == parent:
             rows, last_id = select(position + 1, size)
             if not last_id:

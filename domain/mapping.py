@@ -11,7 +11,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import BaseModel
 
-ORIGINATOR_FIELDS = frozenset({"originator_id", "originator_version"})
+ORIGINATOR_FIELDS: set[str] = {"originator_id", "originator_version"}  # never changed
 
 
 def event_payload(event: BaseModel) -> bytes:

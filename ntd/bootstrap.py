@@ -161,7 +161,7 @@ def build_relay(ntd: Ntd, **overrides: Any) -> Relay:
     pages: Pages
     if config.encoder_process:
         opener = functools.partial(open_log_pages, settings)
-        pages = ProcessPages(opener, config.idle_wait)
+        pages = ProcessPages(opener, config.idle_wait, inline=InlinePages(*_log_pages(ntd)))
     else:
         pages = InlinePages(*_log_pages(ntd))
     return Relay(pages, ntd.app.recorder.max_notification_id, positions, config)

@@ -40,6 +40,11 @@ def _refuse() -> Any:
     raise ConnectionError("no database here")
 
 
+def _slow_open(settings: Settings, seconds: float) -> Any:
+    time.sleep(seconds)
+    return open_log_pages(settings)
+
+
 def test_an_encoder_process_gives_the_messages_the_relay_reads_inline(
     filed: tuple[Settings, Ntd],
 ) -> None:
@@ -79,4 +84,28 @@ def test_pages_the_encoder_ran_ahead_with_come_back_as_one(filed: tuple[Settings
         assert rest.last_id == system.app.recorder.max_notification_id()
         assert len(first.messages) + len(rest.messages) == 3 + 12  # the brand's events, the cases
     finally:
+        aside.close()
+
+
+def test_pages_come_inline_until_the_encoder_is_ready_and_it_goes_on_where_they_ended(
+    filed: tuple[Settings, Ntd],
+) -> None:
+    settings, _ = filed
+    reference = InlinePages(*open_log_pages(settings))
+    aside = ProcessPages(
+        functools.partial(_slow_open, settings, 1.0), inline=InlinePages(*open_log_pages(settings))
+    )
+    try:
+        everything, last = _drain(reference)
+        start, ids, sources = 1, [], []
+        while (page := aside.next(start, 3)) is not None:
+            ids += [m.ce_id for m in page.messages]
+            sources.append("encoder" if aside.ready else "inline")
+            start = page.last_id + 1
+            if len(sources) == 2:
+                time.sleep(2.0)  # the encoder is ready now; the next page comes from it
+        assert (ids, start - 1) == (everything, last)
+        assert sources[:2] == ["inline", "inline"] and set(sources[2:]) == {"encoder"}
+    finally:
+        reference.close()
         aside.close()
