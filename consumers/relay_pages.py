@@ -137,6 +137,8 @@ class ProcessPages:
         self.expected = -1
         self.ready = False
         self.started = False
+        self.idle_at: int | None = None
+        """The position the encoder last said it found nothing after."""
 
     def next(self, start: int, size: int) -> Page | None:
         """The next page, merged with whatever else the encoder has already handed over (it
@@ -149,17 +151,7 @@ class ProcessPages:
                 self.expected = page.last_id + 1 if page is not None else start
                 return page
             self._start_at(start, size)
-        wait = self.start_timeout if not self.started else max(self.idle_wait, 0.05)
-        item = self._receive(wait)
-        pages: list[Page] = []
-        messages = 0
-        while item is not None:
-            if isinstance(item, Page):
-                pages.append(item)
-                messages += len(item.messages)
-                if messages >= size:
-                    break
-            item = self._receive(0) if self.pipe.poll(0) else None
+        pages = self._collect(size)
         if not pages:
             return None
         self.expected = pages[-1].last_id + 1
@@ -171,12 +163,39 @@ class ProcessPages:
             [x for p in pages for x in p.parked],
         )
 
+    def _collect(self, size: int) -> list[Page]:
+        """The pages the encoder has handed over, up to about `size` messages; if none, wait
+        for one, unless the encoder said it found nothing after the relay's position (only
+        then is the log drained for now: a slow page is not the end of the log)."""
+        pages: list[Page] = []
+        messages = 0
+        deadline = time.monotonic() + self.start_timeout
+        while messages < size:
+            if pages or self.idle_at == self.expected - 1:
+                wait = 0.0 if pages else max(self.idle_wait, 0.05)
+            else:
+                wait = max(deadline - time.monotonic(), 0.0)
+            item = self._receive(wait)
+            if item is None:
+                if pages or self.idle_at == self.expected - 1:
+                    break
+                raise RuntimeError(
+                    f"relay encoder process gave nothing in {self.start_timeout:.0f} s"
+                )
+            if isinstance(item, _CaughtUp):
+                self.idle_at = item.position
+            elif isinstance(item, Page):
+                pages.append(item)
+                messages += len(item.messages)
+                self.idle_at = None
+        return pages
+
     def _start_at(self, start: int, size: int) -> None:
         """Wait for the encoder to be ready, and tell it where to start."""
         if not isinstance(self._receive(self.start_timeout), _Ready):
             raise RuntimeError("relay encoder process did not say it was ready")
         self.control.send((start, size))
-        self.ready, self.started, self.expected = True, False, start
+        self.ready, self.started, self.expected, self.idle_at = True, False, start, None
 
     def _receive(self, wait: float) -> Page | _CaughtUp | _Ready | None:
         """The encoder's next item within `wait` seconds, or None; raises what it reports."""

@@ -45,6 +45,16 @@ def _slow_open(settings: Settings, seconds: float) -> Any:
     return open_log_pages(settings)
 
 
+def _slow_reads(settings: Settings, seconds: float) -> Any:
+    select, mapper, release = open_log_pages(settings)
+
+    def slow_select(start: int, limit: int) -> Any:
+        time.sleep(seconds)
+        return select(start, limit)
+
+    return slow_select, mapper, release
+
+
 def test_an_encoder_process_gives_the_messages_the_relay_reads_inline(
     filed: tuple[Settings, Ntd],
 ) -> None:
@@ -106,6 +116,20 @@ def test_pages_come_inline_until_the_encoder_is_ready_and_it_goes_on_where_they_
                 time.sleep(2.0)  # the encoder is ready now; the next page comes from it
         assert (ids, start - 1) == (everything, last)
         assert sources[:2] == ["inline", "inline"] and set(sources[2:]) == {"encoder"}
+    finally:
+        reference.close()
+        aside.close()
+
+
+def test_a_slow_page_is_waited_for_not_taken_for_the_end_of_the_log(
+    filed: tuple[Settings, Ntd],
+) -> None:
+    settings, _ = filed
+    reference = InlinePages(*open_log_pages(settings))
+    aside = ProcessPages(functools.partial(_slow_reads, settings, 0.3))
+    try:
+        assert _drain(aside) == _drain(reference)  # every read takes longer than an idle wait
+        assert aside.next(aside.expected, 10) is None  # and at the end, the log is drained
     finally:
         reference.close()
         aside.close()
