@@ -14,7 +14,7 @@ from eventsourcing.utils import resolve_topic
 from pydantic import BaseModel, ValidationError
 
 from domain.catalog import aggregate_type, ce_type, resolve_ce_type, topic_for
-from domain.mapping import upcast, with_originator
+from domain.mapping import class_version, upcast, with_originator
 from domain.values import DomainEvent
 
 SPEC_VERSION = "1.0"
@@ -132,7 +132,7 @@ _READ_HEADERS = ("ce_specversion", "ce_id", "ce_type", "ce_source", "ntd_notific
 def _validated(cls: type[DomainEvent], value: bytes, name: str) -> DomainEvent:
     """The event in a message's value; one pass in pydantic-core when no upcasting is due."""
     try:
-        if getattr(cls, "class_version", 1) == 1:
+        if class_version(cls) == 1:
             return cls.model_validate_json(value)
         state = pydantic_core.from_json(value)
         if not isinstance(state, dict):

@@ -19,13 +19,25 @@ def event_payload(event: BaseModel) -> bytes:
     return event.model_dump_json(exclude=ORIGINATOR_FIELDS).encode()
 
 
+_VERSIONS: dict[type[Any], int] = {}
+
+
+def class_version(cls: type[Any]) -> int:
+    """The event class's version (1 unless it says otherwise); a missing class attribute is
+    slow to look up on pydantic models, and every stored event asks."""
+    version = _VERSIONS.get(cls)
+    if version is None:
+        version = _VERSIONS[cls] = int(getattr(cls, "class_version", 1))
+    return version
+
+
 def with_originator(
     cls: type[Any], state: bytes, originator_id: object, version: int
 ) -> bytes | None:
     """The event's full JSON from a stored state (its JSON without the originator fields), or
     None when the state needs more than that: upcasting (the class is past version 1, so the
     state may be older), or it is not plain JSON."""
-    if getattr(cls, "class_version", 1) != 1 or len(state) < 3 or state[:1] != b"{":
+    if class_version(cls) != 1 or len(state) < 3 or state[:1] != b"{":
         return None
     return b'{"originator_id":"%s","originator_version":%d,%s' % (
         str(originator_id).encode(),
@@ -41,7 +53,7 @@ def upcast(cls: type[Any], state: dict[str, Any]) -> dict[str, Any]:
     `upcast_v1_v2(state)`, `upcast_v2_v3(state)`, ..., each changing the state dict in place.
     """
     version = state.pop("class_version", 1)
-    current = getattr(cls, "class_version", 1)
+    current = class_version(cls)
     while version < current:
         step = f"upcast_v{version}_v{version + 1}"
         upcaster = getattr(cls, step, None)
@@ -61,7 +73,7 @@ class PydanticMapper(Mapper[UUID]):
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         event = cast(BaseModel, domain_event)
         payload = event_payload(event)
-        version = getattr(type(event), "class_version", 1)
+        version = class_version(type(event))
         if version > 1:
             payload = payload[:-1] + b',"class_version":' + str(version).encode() + b"}"
         if self.compressor:

@@ -119,6 +119,13 @@ def published_type(event_class: type[Any]) -> str | None:
     return catalog.aggregate_type(event_class)
 
 
+@cache
+def _has_reasons(event_class: type[Any]) -> bool:
+    """Whether the event records a statement of reasons (asking a pydantic model for an
+    attribute it lacks is slow)."""
+    return "reasons" in getattr(event_class, "model_fields", {})
+
+
 def open_chain(event: DomainEvent, aggregate_type: str) -> AuditChain:
     """A new chain, naming the parties the aggregate's first event tells."""
     notice = notifier = seller = None
@@ -134,7 +141,7 @@ def open_chain(event: DomainEvent, aggregate_type: str) -> AuditChain:
 
 def seal(seq: int, event: DomainEvent, chain: AuditChain) -> AuditRecord:
     """The audit row of one event, linked to the head of its aggregate's chain."""
-    reasons = getattr(event, "reasons", None)
+    reasons = event.reasons if _has_reasons(type(event)) else None  # type: ignore[attr-defined]
     aggregate_id, version = str(event.originator_id), event.originator_version
     content = (
         seq,

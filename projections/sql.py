@@ -7,7 +7,6 @@ text order is time order in both databases and audit rows hash the same on every
 from __future__ import annotations
 
 import io
-import re
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -116,7 +115,6 @@ class Table:
         ]
 
 
-_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -125,7 +123,9 @@ def _copy_field(value: Any) -> str:
     if value is None:
         return "\\N"
     text = value if type(value) is str else str(value)
-    return text.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(text) else text
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.translate(_COPY_ESCAPES)
+    return text
 
 
 VIEW_TABLES = (
