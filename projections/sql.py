@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -371,15 +371,21 @@ def open_postgres(url: str) -> SqlReadStore:
     """A store in a PostgreSQL database, e.g. postgresql://ntd:ntd@127.0.0.1:5432/ntd."""
     import psycopg2
 
-    return SqlReadStore(psycopg2.connect(url), PostgresDialect())
+    return SqlReadStore(
+        psycopg2.connect(url), PostgresDialect(), connect=lambda: psycopg2.connect(url)
+    )
 
 
 class SqlReadStore:
     """A ReadStore over one DB-API connection; rows and position commit together."""
 
-    def __init__(self, connection: Any, dialect: Dialect) -> None:
+    def __init__(
+        self, connection: Any, dialect: Dialect, connect: Callable[[], Any] | None = None
+    ) -> None:
         self._conn = connection
         self._dialect = dialect
+        self.connect = connect
+        """Opens another connection to the same database (work that can run side by side)."""
         with self._writing(gate=False) as cur:
             for statement in SCHEMA:
                 cur.execute(statement)

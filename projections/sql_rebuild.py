@@ -10,8 +10,10 @@ the swap or wholly after it; on SQLite the transaction's snapshot does the same.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -41,6 +43,8 @@ ADVISORY_REBUILD = 7102
 SWAP_LOCK_TIMEOUT = "3s"
 SWAP_ATTEMPTS = 40
 BY_NAME = {table.name: table for table in VIEW_TABLES}
+INDEX_LANES = 4
+"""At most this many index builds at once (one per CPU)."""
 
 
 class RebuildBusy(RuntimeError):
@@ -111,15 +115,32 @@ class SqlStaging:
         self._dialect.copy(cur, BY_NAME[name], PREFIX + name, rows)
 
     def _index_postgres(self) -> None:
+        """Build every key and index, side by side on a few connections when the store can
+        open them (each build is one CPU-bound sort), then make the keys primary keys."""
+        largest_first = sorted(VIEW_TABLES, key=lambda table: table.name != "read_audit")
+        builds = [
+            statement
+            for table in largest_first
+            for statement in (
+                f"CREATE UNIQUE INDEX {PREFIX}{table.name}_pkey"
+                f" ON {PREFIX}{table.name} ({table.key})",
+                *table.index_statements(PREFIX + table.name),
+            )
+        ]
+        lanes = min(os.cpu_count() or 1, INDEX_LANES) if self._store.connect else 1
+        if lanes > 1:
+            _run_side_by_side(builds, self._store.connect, lanes)  # type: ignore[arg-type]
         with self._transaction() as cur:
             cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            if lanes == 1:
+                for statement in builds:
+                    cur.execute(statement)
             for table in VIEW_TABLES:
                 staged = PREFIX + table.name
                 cur.execute(
-                    f"ALTER TABLE {staged} ADD CONSTRAINT {staged}_pkey PRIMARY KEY ({table.key})"
+                    f"ALTER TABLE {staged} ADD CONSTRAINT {staged}_pkey"
+                    f" PRIMARY KEY USING INDEX {staged}_pkey"
                 )
-                for statement in table.index_statements(staged):
-                    cur.execute(statement)
                 cur.execute(f"ANALYZE {staged}")
 
     # -- the swap ------------------------------------------------------------------------------
@@ -180,6 +201,39 @@ class SqlStaging:
                 "SELECT pg_advisory_unlock(%s, hashtext(current_schema()))", (ADVISORY_REBUILD,)
             )
         self._locked = False
+
+
+def _run_side_by_side(statements: Sequence[str], connect: Callable[[], Any], lanes: int) -> None:
+    """Run the statements on `lanes` connections of their own, each taking the next one left;
+    raises the first failure once all have stopped."""
+    pending = list(reversed(statements))
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+
+    def lane() -> None:
+        connection = connect()
+        try:
+            connection.autocommit = True
+            with connection.cursor() as cur:
+                cur.execute("SET maintenance_work_mem = '256MB'")
+                while not failures:
+                    with lock:
+                        if not pending:
+                            return
+                        statement = pending.pop()
+                    cur.execute(statement)
+        except BaseException as error:
+            failures.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=lane, name=f"ntd-index-{n}") for n in range(lanes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
 
 
 def _lock_timeout(error: Exception) -> bool:
