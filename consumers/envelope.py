@@ -13,6 +13,7 @@ from eventsourcing.persistence import Mapper, Notification
 from eventsourcing.utils import resolve_topic
 from pydantic import BaseModel, ValidationError
 
+from consumers.partitioning import key_hash
 from domain.catalog import aggregate_type, ce_type, resolve_ce_type, topic_for
 from domain.mapping import class_version, upcast, with_originator
 from domain.values import DomainEvent
@@ -37,6 +38,8 @@ class Outgoing(NamedTuple):
     value: bytes
     headers: Headers
     ce_id: str
+    key_hash: int
+    """The key's partitioning hash: the message goes to partition key_hash % partitions."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ def _message(
         ("content-type", CONTENT_TYPE_BYTES),
         ("ntd_notification_id", str(notification_id).encode()),
     ]
-    return Outgoing(kind.topic, key, value, headers, cid)
+    return Outgoing(kind.topic, key, value, headers, cid, key_hash(key))
 
 
 def encode(event: BaseModel, notification_id: int) -> Outgoing | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import struct
 import threading
 import time
 from collections import deque
@@ -15,9 +14,8 @@ import structlog
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
-from kafka.partitioner import DefaultPartitioner
-from kafka.partitioner.abc import Partitioner
 
+from consumers.partitioning import KeyHashPartitioner
 from consumers.relay_pages import Pages
 from consumers.relay_store import Parked, RelayPositions
 from domain.catalog import PUBLISHED, topic_for
@@ -44,59 +42,6 @@ class RelayConfig:
     max_pages_in_flight: int = 8
     encoder_process: bool = False
     """Read and encode the log in a process of its own, so this one only produces."""
-
-
-def murmur2(data: bytes) -> int:
-    """Kafka's key hash (the Java client's `Utils.murmur2`), as an unsigned 32-bit value."""
-    m = 0x5BD1E995
-    length = len(data)
-    h = 0x9747B28C ^ length
-    whole = length & ~3
-    for k in struct.unpack_from(f"<{length >> 2}I", data):
-        k = (k * m) & 0xFFFFFFFF
-        k = ((k ^ (k >> 24)) * m) & 0xFFFFFFFF
-        h = ((h * m) & 0xFFFFFFFF) ^ k
-    extra = length & 3
-    if extra >= 3:
-        h ^= data[whole + 2] << 16
-    if extra >= 2:
-        h ^= data[whole + 1] << 8
-    if extra >= 1:
-        h = ((h ^ data[whole]) * m) & 0xFFFFFFFF
-    h = ((h ^ (h >> 13)) * m) & 0xFFFFFFFF
-    return h ^ (h >> 15)
-
-
-class KeyHashPartitioner(Partitioner):
-    """The default partitioner's choice (murmur2 of the key over the sorted partitions, the same
-    as the Java client's), computed with a fraction of the pure-Python work per record."""
-
-    def __init__(self) -> None:
-        self.sorted: dict[str, tuple[int, list[int]]] = {}
-
-    def partition(
-        self,
-        topic: str,
-        key: Any,
-        serialized_key: bytes | None,
-        value: Any,
-        serialized_value: Any,
-        cluster: Any,
-    ) -> int:
-        if serialized_key is None:
-            return self.fallback.partition(
-                topic, key, serialized_key, value, serialized_value, cluster
-            )
-        known = cluster.partitions_for_topic(topic)
-        if known is None:
-            raise ValueError(f"Topic {topic} not found in ClusterMetadata")
-        cached = self.sorted.get(topic)
-        if cached is None or cached[0] != len(known):
-            cached = self.sorted[topic] = (len(known), sorted(known))
-        partitions = cached[1]
-        return partitions[(murmur2(serialized_key) & 0x7FFFFFFF) % len(partitions)]
-
-    fallback = DefaultPartitioner()
 
 
 def producer_settings(config: RelayConfig) -> dict[str, Any]:
@@ -182,8 +127,15 @@ class Relay:
             self.producer = self.producer_factory(self.config)
         send = self.producer.send
         prefix = self.config.topic_prefix
-        futures = [
-            send(prefix + m.topic, key=m.key, value=m.value, headers=m.headers)
+        counts = self._partition_counts({m.topic for m in page.messages})
+        futures = [  # the partition the default partitioner would pick, hashed by the encoder
+            send(
+                prefix + m.topic,
+                key=m.key,
+                value=m.value,
+                headers=m.headers,
+                partition=m.key_hash % counts[m.topic],
+            )
             for m in page.messages
         ]
         last_id, parked = page.last_id, page.parked
@@ -194,6 +146,16 @@ class Relay:
                 future.get(timeout=self.config.max_backoff)
         self.settle(wait=False)
         return covered
+
+    def _partition_counts(self, topics: set[str]) -> dict[str, int]:
+        """How many partitions each topic has now (the producer's metadata; waits for it)."""
+        counts = {}
+        for topic in topics:
+            known = self.producer.partitions_for(self.config.topic_prefix + topic)
+            if not known:
+                raise KafkaError(f"no partitions known for {self.config.topic_prefix + topic}")
+            counts[topic] = len(known)
+        return counts
 
     def settle(self, wait: bool) -> None:
         """Store the position of every leading page whose messages are all acknowledged;

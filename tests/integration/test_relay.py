@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 
+from kafka.partitioner.default import murmur2 as reference_murmur2
+
 from consumers.relay import ensure_topics
 from ntd.bootstrap import FixedClock, Ntd, build, build_relay
 from ntd.config import Settings
@@ -78,6 +80,8 @@ def test_filing_a_thousand_cases_puts_each_stored_event_on_kafka_once_in_case_or
         assert all(h in m.headers for h in HEADERS), m.headers
         assert m.headers["ce_specversion"] == "1.0"
         assert m.headers["ce_subject"] == m.key == str(m.value["originator_id"])
+        # where the default partitioner (kafka-python's, the Java client's) puts the key
+        assert m.partition == (reference_murmur2(m.key.encode()) & 0x7FFFFFFF) % 3
         assert int(m.headers["ntd_notification_id"]) == stored[m.headers["ce_id"]][2]
         errors = list(validator(m.headers["ce_type"]).iter_errors(m.value))
         assert not errors, f"{m.headers['ce_type']}: {errors[0].message}"

@@ -8,7 +8,7 @@ import uuid
 from kafka.partitioner.default import DefaultPartitioner
 from kafka.partitioner.default import murmur2 as reference_murmur2
 
-from consumers.relay import KeyHashPartitioner, murmur2
+from consumers.partitioning import KeyHashPartitioner, key_hash, murmur2
 
 
 def test_murmur2_matches_the_reference_for_every_length_and_tail() -> None:
@@ -43,3 +43,4 @@ def test_keys_go_to_the_partition_the_default_partitioner_chooses() -> None:
             key = str(uuid.uuid4()).encode()
             expected = default.partition("ntd.case.v1", key, key, None, None, cluster)
             assert ours.partition("ntd.case.v1", key, key, None, None, cluster) == expected
+            assert key_hash(key) % partitions == expected  # the relay's explicit choice
