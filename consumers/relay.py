@@ -128,16 +128,19 @@ class Relay:
         send = self.producer.send
         prefix = self.config.topic_prefix
         counts = self._partition_counts({m.topic for m in page.messages})
-        futures = [  # the partition the default partitioner would pick, hashed by the encoder
-            send(
-                prefix + m.topic,
-                key=m.key,
-                value=m.value,
-                headers=m.headers,
-                partition=m.key_hash % counts[m.topic],
-            )
-            for m in page.messages
-        ]
+        try:
+            futures = [  # the partition the default partitioner would pick, hashed ahead
+                send(
+                    prefix + m.topic,
+                    key=m.key,
+                    value=m.value,
+                    headers=m.headers,
+                    partition=m.key_hash % counts[m.topic],
+                )
+                for m in page.messages
+            ]
+        except ValueError as error:  # the topic's partitions changed under the page
+            raise KafkaError(f"partitions changed: {error}") from error
         last_id, parked = page.last_id, page.parked
         self.in_flight.append(_Page(last_id, futures, parked))
         covered, self.sent_up_to = last_id - self.sent_up_to, last_id

@@ -194,7 +194,11 @@ class ProcessPages:
         """Wait for the encoder to be ready, and tell it where to start."""
         if not isinstance(self._receive(self.start_timeout), _Ready):
             raise RuntimeError("relay encoder process did not say it was ready")
-        self.control.send((start, size))
+        try:
+            self.control.send((start, size))
+        except OSError:
+            code = self.process.exitcode
+            raise RuntimeError(f"relay encoder process ended (exit code {code})") from None
         self.ready, self.started, self.expected, self.idle_at = True, False, start, None
 
     def _receive(self, wait: float) -> Page | _CaughtUp | _Ready | None:

@@ -12,16 +12,53 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
+from uuid import UUID
 
 import psycopg2
 import psycopg2.errors
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import (
+    DatabaseError,
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    PersistenceError,
+    ProgrammingError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg2 import sql
 
 ATTEMPTS = 10
 """Connection failures are retried like the library's own writes (10 tries, 0.2 s apart)."""
+CONNECT_TIMEOUT = 5
+"""Seconds to wait for a connection (the library's default), so a dead host fails, not hangs."""
+
+
+class _Row(NamedTuple):
+    notification_id: int
+    originator_id: Any
+    originator_version: int
+    state: Any
+
+
+def _library_error(error: psycopg2.Error) -> PersistenceError:
+    """A psycopg2 error as the library's own exception type (what its callers catch)."""
+    kinds: tuple[tuple[type[psycopg2.Error], type[PersistenceError]], ...] = (
+        (psycopg2.InterfaceError, InterfaceError),
+        (psycopg2.OperationalError, OperationalError),
+        (psycopg2.DataError, DataError),
+        (psycopg2.IntegrityError, IntegrityError),
+        (psycopg2.InternalError, InternalError),
+        (psycopg2.ProgrammingError, ProgrammingError),
+        (psycopg2.NotSupportedError, NotSupportedError),
+        (psycopg2.DatabaseError, DatabaseError),
+    )
+    kind = next((ours for theirs, ours in kinds if isinstance(error, theirs)), PersistenceError)
+    return kind(str(error).strip())
 
 
 class PostgresOutboxRecorder(PostgresApplicationRecorder):
@@ -36,15 +73,14 @@ class PostgresOutboxRecorder(PostgresApplicationRecorder):
         self.call = sql.SQL(
             "SELECT * FROM {}(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[])"
         ).format(self.function)
+        self.table = sql.SQL("{}.{}").format(schema, sql.Identifier(self.events_table_name))
         self._connection: Any = None
         self._lock = threading.Lock()
 
     def create_table(self) -> None:
         """The library's tables, then the insert function (replaced to match this code)."""
         super().create_table()
-        table = sql.SQL("{}.{}").format(
-            sql.Identifier(self.datastore.schema), sql.Identifier(self.events_table_name)
-        )
+        table = self.table
         definition = sql.SQL(
             "CREATE OR REPLACE FUNCTION {function}("
             "ids uuid[], versions bigint[], topics text[], states bytea[])"
@@ -86,6 +122,7 @@ class PostgresOutboxRecorder(PostgresApplicationRecorder):
             [e.topic for e in stored_events],
             [e.state for e in stored_events],
         )
+        interrupted = False
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 with self._lock:
@@ -96,15 +133,57 @@ class PostgresOutboxRecorder(PostgresApplicationRecorder):
                         cursor.execute(self.call, arguments)
                         return [row[0] for row in cursor.fetchall()]
             except psycopg2.errors.UniqueViolation as error:
+                # After a lost connection the save may have committed before the reply was
+                # lost: then it is done, not a conflict (else the caller would apply it again).
+                done = self._stored_ids(stored_events) if interrupted else None
+                if done is not None:
+                    return done
                 raise IntegrityError(str(error).strip()) from error
             except psycopg2.errors.UndefinedFunction:  # a store set up before the function
                 return super().insert_events(stored_events)
-            except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
                 self._drop_connection()
+                interrupted = True
                 if attempt == ATTEMPTS:
-                    raise
+                    raise _library_error(error) from error
                 time.sleep(0.2)
+            except psycopg2.Error as error:
+                raise _library_error(error) from error
         raise AssertionError("unreachable")
+
+    def _stored_ids(self, stored_events: Sequence[StoredEvent]) -> list[int] | None:
+        """The notification ids of these events if every one is stored exactly so (id, version
+        and state), in their order; None if any is missing or different."""
+        found = {
+            (UUID(str(e.originator_id)), e.originator_version): (e.notification_id, bytes(e.state))
+            for e in self._rows_of(stored_events)
+        }
+        ids = []
+        for event in stored_events:
+            hit = found.get((UUID(str(event.originator_id)), event.originator_version))
+            if hit is None or hit[1] != bytes(event.state):
+                return None
+            ids.append(hit[0])
+        return ids
+
+    def _rows_of(self, stored_events: Sequence[StoredEvent]) -> list[Any]:
+        """The stored rows of these events' (id, version) pairs."""
+        statement = sql.SQL(
+            "SELECT t.notification_id, t.originator_id, t.originator_version, t.state"
+            " FROM {} t JOIN unnest(%s::uuid[], %s::bigint[]) AS k(id, version)"
+            " ON t.originator_id = k.id AND t.originator_version = k.version"
+        ).format(self.table)
+        keys = (
+            [str(e.originator_id) for e in stored_events],
+            [e.originator_version for e in stored_events],
+        )
+        with self._lock:
+            if self._connection is None or self._connection.closed:
+                self._connection = self._connect()
+                self._connection.autocommit = True
+            with self._connection.cursor() as cursor:
+                cursor.execute(statement, keys)
+                return [_Row(*row) for row in cursor.fetchall()]
 
     def _connect(self) -> Any:
         options: dict[str, Any] = self.datastore.pool.kwargs  # type: ignore[assignment]
@@ -114,6 +193,11 @@ class PostgresOutboxRecorder(PostgresApplicationRecorder):
             port=options["port"],
             user=options["user"],
             password=options["password"],
+            connect_timeout=CONNECT_TIMEOUT,
+            keepalives=1,
+            keepalives_idle=30,
+            keepalives_interval=10,
+            keepalives_count=3,
         )
 
     def _drop_connection(self) -> None:

@@ -211,8 +211,9 @@ def _run_side_by_side(statements: Sequence[str], connect: Callable[[], Any], lan
     failures: list[BaseException] = []
 
     def lane() -> None:
-        connection = connect()
+        connection = None
         try:
+            connection = connect()
             connection.autocommit = True
             with connection.cursor() as cur:
                 cur.execute("SET maintenance_work_mem = '256MB'")
@@ -225,7 +226,8 @@ def _run_side_by_side(statements: Sequence[str], connect: Callable[[], Any], lan
         except BaseException as error:
             failures.append(error)
         finally:
-            connection.close()
+            if connection is not None:
+                connection.close()
 
     threads = [threading.Thread(target=lane, name=f"ntd-index-{n}") for n in range(lanes)]
     for thread in threads:

@@ -3,16 +3,23 @@ surviving a dropped connection and a store set up before the function existed.""
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg2
 import pytest
 from domain_fixtures import AGENT, notice_data, register_brand
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import (
+    IntegrityError,
+    OperationalError,
+    PersistenceError,
+    StoredEvent,
+)
 
 from domain.notice import parse_notice
 from domain.notifier import Notifier, NotifierKind
+from ntd import event_writer
 from ntd.bootstrap import Ntd, build
 from ntd.config import Settings
 from ntd.event_writer import PostgresOutboxRecorder
@@ -80,6 +87,38 @@ def test_a_dropped_connection_is_opened_again(pg_ntd: Ntd) -> None:
     assert len(recorder.select_events(second.originator_id)) == 1
 
 
+def test_a_save_that_committed_before_its_connection_dropped_is_done_not_a_conflict(
+    pg_ntd: Ntd,
+) -> None:
+    recorder = _recorder(pg_ntd)
+    first, second = (pg_ntd.app.mapper.to_stored_event(e) for e in _two_notifiers())
+    ids = recorder.insert_events([first, second])
+    other = StoredEvent(first.originator_id, 1, second.topic, second.state)  # "Two", not "One"
+
+    _execute(f"SELECT pg_terminate_backend({recorder._connection.get_backend_pid()})")
+    again = recorder.insert_events([first, second])  # as if the reply had been lost
+    _execute(f"SELECT pg_terminate_backend({recorder._connection.get_backend_pid()})")
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([other])  # the same key with other content is a conflict
+
+    assert again == ids
+
+
+def test_an_unreachable_database_raises_the_library_error(
+    pg_ntd: Ntd, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = _recorder(pg_ntd)
+    monkeypatch.setattr(event_writer, "ATTEMPTS", 2)
+    monkeypatch.setitem(recorder.datastore.pool.kwargs, "port", _free_port())  # type: ignore[index]
+    recorder.close()
+    stored = pg_ntd.app.mapper.to_stored_event(_two_notifiers()[0])
+
+    with pytest.raises(PersistenceError) as raised:
+        recorder.insert_events([stored])
+
+    assert isinstance(raised.value, OperationalError)
+
+
 def test_a_store_set_up_before_the_function_still_takes_saves(pg_settings: Settings) -> None:
     ntd = build(pg_settings)
     function = f"{pg_settings.events_schema}.ntd_insert_{_recorder(ntd).events_table_name}"
@@ -118,3 +157,9 @@ def _function_exists(signature: str) -> bool:
         (exists,) = cursor.fetchone()
     connection.close()
     return bool(exists)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
