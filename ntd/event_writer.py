@@ -125,13 +125,9 @@ class PostgresOutboxRecorder(PostgresApplicationRecorder):
         interrupted = False
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                with self._lock:
-                    if self._connection is None or self._connection.closed:
-                        self._connection = self._connect()
-                        self._connection.autocommit = True
-                    with self._connection.cursor() as cursor:
-                        cursor.execute(self.call, arguments)
-                        return [row[0] for row in cursor.fetchall()]
+                with self._lock, self._connected().cursor() as cursor:
+                    cursor.execute(self.call, arguments)
+                    return [row[0] for row in cursor.fetchall()]
             except psycopg2.errors.UniqueViolation as error:
                 # After a lost connection the save may have committed before the reply was
                 # lost: then it is done, not a conflict (else the caller would apply it again).
@@ -177,13 +173,17 @@ class PostgresOutboxRecorder(PostgresApplicationRecorder):
             [str(e.originator_id) for e in stored_events],
             [e.originator_version for e in stored_events],
         )
-        with self._lock:
-            if self._connection is None or self._connection.closed:
-                self._connection = self._connect()
-                self._connection.autocommit = True
-            with self._connection.cursor() as cursor:
-                cursor.execute(statement, keys)
-                return [_Row(*row) for row in cursor.fetchall()]
+        with self._lock, self._connected().cursor() as cursor:
+            cursor.execute(statement, keys)
+            return [_Row(*row) for row in cursor.fetchall()]
+
+    def _connected(self) -> Any:
+        """This recorder's connection (autocommit: each statement is its own transaction),
+        opened if need be; call with the lock held."""
+        if self._connection is None or self._connection.closed:
+            self._connection = self._connect()
+            self._connection.autocommit = True
+        return self._connection
 
     def _connect(self) -> Any:
         options: dict[str, Any] = self.datastore.pool.kwargs  # type: ignore[assignment]
