@@ -136,7 +136,6 @@ class ProcessPages:
         self.control: Any = None
         self.expected = -1
         self.ready = False
-        self.started = False
         self.idle_at: int | None = None
         """The position the encoder last said it found nothing after."""
 
@@ -171,13 +170,14 @@ class ProcessPages:
         messages = 0
         deadline = time.monotonic() + self.start_timeout
         while messages < size:
-            if pages or self.idle_at == self.expected - 1:
+            drained = self.idle_at == self.expected - 1
+            if pages or drained:
                 wait = 0.0 if pages else max(self.idle_wait, 0.05)
             else:
                 wait = max(deadline - time.monotonic(), 0.0)
             item = self._receive(wait)
             if item is None:
-                if pages or self.idle_at == self.expected - 1:
+                if pages or drained:
                     break
                 raise RuntimeError(
                     f"relay encoder process gave nothing in {self.start_timeout:.0f} s"
@@ -199,7 +199,7 @@ class ProcessPages:
         except OSError:
             code = self.process.exitcode
             raise RuntimeError(f"relay encoder process ended (exit code {code})") from None
-        self.ready, self.started, self.expected, self.idle_at = True, False, start, None
+        self.ready, self.expected, self.idle_at = True, start, None
 
     def _receive(self, wait: float) -> Page | _CaughtUp | _Ready | None:
         """The encoder's next item within `wait` seconds, or None; raises what it reports."""
@@ -212,14 +212,10 @@ class ProcessPages:
                 raise RuntimeError(
                     f"relay encoder process ended (exit code {self.process.exitcode})"
                 )
-            if not self.started:
-                raise RuntimeError(f"relay encoder process gave nothing in {wait:.0f} s")
             return None
         if isinstance(item, BaseException):
             raise item
         assert isinstance(item, (Page, _CaughtUp, _Ready))
-        if not isinstance(item, _Ready):
-            self.started = True
         return item
 
     def _restart(self) -> None:
@@ -236,7 +232,7 @@ class ProcessPages:
         self.process.start()
         writer.close()
         reader.close()
-        self.ready, self.started = False, False
+        self.ready = False
         log.info("relay.encoder_started", pid=self.process.pid)
 
     def close(self) -> None:

@@ -12,8 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, NamedTuple
-from uuid import UUID
+from typing import Any
 
 import psycopg2
 import psycopg2.errors
@@ -36,13 +35,6 @@ ATTEMPTS = 10
 """Connection failures are retried like the library's own writes (10 tries, 0.2 s apart)."""
 CONNECT_TIMEOUT = 5
 """Seconds to wait for a connection (the library's default), so a dead host fails, not hangs."""
-
-
-class _Row(NamedTuple):
-    notification_id: int
-    originator_id: Any
-    originator_version: int
-    state: Any
 
 
 def _library_error(error: psycopg2.Error) -> PersistenceError:
@@ -150,32 +142,22 @@ class PostgresOutboxRecorder(PostgresApplicationRecorder):
     def _stored_ids(self, stored_events: Sequence[StoredEvent]) -> list[int] | None:
         """The notification ids of these events if every one is stored exactly so (id, version
         and state), in their order; None if any is missing or different."""
-        found = {
-            (UUID(str(e.originator_id)), e.originator_version): (e.notification_id, bytes(e.state))
-            for e in self._rows_of(stored_events)
-        }
+        statement = sql.SQL(
+            "SELECT t.originator_id::text, t.originator_version, t.notification_id, t.state"
+            " FROM {} t JOIN unnest(%s::uuid[], %s::bigint[]) AS k(id, version)"
+            " ON t.originator_id = k.id AND t.originator_version = k.version"
+        ).format(self.table)
+        keys = [str(e.originator_id) for e in stored_events]
+        with self._lock, self._connected().cursor() as cursor:
+            cursor.execute(statement, (keys, [e.originator_version for e in stored_events]))
+            found = {(row[0], row[1]): (row[2], bytes(row[3])) for row in cursor.fetchall()}
         ids = []
-        for event in stored_events:
-            hit = found.get((UUID(str(event.originator_id)), event.originator_version))
+        for key, event in zip(keys, stored_events, strict=True):
+            hit = found.get((key, event.originator_version))
             if hit is None or hit[1] != bytes(event.state):
                 return None
             ids.append(hit[0])
         return ids
-
-    def _rows_of(self, stored_events: Sequence[StoredEvent]) -> list[Any]:
-        """The stored rows of these events' (id, version) pairs."""
-        statement = sql.SQL(
-            "SELECT t.notification_id, t.originator_id, t.originator_version, t.state"
-            " FROM {} t JOIN unnest(%s::uuid[], %s::bigint[]) AS k(id, version)"
-            " ON t.originator_id = k.id AND t.originator_version = k.version"
-        ).format(self.table)
-        keys = (
-            [str(e.originator_id) for e in stored_events],
-            [e.originator_version for e in stored_events],
-        )
-        with self._lock, self._connected().cursor() as cursor:
-            cursor.execute(statement, keys)
-            return [_Row(*row) for row in cursor.fetchall()]
 
     def _connected(self) -> Any:
         """This recorder's connection (autocommit: each statement is its own transaction),
