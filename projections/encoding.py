@@ -10,6 +10,12 @@ import orjson
 
 def stamp(moment: datetime) -> str:
     """A timestamp as stored: UTC ISO 8601 with microseconds, so text order is time order."""
+    text = orjson.dumps(moment)  # a fifth of isoformat's time; orjson drops zero microseconds
+    if text.endswith(b'+00:00"'):
+        if len(text) == len(b'"2026-01-01T00:00:00.000001+00:00"'):
+            return text[1:-1].decode()
+        if len(text) == len(b'"2026-01-01T00:00:00+00:00"'):
+            return text[1:20].decode() + ".000000+00:00"
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 

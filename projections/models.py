@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from domain.case import Deadline, Lane, State
 from domain.values import AwareDatetime
@@ -36,7 +36,7 @@ class CaseSummary(Model):
     reversed: bool = False
     """After a takedown the listing was reinstated (reversal, upheld appeal, restoration)."""
     withdrawn: bool = False
-    deadlines: dict[Deadline, datetime] = {}
+    deadlines: dict[Deadline, datetime] = Field(default_factory=dict)
     """Open deadlines, kind to due time, exactly as the case aggregate holds them."""
 
 

@@ -10,6 +10,7 @@ from projections.sql import PostgresDialect, Table
 from .conftest import READ_DSN
 
 TRICKY = [
+    "plain text, nothing to escape ✓",
     "tab\there",
     "line\nbreak",
     "carriage\rreturn",
@@ -27,7 +28,8 @@ def test_copy_round_trips_text_that_copy_treats_specially(read_schema: str, text
     connection = psycopg2.connect(READ_DSN, options=f"-c search_path={read_schema}")
     with connection.cursor() as cursor:
         cursor.execute(table.create())
-        PostgresDialect().copy(cursor, table, "copied", [(1, text, None), (2, text, "x")])
+        rows = [(1, text, None), (2, text, "x"), (3, None, text), (4, "plain", None)]
+        PostgresDialect().copy(cursor, table, "copied", rows)
         cursor.execute("SELECT n, t, maybe FROM copied ORDER BY n")
-        assert cursor.fetchall() == [(1, text, None), (2, text, "x")]
+        assert cursor.fetchall() == rows
     connection.close()

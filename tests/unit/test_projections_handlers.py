@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ast
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pytest
 from projection_fixtures import ALICE, FakeClock, History, reasons
+from pydantic import TypeAdapter
 
 from domain.application import NtdApplication
 from domain.case import Deadline, State
@@ -17,6 +19,7 @@ from domain.rules import Rules
 from domain.values import Actor, ActorKind
 from projections import AuditQuery, catch_up
 from projections.dashboard import Figures, Tally, percentile, ratio, trusted
+from projections.encoding import stamp
 from projections.handlers import _HANDLERS, CASE_FACTS
 from projections.memory import MemoryReadStore
 
@@ -55,6 +58,24 @@ def test_percentiles_are_nearest_rank_and_always_an_observed_value() -> None:
     assert percentile([4.0, 1.0, 3.0, 2.0], 0.5) == 2.0
     assert percentile([4.0, 1.0, 3.0, 2.0], 0.9) == 4.0
     assert percentile([float(n) for n in range(1, 11)], 0.9) == 9.0
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 3, 1, 12, 30, 5, 250, tzinfo=UTC),
+        datetime(2026, 3, 1, 12, 30, 5, tzinfo=UTC),  # no microseconds: still six digits
+        datetime(2026, 3, 1, 12, 30, 5, 7, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+        datetime(2026, 3, 29, 1, 30, 0, 1, tzinfo=ZoneInfo("Europe/Berlin")),
+        datetime(1, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        TypeAdapter(datetime).validate_json('"2026-03-01T12:30:05.5Z"'),  # pydantic's own tzinfo
+        TypeAdapter(datetime).validate_json('"2026-03-01T12:30:05.5-08:00"'),
+    ],
+)
+def test_stamps_are_utc_iso_text_with_microseconds_whatever_the_zone(moment: datetime) -> None:
+    assert stamp(moment) == moment.astimezone(UTC).isoformat(timespec="microseconds")
+    assert stamp(moment).endswith("+00:00") and len(stamp(moment)) == 32
 
 
 def test_rates_are_none_without_a_denominator() -> None:
