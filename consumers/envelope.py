@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from consumers.partitioning import key_hash
 from domain.catalog import aggregate_type, ce_type, resolve_ce_type, topic_for
-from domain.mapping import class_version, upcast, with_originator
+from domain.mapping import class_version, published_payload, upcast, with_originator
 from domain.values import DomainEvent
 
 SPEC_VERSION = "1.0"
@@ -50,6 +50,9 @@ class Incoming:
     ce_id: str
     ce_type: str
     notification_id: int | None
+    payload: str | None = None
+    """The event's JSON as the value carries it, without the originator fields (the stored
+    state), when the value has the form the relay writes; None otherwise."""
 
 
 def event_id(aggregate_id: object, version: int) -> str:
@@ -172,7 +175,8 @@ def decode(value: bytes | None, headers: Sequence[tuple[str, bytes | None]]) -> 
     if value is None:
         raise EnvelopeError("message has no value")
     event = _validated(cls, value, found["ce_type"])
-    expected = event_id(event.originator_id, event.originator_version)
+    subject, version = str(event.originator_id), event.originator_version
+    expected = event_id(subject, version)
     if found["ce_id"] != expected:
         raise EnvelopeError(f"ce_id {found['ce_id']!r} does not match the payload ({expected})")
     notification = found.get("ntd_notification_id")
@@ -181,4 +185,5 @@ def decode(value: bytes | None, headers: Sequence[tuple[str, bytes | None]]) -> 
         ce_id=found["ce_id"],
         ce_type=found["ce_type"],
         notification_id=int(notification) if notification and notification.isdigit() else None,
+        payload=published_payload(cls, value, subject, version),
     )

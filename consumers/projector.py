@@ -26,7 +26,10 @@ class ProjectionSink:
 
     def apply(self, records: Sequence[Consumed], spans: Mapping[Partition, Span]) -> None:
         """Apply the records not applied before, and the spans' ends, in one transaction."""
-        tracked = [Tracked(r.topic, r.partition, r.offset, r.seq, r.event) for r in records]
+        tracked = [
+            Tracked(r.topic, r.partition, r.offset, r.seq, r.event, r.incoming.payload)
+            for r in records
+        ]
         try:
             self.store.apply_tracked(self.name, tracked, spans)
         except RecordRejected as rejection:

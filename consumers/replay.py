@@ -15,6 +15,7 @@ from consumers.relay import topic_names
 from domain.values import DomainEvent
 from projections.parallel import Job, ShareOutcome, replay_share
 from projections.parallel import rebuild_in_parallel as in_parallel
+from projections.rebuild import Chunk
 from projections.tracking import Partition
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ class TopicReplay:
         """(notification id, event) pairs, about `chunk` records at a time."""
         remaining = {tp for tp in self.ends if self.ends[tp] > self.starts[tp]}
         self.consumer.pause(*(set(self.ends) - remaining))
-        chunk: list[tuple[int, DomainEvent]] = []
+        chunk = Chunk()
         while remaining:
             for tp, records in self.consumer.poll(timeout_ms=1000).items():
                 end = self.ends[tp]
@@ -87,9 +88,9 @@ class TopicReplay:
                 self.consumer.pause(tp)
             if len(chunk) >= self.chunk or (chunk and not remaining):
                 yield chunk
-                chunk = []
+                chunk = Chunk()
 
-    def _add(self, chunk: list[tuple[int, DomainEvent]], record: Any) -> None:
+    def _add(self, chunk: Chunk, record: Any) -> None:
         try:
             incoming = decode(record.value, record.headers or ())
         except EnvelopeError as error:
@@ -99,6 +100,8 @@ class TopicReplay:
             self._skip(record, "missing or malformed ntd_notification_id header")
             return
         chunk.append((incoming.notification_id, incoming.event))
+        if incoming.payload is not None:
+            chunk.payloads[incoming.notification_id] = incoming.payload
 
     def _skip(self, record: Any, reason: str) -> None:
         self.skipped += 1

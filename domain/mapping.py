@@ -39,11 +39,35 @@ def with_originator(
     state may be older), or it is not plain JSON."""
     if class_version(cls) != 1 or len(state) < 3 or state[:1] != b"{":
         return None
-    return b'{"originator_id":"%s","originator_version":%d,%s' % (
-        str(originator_id).encode(),
-        version,
-        state[1:],
-    )
+    return _head(str(originator_id), version) + state[1:]
+
+
+def _head(originator_id: str, version: int) -> bytes:
+    return b'{"originator_id":"%s","originator_version":%d,' % (originator_id.encode(), version)
+
+
+def stored_payload(cls: type[Any], state: bytes) -> str | None:
+    """The event's payload (event_payload, as text) straight from its stored state, or None when
+    it has to be serialised again: the class is past version 1 (the state may be older), or the
+    state is not plain JSON."""
+    if class_version(cls) != 1 or state[:1] != b"{":
+        return None
+    try:
+        return state.decode()
+    except UnicodeDecodeError:
+        return None
+
+
+def published_payload(cls: type[Any], value: bytes, originator_id: str, version: int) -> str | None:
+    """The payload inside a message value that is the event's JSON with its originator fields
+    first (as `with_originator` writes it), or None when the value is not in that form."""
+    head = _head(originator_id, version)
+    if class_version(cls) != 1 or not value.startswith(head) or len(value) <= len(head):
+        return None
+    try:
+        return "{" + value[len(head) :].decode()
+    except UnicodeDecodeError:
+        return None
 
 
 def upcast(cls: type[Any], state: dict[str, Any]) -> dict[str, Any]:

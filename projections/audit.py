@@ -139,8 +139,11 @@ def open_chain(event: DomainEvent, aggregate_type: str) -> AuditChain:
     return AuditChain(event.originator_id, aggregate_type, notice, notifier, seller)
 
 
-def seal(seq: int, event: DomainEvent, chain: AuditChain) -> AuditRecord:
-    """The audit row of one event, linked to the head of its aggregate's chain."""
+def seal(
+    seq: int, event: DomainEvent, chain: AuditChain, payload: str | None = None
+) -> AuditRecord:
+    """The audit row of one event, linked to the head of its aggregate's chain; `payload` is the
+    event's JSON as its feed read it (stored state or message value), when the feed has it."""
     reasons = event.reasons if _has_reasons(type(event)) else None  # type: ignore[attr-defined]
     aggregate_id, version = str(event.originator_id), event.originator_version
     content = (
@@ -155,7 +158,7 @@ def seal(seq: int, event: DomainEvent, chain: AuditChain) -> AuditRecord:
         str(event.actor),
         _event_type(type(event)),
         stamp(event.timestamp),
-        event_payload(event).decode(),
+        event_payload(event).decode() if payload is None else payload,
         canonical_json(reasons.model_dump(mode="json"))
         if isinstance(reasons, StatementOfReasons)
         else None,

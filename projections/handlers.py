@@ -60,7 +60,7 @@ def record_audit(seq: int, event: DomainEvent, views: Views) -> None:
     if aggregate_type is None:
         return
     chain = views.chain(event.originator_id) or open_chain(event, aggregate_type)
-    record = seal(seq, event, chain)
+    record = seal(seq, event, chain, views.payload(seq))
     views.append(record, chain.advanced(record))
 
 

@@ -27,7 +27,15 @@ from projections.models import (
 from projections.ports import Breach, NotifierRecord
 from projections.rebuild import Positions, Replay
 from projections.staging import Batch, fresh
-from projections.tracking import Partition, RecordRejected, Span, Tracked, advanced, select
+from projections.tracking import (
+    Partition,
+    RecordRejected,
+    Span,
+    Tracked,
+    advanced,
+    payloads,
+    select,
+)
 
 _OPERATORS = {"=": operator.eq, ">=": operator.ge, "<": operator.lt}
 
@@ -80,7 +88,7 @@ class MemoryReadStore:
         """Apply the records not applied before and store the spans' ends, all at once."""
         stored = self._offsets.get(consumer, {})
         chosen = select(records, spans, stored, self._position)
-        staged = Batch(self)
+        staged = Batch(self, payloads(chosen))
         staged.prefetch(record.event for record in chosen)
         for record in chosen:
             try:

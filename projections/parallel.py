@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from domain.values import DomainEvent
-from projections.rebuild import Positions, Progress, Replay, settle_heap
+from projections.rebuild import Positions, Progress, Replay, payloads_of, settle_heap
 
 if TYPE_CHECKING:
     from projections.sql import SqlReadStore
@@ -54,7 +54,7 @@ def replay_share(
         staging = SqlStaging(store, attach=True)
         replay = Replay()
         for chunk in chunks:
-            staged = replay.apply(chunk)
+            staged = replay.apply(chunk, payloads_of(chunk))
             staging.append(staged.records, staged.breaches)
             settle_heap()
             if _progress is not None and chunk:

@@ -72,6 +72,11 @@ class AuditView(Protocol):
         """Add a row and move its chain's head to it."""
         ...
 
+    def payload(self, seq: int) -> str | None:
+        """The JSON payload of event `seq` exactly as its feed read it, if the feed passed it on
+        (the row then keeps it instead of serialising the event again)."""
+        ...
+
 
 class Views(CaseView, NotifierView, AuditView, Protocol):
     """Every view one event may change; apply() hands the handlers one of these per batch."""

@@ -27,6 +27,24 @@ CHUNK = 5000
 """Events projected (and rows written) per step."""
 
 
+class Chunk(list[tuple[int, DomainEvent]]):
+    """One step of a feed: (notification id, event) pairs, and by notification id the JSON the
+    feed read for its events (the audit rows keep it rather than serialise the events again)."""
+
+    def __init__(
+        self,
+        pairs: Iterable[tuple[int, DomainEvent]] = (),
+        payloads: dict[int, str] | None = None,
+    ) -> None:
+        super().__init__(pairs)
+        self.payloads: dict[int, str] = {} if payloads is None else payloads
+
+
+def payloads_of(chunk: Sequence[tuple[int, DomainEvent]]) -> dict[int, str] | None:
+    """The payloads a chunk carries, if it is a Chunk."""
+    return chunk.payloads if isinstance(chunk, Chunk) else None
+
+
 @dataclass(frozen=True)
 class Positions:
     """Where the rebuilt views stand: the log watermark and a consumer's next offsets."""
@@ -85,14 +103,17 @@ class Replay:
         """The current audit chains among these ids."""
         return {i: self.chains[i] for i in aggregate_ids if i in self.chains}
 
-    def apply(self, events: Sequence[tuple[int, DomainEvent]]) -> Batch:
-        """Project a chunk (in notification order); returns its staged changes.
+    def apply(
+        self, events: Sequence[tuple[int, DomainEvent]], payloads: Mapping[int, str] | None = None
+    ) -> Batch:
+        """Project a chunk (in notification order), with the payloads its feed read (by
+        notification id); returns its staged changes.
 
         An event the views cannot place is left out with its whole effect, as the consumer's
         dead-letter path does, and the chunk is projected again without it."""
         pending = sorted(events, key=lambda pair: pair[0])
         while True:
-            staged = Batch(self)
+            staged = Batch(self, payloads)
             staged.prefetch(event for _, event in pending)
             failed = _first_failure(pending, staged)
             if failed is None:
@@ -149,7 +170,7 @@ def rebuild(
     done = Progress()
     try:
         for chunk in chunks:
-            staged = replay.apply(chunk)
+            staged = replay.apply(chunk, payloads_of(chunk))
             staging.append(staged.records, staged.breaches)
             settle_heap()
             done.events += len(chunk)

@@ -43,7 +43,15 @@ from projections.models import (
 )
 from projections.ports import Breach, NotifierRecord
 from projections.staging import Batch, fresh
-from projections.tracking import Partition, RecordRejected, Span, Tracked, advanced, select
+from projections.tracking import (
+    Partition,
+    RecordRejected,
+    Span,
+    Tracked,
+    advanced,
+    payloads,
+    select,
+)
 
 if TYPE_CHECKING:
     from projections.sql_rebuild import SqlStaging
@@ -506,7 +514,7 @@ class SqlReadStore:
             stored = self._offsets(cur, consumer)
             chosen = select(records, spans, stored, self._position(cur))
             if chosen:
-                staged = Batch(_Loader(self, cur))
+                staged = Batch(_Loader(self, cur), payloads(chosen))
                 staged.prefetch(record.event for record in chosen)
                 for record in chosen:
                     try:

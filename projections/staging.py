@@ -45,8 +45,10 @@ class Source(Protocol):
 class Batch:
     """Implements every view port over one batch: reads through once, writes nothing itself."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, payloads: Mapping[int, str] | None = None) -> None:
+        """`payloads` holds, by notification id, events' JSON as the feed read it."""
         self._source = source
+        self._payloads = payloads or {}
         self._cases: dict[UUID, CaseSummary | None] = {}
         self._stored_deadlines: dict[UUID, Mapping[Deadline, datetime]] = {}
         self._notifiers: dict[UUID, NotifierRecord | None] = {}
@@ -129,6 +131,10 @@ class Batch:
         self.records.append(record)
         self._chains[chain.aggregate_id] = chain
         self.chains[chain.aggregate_id] = chain
+
+    def payload(self, seq: int) -> str | None:
+        """The event's JSON as the feed read it, if the feed passed it on."""
+        return self._payloads.get(seq)
 
     # -- loading -------------------------------------------------------------------------------
 

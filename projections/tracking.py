@@ -34,6 +34,8 @@ class Tracked:
     offset: int
     seq: int
     event: DomainEvent
+    payload: str | None = None
+    """The event's JSON as it was read (the message's, without the originator fields), if known."""
 
     @property
     def where(self) -> Partition:
@@ -65,6 +67,11 @@ class RecordRejected(ProjectionError):
         self.record = record
         self.reason = reason
         super().__init__(reason)
+
+
+def payloads(records: Iterable[Tracked]) -> dict[int, str]:
+    """The records' payloads by notification id, for those that carry one."""
+    return {r.seq: r.payload for r in records if r.payload is not None}
 
 
 def select(

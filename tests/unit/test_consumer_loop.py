@@ -17,6 +17,7 @@ from projection_fixtures import History, build_history
 from consumers.envelope import encode
 from consumers.loop import Consumed, ConsumerLoop, FatalPositions, LoopConfig, Rejected
 from consumers.projector import ProjectionSink
+from domain.mapping import event_payload
 from domain.values import DomainEvent
 from projections import AuditQuery
 from projections.memory import MemoryReadStore
@@ -250,6 +251,26 @@ def test_consumed_records_carry_the_event_and_its_notification_id(history: Histo
     assert consumed is not None and reason == ""
     assert isinstance(consumed.event, DomainEvent)
     assert consumed.seq == int(dict(record.headers)["ntd_notification_id"])
+    assert consumed.incoming.payload == event_payload(consumed.event).decode()
+
+
+def test_the_audit_rows_keep_the_payloads_the_messages_carried(history: History) -> None:
+    store = MemoryReadStore()
+    loop = loop_over(store)
+    batch = records_of(history)
+    marked = batch[CASES][0]  # the same JSON as the relay writes it, with a space pydantic omits
+    batch[CASES][0] = Record(**{**vars(marked), "value": marked.value.replace(b"}", b" }", 1)})
+
+    loop.handle(batch)
+    loop.flush()
+
+    rows = {row.event_id: row.payload for row in store.audit_query(AuditQuery())}
+    first = loop._decode(CASES, batch[CASES][0])[0]
+    second = loop._decode(CASES, batch[CASES][1])[0]
+    assert first is not None and second is not None
+    assert " }" in rows[first.incoming.ce_id]
+    assert rows[first.incoming.ce_id] != event_payload(first.event).decode()
+    assert rows[second.incoming.ce_id] == event_payload(second.event).decode()
 
 
 def test_a_batch_refused_while_the_next_was_read_sends_both_back_to_the_stored_offsets(

@@ -15,7 +15,13 @@ from eventsourcing.utils import get_topic
 
 from domain.application import NtdApplication
 from domain.catalog import event_classes
-from domain.mapping import event_payload, upcast, with_originator
+from domain.mapping import (
+    event_payload,
+    published_payload,
+    stored_payload,
+    upcast,
+    with_originator,
+)
 from domain.values import Actor, EventSourced
 
 upcasts: list[str] = []
@@ -216,3 +222,30 @@ def test_the_one_pass_read_is_only_taken_for_states_that_need_no_upcasting() -> 
     whole = with_originator(OldPainted, state, old.originator_id, 2)
     assert whole is not None and OldPainted.model_validate_json(whole) == old
     assert with_originator(OldPainted, b"not json", old.originator_id, 2) is None
+
+
+def test_a_stored_state_is_the_audit_payload_only_when_it_needs_no_upcasting() -> None:
+    old = OldPainted(
+        originator_id=uuid4(), originator_version=2, timestamp=MONDAY, actor=AGENT, color="red"
+    )
+    state = event_payload(old)
+
+    assert stored_payload(OldPainted, state) == state.decode()
+    assert stored_payload(Gadget.Painted, state) is None  # version 3: the state may be older
+    assert stored_payload(OldPainted, b"\x80not json") is None
+
+
+def test_a_message_value_gives_its_payload_only_in_the_form_the_relay_writes() -> None:
+    old = OldPainted(
+        originator_id=uuid4(), originator_version=2, timestamp=MONDAY, actor=AGENT, color="red"
+    )
+    state, subject = event_payload(old), str(old.originator_id)
+    value = with_originator(OldPainted, state, old.originator_id, 2)
+    assert value is not None
+
+    assert published_payload(OldPainted, value, subject, 2) == state.decode()
+    assert published_payload(Gadget.Painted, value, subject, 2) is None  # upcast first
+    assert published_payload(OldPainted, value, subject, 3) is None  # another version's head
+    assert published_payload(OldPainted, value, str(uuid4()), 2) is None
+    spaced = value.replace(b'{"originator_id":', b'{ "originator_id":', 1)
+    assert published_payload(OldPainted, spaced, subject, 2) is None
