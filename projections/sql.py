@@ -63,7 +63,7 @@ POSITION_NAME = "ntd"
 ADVISORY_CONSUMER = 7101
 """First key of the advisory locks a consumer's transactions take on PostgreSQL."""
 CHUNK = 500
-"""Ids per IN (...) list."""
+"""Ids per IN (...) list on SQLite (PostgreSQL takes them as one array)."""
 STREAM_ROWS = 2000
 """Rows fetched per round trip when streaming."""
 
@@ -306,6 +306,12 @@ class Dialect:
         """The statement in this driver's paramstyle (statements are written with `?`)."""
         return text
 
+    def among(self, statement: str, keys: Sequence[str]) -> Iterator[tuple[str, Sequence[Any]]]:
+        """`statement`, written with `IN ({marks})`, for the keys: one per CHUNK keys here."""
+        for start in range(0, len(keys), CHUNK):
+            part = keys[start : start + CHUNK]
+            yield self.sql(statement.format(marks=", ".join("?" * len(part)))), part
+
     def insert_many(
         self, cur: Cursor, head: str, rows: Sequence[Sequence[Any]], tail: str = ""
     ) -> None:
@@ -355,14 +361,19 @@ class PostgresDialect(Dialect):
         """Statements are written with `?`; psycopg2 wants `%s`."""
         return text.replace("?", "%s")
 
+    def among(self, statement: str, keys: Sequence[str]) -> Iterator[tuple[str, Sequence[Any]]]:
+        """`statement` for all the keys at once, as one array (one round trip, however many)."""
+        if keys:
+            yield self.sql(statement.replace("IN ({marks})", "= ANY(?)")), (list(keys),)
+
     def insert_many(
         self, cur: Cursor, head: str, rows: Sequence[Sequence[Any]], tail: str = ""
     ) -> None:
-        """One multi-row INSERT per thousand rows."""
+        """One multi-row INSERT for all the rows: one round trip."""
         from psycopg2.extras import execute_values
 
         if rows:
-            execute_values(cur, f"{head} VALUES %s{tail}", rows, page_size=1000)
+            execute_values(cur, f"{head} VALUES %s{tail}", rows, page_size=len(rows))
 
     def stream(self, conn: Any, statement: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
         """Rows through a server-side cursor, a page at a time."""
@@ -579,17 +590,17 @@ class SqlReadStore:
         )
 
     def _delete_in(self, cur: Cursor, table: str, column: str, keys: Sequence[str]) -> None:
-        for part in _chunks(keys):
-            marks = ", ".join("?" * len(part))
-            cur.execute(self._sql(f"DELETE FROM {table} WHERE {column} IN ({marks})"), part)
+        statement = f"DELETE FROM {table} WHERE {column} IN ({{marks}})"
+        for text, params in self._dialect.among(statement, keys):
+            cur.execute(text, params)
 
     def select_in(
         self, cur: Cursor, statement: str, keys: Collection[UUID]
     ) -> list[tuple[Any, ...]]:
-        """Rows of `statement` (with `{marks}` in its IN list) for the keys, a chunk at a time."""
+        """Rows of `statement` (written with `IN ({marks})`) for the keys."""
         rows: list[tuple[Any, ...]] = []
-        for part in _chunks([str(key) for key in keys]):
-            cur.execute(self._sql(statement.format(marks=", ".join("?" * len(part)))), part)
+        for text, params in self._dialect.among(statement, [str(key) for key in keys]):
+            cur.execute(text, params)
             rows.extend(cur.fetchall())
         return rows
 
@@ -821,11 +832,6 @@ def _insert_head(table: str, columns: Sequence[str]) -> str:
 def _upsert_tail(key: str, columns: Iterable[str]) -> str:
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
     return f" ON CONFLICT ({key}) DO UPDATE SET {updates}"
-
-
-def _chunks(keys: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(keys), CHUNK):
-        yield keys[start : start + CHUNK]
 
 
 def case_row(case: CaseSummary) -> tuple[Any, ...]:
