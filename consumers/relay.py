@@ -236,9 +236,23 @@ class Relay:
 
     def _drop_producer(self) -> None:
         if self.producer is not None:
-            with contextlib.suppress(Exception):  # a broken producer may fail to close
-                self.producer.close(timeout=1)
+            _close_producer(self.producer)
             self.producer = None
+
+
+def _close_producer(producer: Any) -> None:
+    """Close a producer, dropping what it could not send. kafka-python's close() raises before
+    it stops its network thread while records are pending (the broker is down); that thread
+    would live on and send them later, beside the relay's own re-sends. Stop it anyway."""
+    try:
+        producer.close(timeout=1)
+    except Exception:
+        sender = getattr(producer, "_sender", None)
+        if sender is not None:
+            sender.force_close()  # fails what is pending; the relay re-sends from its position
+            sender.join(1)
+        with contextlib.suppress(Exception):
+            producer.close(timeout=0)
 
 
 @dataclass

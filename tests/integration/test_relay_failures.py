@@ -117,6 +117,11 @@ def test_stopping_the_broker_during_filing_delays_events_but_loses_none(
         relay.close()
     stored = stored_published_events(ntd)
     ntd.close()
+    wait_for(
+        lambda: not [t for t in threading.enumerate() if t.name == "ntd-relay-network-thread"],
+        10,
+        "the network threads of the producers dropped in the outage to stop",
+    )
 
     messages = read_all(pg_settings.kafka_bootstrap, pg_settings.topic_prefix, len(stored))
     assert {m.headers["ce_id"] for m in messages} == set(stored)
