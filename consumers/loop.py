@@ -64,7 +64,7 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from consumers.envelope import EnvelopeError, Incoming, decode
-from consumers.relay import DEAD_LETTER_TOPIC, topic_names
+from consumers.relay import DEAD_LETTER_TOPIC, close_producer, topic_names
 from domain.values import DomainEvent
 from projections.tracking import Partition, PositionsMoved, Span
 
@@ -557,8 +557,7 @@ class ConsumerLoop:
             with contextlib.suppress(Exception):
                 self.consumer.close(autocommit=False)
         if self.producer is not None:
-            with contextlib.suppress(Exception):
-                self.producer.close(timeout=5)
+            close_producer(self.producer)
         self._worker.shutdown(wait=True)
         self.log.info(
             "consumer.stopped",

@@ -236,11 +236,11 @@ class Relay:
 
     def _drop_producer(self) -> None:
         if self.producer is not None:
-            _close_producer(self.producer)
+            close_producer(self.producer)
             self.producer = None
 
 
-def _close_producer(producer: Any) -> None:
+def close_producer(producer: Any) -> None:
     """Close a producer, dropping what it could not send. kafka-python's close() raises before
     it stops its network thread while records are pending (the broker is down); that thread
     would live on and send them later, beside the relay's own re-sends. Stop it anyway."""
