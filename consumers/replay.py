@@ -12,7 +12,6 @@ from kafka.structs import TopicPartition
 
 from consumers.envelope import EnvelopeError, decode
 from consumers.relay import topic_names
-from domain.values import DomainEvent
 from projections.parallel import Job, ShareOutcome, replay_share
 from projections.parallel import rebuild_in_parallel as in_parallel
 from projections.rebuild import Chunk
@@ -71,8 +70,9 @@ class TopicReplay:
         """The ends, as the next offsets a consumer continues from."""
         return {(tp.topic, tp.partition): end for tp, end in self.ends.items()}
 
-    def chunks(self) -> Iterator[list[tuple[int, DomainEvent]]]:
-        """(notification id, event) pairs, about `chunk` records at a time."""
+    def chunks(self) -> Iterator[Chunk]:
+        """(notification id, event) pairs with their message payloads, about `chunk` records at a
+        time."""
         remaining = {tp for tp in self.ends if self.ends[tp] > self.starts[tp]}
         self.consumer.pause(*(set(self.ends) - remaining))
         chunk = Chunk()

@@ -496,7 +496,7 @@ def _log_chunks(
     last: int,
     size: int = 5000,
     share: tuple[int, int] | None = None,
-) -> Iterator[list[tuple[int, DomainEvent]]]:
+) -> Iterator[Chunk]:
     """The published events of the log (of one share of the aggregates, with `share`), a page
     at a time; internal ones (listing claims) change no view, so they are not even read (but
     for a page's last row)."""
