@@ -132,6 +132,11 @@ def encode_stored(notification: Notification, mapper: Mapper[Any]) -> Outgoing:
     return message
 
 
+def _notification_id(text: str | None) -> int | None:
+    """The header's notification id, or None unless it is ASCII digits ("²".isdigit() too)."""
+    return int(text) if text and text.isascii() and text.isdigit() else None
+
+
 _READ_HEADERS = ("ce_specversion", "ce_id", "ce_type", "ce_source", "ntd_notification_id")
 
 
@@ -184,6 +189,6 @@ def decode(value: bytes | None, headers: Sequence[tuple[str, bytes | None]]) -> 
         event=event,
         ce_id=found["ce_id"],
         ce_type=found["ce_type"],
-        notification_id=int(notification) if notification and notification.isdigit() else None,
+        notification_id=_notification_id(notification),
         payload=published_payload(cls, value, subject, version),
     )

@@ -248,11 +248,13 @@ def close_producer(producer: Any) -> None:
         producer.close(timeout=1)
     except Exception:
         sender = getattr(producer, "_sender", None)
-        if sender is not None:
-            sender.force_close()  # fails what is pending; the relay re-sends from its position
-            sender.join(1)
         with contextlib.suppress(Exception):
+            if sender is not None:
+                sender.force_close()  # fails what is pending; the relay re-sends from its position
+                sender.join(1)
             producer.close(timeout=0)
+        if sender is not None and sender.is_alive():
+            log.warning("kafka.producer_thread_left", thread=sender.name)
 
 
 @dataclass

@@ -99,9 +99,7 @@ class TopicReplay:
         if incoming.notification_id is None:
             self._skip(record, "missing or malformed ntd_notification_id header")
             return
-        chunk.append((incoming.notification_id, incoming.event))
-        if incoming.payload is not None:
-            chunk.payloads[incoming.notification_id] = incoming.payload
+        chunk.add(incoming.notification_id, incoming.event, incoming.payload)
 
     def _skip(self, record: Any, reason: str) -> None:
         self.skipped += 1

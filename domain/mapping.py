@@ -37,9 +37,14 @@ def with_originator(
     """The event's full JSON from a stored state (its JSON without the originator fields), or
     None when the state needs more than that: upcasting (the class is past version 1, so the
     state may be older), or it is not plain JSON."""
-    if class_version(cls) != 1 or len(state) < 3 or state[:1] != b"{":
+    if not _current_json(cls, state):
         return None
     return _head(str(originator_id), version) + state[1:]
+
+
+def _current_json(cls: type[Any], state: bytes) -> bool:
+    """Whether a stored state is a JSON object in the class's current shape (version 1)."""
+    return class_version(cls) == 1 and len(state) >= 3 and state[:1] == b"{"
 
 
 def _head(originator_id: str, version: int) -> bytes:
@@ -47,10 +52,10 @@ def _head(originator_id: str, version: int) -> bytes:
 
 
 def stored_payload(cls: type[Any], state: bytes) -> str | None:
-    """The event's payload (event_payload, as text) straight from its stored state, or None when
-    it has to be serialised again: the class is past version 1 (the state may be older), or the
-    state is not plain JSON."""
-    if class_version(cls) != 1 or state[:1] != b"{":
+    """The event's payload as text straight from its stored state (the JSON event_payload wrote
+    when it was stored), or None when it has to be serialised again: the class is past version 1
+    (the state may be older), or the state is not plain JSON."""
+    if not _current_json(cls, state):
         return None
     try:
         return state.decode()

@@ -16,10 +16,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 import structlog
-from eventsourcing.utils import resolve_topic
 
 from domain.catalog import internal_topics, is_published
-from domain.mapping import stored_payload
 from domain.values import DomainEvent
 from ntd.bootstrap import (
     CONSUMERS,
@@ -31,7 +29,7 @@ from ntd.bootstrap import (
 )
 from ntd.clikit import Refused, Runtime, pass_runtime
 from ntd.event_store import PostgresBatchReader, StoreReader
-from projections.rebuild import Chunk, Positions, Progress
+from projections.rebuild import Chunk, Positions, Progress, decoded
 from projections.tracking import Partition
 
 if TYPE_CHECKING:
@@ -501,7 +499,6 @@ def _log_chunks(
     at a time; internal ones (listing claims) change no view, so they are not even read (but
     for a page's last row)."""
     mapper, skip = ntd.app.mapper, internal_topics()
-    plain = not (mapper.cipher or mapper.compressor)
     position = 0
     while position < last:
         if share is None:
@@ -511,14 +508,7 @@ def _log_chunks(
             page = reader.notifications(position + 1, size, skip, stop=last, share=share)
         if not page.last_id:
             return
-        chunk = Chunk()
-        for n in page.rows:
-            if is_published(n.topic):
-                chunk.append((n.id, cast(DomainEvent, mapper.to_domain_event(n))))
-                payload = stored_payload(resolve_topic(n.topic), n.state) if plain else None
-                if payload is not None:
-                    chunk.payloads[n.id] = payload
-        yield chunk
+        yield decoded([n for n in page.rows if is_published(n.topic)], mapper)
         position = page.last_id
 
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
 
 from domain.application import NtdApplication
-from domain.values import DomainEvent
+from projections.rebuild import decoded
 from projections.store import ReadStore
 
 
@@ -34,7 +33,7 @@ def catch_up(
         )
         if not page:
             break
-        store.apply([(n.id, cast(DomainEvent, app.mapper.to_domain_event(n))) for n in page])
+        store.apply(decoded(page, app.mapper))
         applied += len(page)
         position = page[-1].id
         if progress is not None:

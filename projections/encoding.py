@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -10,13 +10,18 @@ import orjson
 
 def stamp(moment: datetime) -> str:
     """A timestamp as stored: UTC ISO 8601 with microseconds, so text order is time order."""
-    text = orjson.dumps(moment)  # a fifth of isoformat's time; orjson drops zero microseconds
-    if text.endswith(b'+00:00"'):
-        if len(text) == len(b'"2026-01-01T00:00:00.000001+00:00"'):
+    if type(moment) is datetime and moment.utcoffset() == _ZERO:
+        text = orjson.dumps(moment)  # a third of isoformat's time; drops zero microseconds
+        if len(text) == _WITH_MICROSECONDS:
             return text[1:-1].decode()
-        if len(text) == len(b'"2026-01-01T00:00:00+00:00"'):
+        if len(text) == _WITHOUT_MICROSECONDS:
             return text[1:20].decode() + ".000000+00:00"
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+_ZERO = timedelta(0)
+_WITH_MICROSECONDS = len(b'"2026-01-01T00:00:00.000001+00:00"')
+_WITHOUT_MICROSECONDS = len(b'"2026-01-01T00:00:00+00:00"')
 
 
 def canonical_bytes(value: Any) -> bytes:

@@ -25,7 +25,7 @@ from projections.models import (
     SellerFigure,
 )
 from projections.ports import Breach, NotifierRecord
-from projections.rebuild import Positions, Replay
+from projections.rebuild import Positions, Replay, payloads_of
 from projections.staging import Batch, fresh
 from projections.tracking import (
     Partition,
@@ -62,7 +62,7 @@ class MemoryReadStore:
         events = fresh(batch, self._position)
         if not events:
             return
-        staged = Batch(self)
+        staged = Batch(self, payloads_of(batch))
         staged.prefetch(event for _, event in events)
         for seq, event in events:
             project(seq, event, staged)

@@ -12,9 +12,13 @@ import gc
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 from uuid import UUID
 
+from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.utils import resolve_topic
+
+from domain.mapping import stored_payload
 from domain.values import DomainEvent
 from projections.audit import AuditChain, AuditRecord
 from projections.handlers import ProjectionError, project
@@ -31,13 +35,32 @@ class Chunk(list[tuple[int, DomainEvent]]):
     """One step of a feed: (notification id, event) pairs, and by notification id the JSON the
     feed read for its events (the audit rows keep it rather than serialise the events again)."""
 
-    def __init__(
-        self,
-        pairs: Iterable[tuple[int, DomainEvent]] = (),
-        payloads: dict[int, str] | None = None,
-    ) -> None:
-        super().__init__(pairs)
-        self.payloads: dict[int, str] = {} if payloads is None else payloads
+    def __init__(self) -> None:
+        super().__init__()
+        self.payloads: dict[int, str] = {}
+        self._seen: set[int] = set()
+
+    def add(self, seq: int, event: DomainEvent, payload: str | None) -> None:
+        """Add an event with the JSON its feed read for it (None: not known). A notification id
+        that comes again with other JSON (not a plain redelivery) keeps no payload at all."""
+        if seq in self._seen:
+            if self.payloads.get(seq) != payload:
+                self.payloads.pop(seq, None)
+        elif payload is not None:
+            self.payloads[seq] = payload
+        self._seen.add(seq)
+        self.append((seq, event))
+
+
+def decoded(notifications: Iterable[Notification], mapper: Mapper[UUID]) -> Chunk:
+    """Stored events as a chunk, each with its stored state as the payload when the mapper
+    stores plain JSON (neither compressed nor encrypted)."""
+    plain = not (mapper.cipher or mapper.compressor)
+    chunk = Chunk()
+    for n in notifications:
+        payload = stored_payload(resolve_topic(n.topic), n.state) if plain else None
+        chunk.add(n.id, cast(DomainEvent, mapper.to_domain_event(n)), payload)
+    return chunk
 
 
 def payloads_of(chunk: Sequence[tuple[int, DomainEvent]]) -> dict[int, str] | None:

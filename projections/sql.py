@@ -42,6 +42,7 @@ from projections.models import (
     SellerFigure,
 )
 from projections.ports import Breach, NotifierRecord
+from projections.rebuild import payloads_of
 from projections.staging import Batch, fresh
 from projections.tracking import (
     Partition,
@@ -363,6 +364,8 @@ class PostgresDialect(Dialect):
 
     def among(self, statement: str, keys: Sequence[str]) -> Iterator[tuple[str, Sequence[Any]]]:
         """`statement` for all the keys at once, as one array (one round trip, however many)."""
+        if "IN ({marks})" not in statement:
+            raise ValueError(f"no IN ({{marks}}) to put the keys in: {statement}")
         if keys:
             yield self.sql(statement.replace("IN ({marks})", "= ANY(?)")), (list(keys),)
 
@@ -483,7 +486,7 @@ class SqlReadStore:
             events = fresh(batch, self._position(cur, self._dialect.lock))
             if not events:
                 return
-            staged = Batch(_Loader(self, cur))
+            staged = Batch(_Loader(self, cur), payloads_of(batch))
             staged.prefetch(event for _, event in events)
             for seq, event in events:
                 project(seq, event, staged)

@@ -70,8 +70,12 @@ class RecordRejected(ProjectionError):
 
 
 def payloads(records: Iterable[Tracked]) -> dict[int, str]:
-    """The records' payloads by notification id, for those that carry one."""
-    return {r.seq: r.payload for r in records if r.payload is not None}
+    """The records' payloads by notification id; a notification id read twice with different
+    JSON (or once without) keeps none, so no row takes another event's payload."""
+    found: dict[int, str | None] = {}
+    for r in records:
+        found[r.seq] = r.payload if found.get(r.seq, r.payload) == r.payload else None
+    return {seq: payload for seq, payload in found.items() if payload is not None}
 
 
 def select(

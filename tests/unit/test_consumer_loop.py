@@ -128,12 +128,14 @@ def test_undecodable_records_are_dead_lettered_with_the_reason_and_skipped(
     good = records_of(history)[CASES][:5]
     garbage = Record(CASES.topic, 0, 5, b"k", b"\x00garbage", [("ce_type", b"x")])
     no_id = Record(CASES.topic, 0, 6, good[0].key, good[0].value, good[0].headers[:-1])
+    superscript = [*good[0].headers[:-1], ("ntd_notification_id", "²".encode())]  # isdigit()
+    odd_id = Record(CASES.topic, 0, 7, good[0].key, good[0].value, superscript)
 
-    loop.handle({CASES: [*good, garbage, no_id]})
+    loop.handle({CASES: [*good, garbage, no_id, odd_id]})
     loop.flush()
 
     sent = loop.producer.sent
-    assert [topic for topic, _, _ in sent] == ["x.ntd.deadletter.v1"] * 2
+    assert [topic for topic, _, _ in sent] == ["x.ntd.deadletter.v1"] * 3
     assert sent[0][1] == b"\x00garbage"
     headers = dict(sent[0][2])
     assert headers["ce_type"] == b"x"
@@ -144,8 +146,9 @@ def test_undecodable_records_are_dead_lettered_with_the_reason_and_skipped(
         b"5",
     )
     assert dict(sent[1][2])["dlq_reason"] == b"missing or malformed ntd_notification_id header"
-    assert store.offsets("projections") == {("ntd.case.v1", 0): 7}
-    assert loop.dead_letters == 2 and loop.records == 5
+    assert dict(sent[2][2])["dlq_reason"] == b"missing or malformed ntd_notification_id header"
+    assert store.offsets("projections") == {("ntd.case.v1", 0): 8}
+    assert loop.dead_letters == 3 and loop.records == 5
 
 
 class PickySink:

@@ -6,16 +6,18 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
+from uuid import uuid4
 
 import pytest
-from eventsourcing.utils import resolve_topic
+from eventsourcing.persistence import StoredEvent
 from projection_fixtures import ADAPTERS, Adapter, History, adapter_for, build_history, opened
 from test_projections_tracking import as_records, spans, views
 
-from domain.mapping import event_payload, stored_payload
+from domain.mapping import event_payload, published_payload, with_originator
 from domain.values import DomainEvent
 from projections import AuditQuery, ReadStore, catch_up
-from projections.rebuild import Chunk, Positions, Progress, Replay, rebuild
+from projections.rebuild import Chunk, Positions, Progress, Replay, decoded, rebuild
+from projections.tracking import Tracked, payloads
 
 CONSUMER = "projections"
 
@@ -157,13 +159,7 @@ def stored_chunks(history: History, size: int = 97) -> Iterator[Chunk]:
     """The log as a store feed reads it: each event with its stored JSON as the payload."""
     notifications = history.app.recorder.select_notifications(start=1, limit=10**9)
     for start in range(0, len(notifications), size):
-        chunk = Chunk()
-        for n in notifications[start : start + size]:
-            chunk.append((n.id, cast(DomainEvent, history.app.mapper.to_domain_event(n))))
-            payload = stored_payload(resolve_topic(n.topic), n.state)
-            if payload is not None:
-                chunk.payloads[n.id] = payload
-        yield chunk
+        yield decoded(notifications[start : start + size], history.app.mapper)
 
 
 def test_rows_written_from_the_stored_payloads_are_the_rows_serialising_the_events_gives(
@@ -185,3 +181,41 @@ def test_the_audit_row_keeps_the_payload_its_feed_read_rather_than_serialising_a
 
     assert [row.payload for row in staged.records] == [as_read]
     assert Replay().apply([(seq, event)]).records[0].payload == event_payload(event).decode()
+
+
+def test_every_feed_keeps_a_stored_state_as_it_is_even_when_pydantic_would_write_it_otherwise(
+    tmp_path: Path,
+) -> None:
+    history = build_history(seed=9, rounds=5)
+    registered = next(n for n in history.app.recorder.select_notifications(1, 10**6) if n.id == 1)
+    spaced = b"{ " + registered.state[1:]  # the same JSON, not the bytes pydantic writes
+    newcomer = uuid4()
+    history.app.recorder.insert_events([StoredEvent(newcomer, 1, registered.topic, spaced)])
+    caught_up = adapter_for("memory", tmp_path).open()
+    catch_up(history.app, caught_up)
+    rebuilt = adapter_for("memory", tmp_path).open()
+    rebuild(rebuilt, stored_chunks(history), Positions(history.last_id()))
+    event = cast(DomainEvent, history.app.mapper.to_domain_event(registered))
+    value = with_originator(type(event), spaced, newcomer, 1)
+    assert value is not None
+
+    for store in (caught_up, rebuilt):
+        (row,) = store.audit_query(AuditQuery(case_id=newcomer))
+        assert row.payload == spaced.decode()
+    assert published_payload(type(event), value, str(newcomer), 1) == spaced.decode()
+    assert list(caught_up.audit_query(AuditQuery())) == list(rebuilt.audit_query(AuditQuery()))
+
+
+def test_a_notification_id_read_twice_with_other_json_keeps_no_payload(history: History) -> None:
+    (seq, event), (_, other) = history.events()[:2]
+    clashing, redelivered = Chunk(), Chunk()
+    clashing.add(seq, event, '{"a":1}')
+    clashing.add(seq, other, '{"a":2}')
+    redelivered.add(seq, event, '{"a":1}')
+    redelivered.add(seq, event, '{"a":1}')
+
+    assert clashing.payloads == {} and redelivered.payloads == {seq: '{"a":1}'}
+    assert len(clashing) == len(redelivered) == 2
+    tracked = [Tracked("t", 0, n, seq, event, text) for n, text in enumerate(["x", "y"])]
+    assert payloads(tracked) == {}
+    assert payloads([*tracked[:1], *tracked[:1]]) == {seq: "x"}
