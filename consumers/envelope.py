@@ -140,15 +140,21 @@ def _notification_id(text: str | None) -> int | None:
 _READ_HEADERS = ("ce_specversion", "ce_id", "ce_type", "ce_source", "ntd_notification_id")
 
 
-def _validated(cls: type[DomainEvent], value: bytes, name: str) -> DomainEvent:
-    """The event in a message's value; one pass in pydantic-core when no upcasting is due."""
+def _validated(cls: type[DomainEvent], value: bytes, name: str, stated: int) -> DomainEvent:
+    """The event in a message's value, written at version `stated` of its class: one pass in
+    pydantic-core when that is the class's current version, else upcast first."""
     try:
-        if class_version(cls) == 1:
+        if stated == class_version(cls):
             return cls.model_validate_json(value)
         state = pydantic_core.from_json(value)
         if not isinstance(state, dict):
             raise EnvelopeError("value is not a JSON object")
-        return cls.model_validate(upcast(cls, state))
+        state["class_version"] = stated
+        try:
+            upcast(cls, state)
+        except Exception as error:  # an old value an upcaster cannot read: the message is bad
+            raise EnvelopeError(f"{name} payload cannot be upcast: {error!r}") from None
+        return cls.model_validate(state)
     except ValidationError as error:
         problems = error.errors()
         first = problems[0] if problems else None
@@ -174,12 +180,18 @@ def decode(value: bytes | None, headers: Sequence[tuple[str, bytes | None]]) -> 
     if found["ce_specversion"] != SPEC_VERSION:
         raise EnvelopeError(f"unsupported ce_specversion {found['ce_specversion']!r}")
     try:
-        cls = resolve_ce_type(found["ce_type"])
+        cls, stated = resolve_ce_type(found["ce_type"])
     except KeyError:
         raise EnvelopeError(f"unknown ce_type {found['ce_type']!r}") from None
+    current = class_version(cls)
+    if not 1 <= stated <= current:
+        raise EnvelopeError(
+            f"ce_type {found['ce_type']!r} states a version this reader does not know"
+            f" (it knows v1 to v{current})"
+        )
     if value is None:
         raise EnvelopeError("message has no value")
-    event = _validated(cls, value, found["ce_type"])
+    event = _validated(cls, value, found["ce_type"], stated)
     subject, version = str(event.originator_id), event.originator_version
     expected = event_id(subject, version)
     if found["ce_id"] != expected:

@@ -81,9 +81,13 @@ def topic_for(aggregate: str) -> str:
     return f"ntd.{aggregate}.v1"
 
 
-def resolve_ce_type(name: str) -> type[DomainEvent]:
-    """The event class of a CloudEvents type name, or KeyError."""
-    return _BY_CE_TYPE[name]
+def resolve_ce_type(name: str) -> tuple[type[DomainEvent], int]:
+    """The event class a CloudEvents type name names, and the version the name states (a
+    message written before the class evolved states an older one); KeyError if not ntd's."""
+    base, marker, number = name.rpartition(".v")
+    if not (marker and number.isascii() and number.isdigit()):
+        raise KeyError(name)
+    return _BY_NAME[base], int(number)
 
 
-_BY_CE_TYPE = {ce_type(cls): cls for cls in event_classes()}
+_BY_NAME = {ce_type(cls).rpartition(".v")[0]: cls for cls in event_classes()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from domain_fixtures import AGENT, MONDAY, make_app
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
+from consumers import envelope
+from domain import mapping
 from domain.application import NtdApplication
 from domain.catalog import event_classes
 from domain.mapping import (
@@ -22,6 +25,7 @@ from domain.mapping import (
     upcast,
     with_originator,
 )
+from domain.notifier import Notifier, NotifierKind
 from domain.values import Actor, EventSourced
 
 upcasts: list[str] = []
@@ -249,3 +253,83 @@ def test_a_message_value_gives_its_payload_only_in_the_form_the_relay_writes() -
     assert published_payload(OldPainted, value, str(uuid4()), 2) is None
     spaced = value.replace(b'{"originator_id":', b'{ "originator_id":', 1)
     assert published_payload(OldPainted, spaced, subject, 2) is None
+
+
+# -- over Kafka: a message states the version it was written at in its ce_type -----------------
+
+
+@pytest.fixture
+def registered_at_v2(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Notifier.Registered as if it had evolved: version 1 called the name `title`."""
+    ran: list[str] = []
+
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        ran.append("Registered v1→v2")
+        state["name"] = state.pop("title")
+
+    monkeypatch.setattr(Notifier.Registered, "class_version", 2)
+    monkeypatch.setattr(
+        Notifier.Registered, "upcast_v1_v2", staticmethod(upcast_v1_v2), raising=False
+    )
+    monkeypatch.setattr(mapping, "_VERSIONS", {})
+    envelope._kind.cache_clear()
+    yield ran
+    envelope._kind.cache_clear()
+
+
+def _registered() -> Notifier.Registered:
+    return Notifier.Registered(
+        originator_id=uuid4(),
+        originator_version=1,
+        timestamp=MONDAY,
+        actor=AGENT,
+        originator_topic=get_topic(Notifier),
+        name="Aurelia",
+        kind=NotifierKind.BRAND,
+        contact_email="legal@aurelia.example",
+    )
+
+
+def _as_written_at(message: envelope.Outgoing, version: int, **renamed: str) -> tuple[bytes, Any]:
+    """The message as a relay of class version `version` wrote it."""
+    state = json.loads(message.value)
+    for new, old in renamed.items():
+        state[old] = state.pop(new)
+    headers = [
+        (k, v.replace(b".v2", f".v{version}".encode()) if k == "ce_type" else v)
+        for k, v in message.headers
+    ]
+    return json.dumps(state).encode(), headers
+
+
+def test_a_message_of_the_current_version_is_read_as_it_is(registered_at_v2: list[str]) -> None:
+    event = _registered()
+    message = envelope.encode(event, 7)
+    assert message is not None and dict(message.headers)["ce_type"].endswith(b".v2")
+
+    incoming = envelope.decode(message.value, message.headers)
+
+    assert incoming.event == event and registered_at_v2 == []
+
+
+def test_a_message_written_before_the_class_evolved_is_upcast(registered_at_v2: list[str]) -> None:
+    event = _registered()
+    message = envelope.encode(event, 7)
+    assert message is not None
+
+    incoming = envelope.decode(*_as_written_at(message, 1, name="title"))
+
+    assert incoming.event == event and registered_at_v2 == ["Registered v1→v2"]
+    assert incoming.payload is None  # its JSON is not the current shape: serialised again
+
+
+def test_a_message_newer_than_the_reader_or_beyond_its_upcasters_is_refused(
+    registered_at_v2: list[str],
+) -> None:
+    message = envelope.encode(_registered(), 7)
+    assert message is not None
+
+    with pytest.raises(envelope.EnvelopeError, match="does not know"):
+        envelope.decode(*_as_written_at(message, 3))
+    with pytest.raises(envelope.EnvelopeError, match="cannot be upcast"):
+        envelope.decode(*_as_written_at(message, 1))  # `name`, not the `title` v1 had
