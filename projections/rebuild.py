@@ -25,7 +25,7 @@ from projections.handlers import ProjectionError, project
 from projections.models import CaseSummary
 from projections.ports import Breach, NotifierRecord
 from projections.staging import Batch
-from projections.tracking import Partition
+from projections.tracking import Partition, agreed
 
 CHUNK = 5000
 """Events projected (and rows written) per step."""
@@ -37,19 +37,17 @@ class Chunk(list[tuple[int, DomainEvent]]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.payloads: dict[int, str] = {}
-        self._seen: set[int] = set()
+        self._read: list[tuple[int, str | None]] = []
 
     def add(self, seq: int, event: DomainEvent, payload: str | None) -> None:
-        """Add an event with the JSON its feed read for it (None: not known). A notification id
-        that comes again with other JSON (not a plain redelivery) keeps no payload at all."""
-        if seq in self._seen:
-            if self.payloads.get(seq) != payload:
-                self.payloads.pop(seq, None)
-        elif payload is not None:
-            self.payloads[seq] = payload
-        self._seen.add(seq)
+        """Add an event with the JSON its feed read for it (None: not known)."""
         self.append((seq, event))
+        self._read.append((seq, payload))
+
+    @property
+    def payloads(self) -> dict[int, str]:
+        """The payloads by notification id, those the chunk's reads agree on (see `agreed`)."""
+        return agreed(self._read)
 
 
 def decoded(notifications: Iterable[Notification], mapper: Mapper[UUID]) -> Chunk:

@@ -70,11 +70,16 @@ class RecordRejected(ProjectionError):
 
 
 def payloads(records: Iterable[Tracked]) -> dict[int, str]:
-    """The records' payloads by notification id; a notification id read twice with different
-    JSON (or once without) keeps none, so no row takes another event's payload."""
+    """The records' payloads by notification id (see `agreed`)."""
+    return agreed((r.seq, r.payload) for r in records)
+
+
+def agreed(read: Iterable[tuple[int, str | None]]) -> dict[int, str]:
+    """Payloads as read, by notification id; a notification id read twice with different JSON
+    (or once without) keeps none, so no row takes another event's payload."""
     found: dict[int, str | None] = {}
-    for r in records:
-        found[r.seq] = r.payload if found.get(r.seq, r.payload) == r.payload else None
+    for seq, payload in read:
+        found[seq] = payload if found.get(seq, payload) == payload else None
     return {seq: payload for seq, payload in found.items() if payload is not None}
 
 
