@@ -10,14 +10,18 @@ Writing a sink (e.g. consumers/policies.py) means implementing `Sink`:
             # the stored next offset of each given (topic, partition) that has one; the loop
             # seeks there when partitions are assigned (others start at the beginning)
 
-        def apply(self, records: Sequence[Consumed], spans: Mapping[Partition, Span]) -> None:
+        def apply(self, records: Sequence[Consumed], spans: Mapping[Partition, Span]) -> Applied:
             # ONE database transaction:
             #   stored = your positions, read (and locked) inside the transaction
             #   todo = projections.tracking.select(tracked records, spans, stored)
             #          -> skips records below stored offsets (a redelivered batch changes
             #             nothing); raises PositionsMoved if a span starts beyond a stored
             #             offset (your state was rebuilt or reset under the loop)
-            #   apply todo, then store projections.tracking.advanced(spans, stored)
+            #   for each of todo: projections.arrival.arrival(its version, the version you
+            #          hold of its aggregate) -> DUPLICATE: an event re-sent at a new offset,
+            #          skip and count it (never reject it); GAP: an earlier event is missing
+            #   apply the rest, then store projections.tracking.advanced(spans, stored)
+            #   return Applied(events applied, duplicates skipped)
             # raise Rejected(record, reason) to dead-letter one record and retry without it
 
         def close(self) -> None: ...
@@ -66,7 +70,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 from consumers.envelope import EnvelopeError, Incoming, decode
 from consumers.relay import DEAD_LETTER_TOPIC, close_producer, topic_names
 from domain.values import DomainEvent
-from projections.tracking import Partition, PositionsMoved, Span
+from projections.tracking import Applied, Partition, PositionsMoved, Span
 
 log = structlog.get_logger("ntd.consumer")
 
@@ -112,8 +116,8 @@ class Sink(Protocol):
         """The stored next offset of each given partition that has one."""
         ...
 
-    def apply(self, records: Sequence[Consumed], spans: Mapping[Partition, Span]) -> None:
-        """Apply the batch and store the spans' ends, in one transaction."""
+    def apply(self, records: Sequence[Consumed], spans: Mapping[Partition, Span]) -> Applied:
+        """Apply the batch and store the spans' ends, in one transaction; say what it did."""
         ...
 
     def close(self) -> None:
@@ -220,7 +224,7 @@ class _Reseeker(ConsumerRebalanceListener):  # type: ignore[misc]
 class _InFlight:
     """A batch handed to the sink's thread, not yet known to be applied."""
 
-    future: Future[None]
+    future: Future[Applied]
     spans: Mapping[TopicPartition, Span]
     records: int
 
@@ -252,6 +256,10 @@ class ConsumerLoop:
         self.log = log.bind(consumer=config.name, group=config.group_id)
         self.records = 0
         self.dead_letters = 0
+        self.duplicates = 0
+        """Events skipped because the sink already held them (re-sent at new offsets)."""
+        self.gaps = 0
+        """Events a sink handled although an earlier event of their aggregate never came."""
         self.batches = 0
         self._next_check = 0.0
         self._worker = ThreadPoolExecutor(1, thread_name_prefix=f"ntd-{config.name}-sink")
@@ -339,7 +347,7 @@ class ConsumerLoop:
         if inflight is None:
             return None
         try:
-            inflight.future.result()
+            applied = inflight.future.result()
         except Rejected as rejection:
             record = rejection.record
             where = TopicPartition(record.topic, record.partition)
@@ -358,7 +366,16 @@ class ConsumerLoop:
         self._applied(inflight.spans)
         self.records += inflight.records
         self.batches += 1
+        self._count(applied)
         return None
+
+    def _count(self, applied: Applied) -> None:
+        if applied.duplicates:
+            self.duplicates += applied.duplicates
+            self.log.info("consumer.duplicates", skipped=applied.duplicates, total=self.duplicates)
+        if applied.gaps:
+            self.gaps += applied.gaps
+            self.log.warning("consumer.gaps", handled=applied.gaps, total=self.gaps)
 
     def _recover(self) -> None:
         """After a failure: forget the batch in flight, go back to the stored positions."""
@@ -534,6 +551,8 @@ class ConsumerLoop:
             partitions=len(lags),
             records=self.records,
             dead_letters=self.dead_letters,
+            duplicates=self.duplicates,
+            gaps=self.gaps,
         )
         return total
 
@@ -564,4 +583,5 @@ class ConsumerLoop:
             records=self.records,
             batches=self.batches,
             dead_letters=self.dead_letters,
+            duplicates=self.duplicates,
         )

@@ -38,7 +38,7 @@ from domain.policies import (
 from domain.seller import Seller
 from domain.values import SYSTEM, AlreadyDone, DomainError, DomainEvent
 from projections.policy_view import PolicyBatch, PolicyStore, observe, open_policy_store
-from projections.tracking import Partition, Span, Tracked
+from projections.tracking import Applied, Partition, Span, Tracked
 
 if TYPE_CHECKING:
     from consumers.loop import Consumed
@@ -210,18 +210,21 @@ class PolicySink:
         stored = self.store.offsets()
         return {(t, p): stored[(t, p)] for t, p in partitions if (t, p) in stored}
 
-    def apply(self, records: Sequence[Consumed], spans: Mapping[Partition, Span]) -> None:
-        """React to the batch's new records; view and offsets commit together afterwards."""
-        tracked = [
-            Tracked(r.topic, r.partition, r.offset, r.seq, r.event)
-            for r in records
-            if r.seq and _watched(type(r.event))
-        ]
+    def apply(self, records: Sequence[Consumed], spans: Mapping[Partition, Span]) -> Applied:
+        """React to the batch's new records, each event once; view and offsets commit together
+        afterwards. Every record goes to the store, so it knows each aggregate's last version;
+        only the events the policies watch reach them."""
+        tracked = [Tracked(r.topic, r.partition, r.offset, r.seq, r.event) for r in records]
         before = Counter(self.runner.report.acted)
-        handled = self.store.apply_tracked(tracked, spans, self.runner.react)
+        applied = self.store.apply_tracked(tracked, spans, self._react)
         acted = self.runner.report.acted - before
         if acted:
-            log.info("policies.batch", events=handled, **acted)
+            log.info("policies.batch", events=applied.events, **acted)
+        return applied
+
+    def _react(self, event: DomainEvent, view: PolicyBatch) -> None:
+        if _watched(type(event)):
+            self.runner.react(event, view)
 
     def close(self) -> None:
         """Release the policy view's connection."""

@@ -7,7 +7,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from consumers.loop import Consumed, Rejected
 from projections.store import ReadStore
-from projections.tracking import Partition, RecordRejected, Span, Tracked
+from projections.tracking import Applied, Partition, RecordRejected, Span, Tracked
 
 NAME = "projections"
 
@@ -24,14 +24,15 @@ class ProjectionSink:
         """The stored next offset of each given partition that has one."""
         return self.store.offsets(self.name, partitions)
 
-    def apply(self, records: Sequence[Consumed], spans: Mapping[Partition, Span]) -> None:
-        """Apply the records not applied before, and the spans' ends, in one transaction."""
+    def apply(self, records: Sequence[Consumed], spans: Mapping[Partition, Span]) -> Applied:
+        """Apply the records not applied before, and the spans' ends, in one transaction;
+        events the views already hold (re-sent by the relay) are skipped and counted."""
         tracked = [
             Tracked(r.topic, r.partition, r.offset, r.seq, r.event, r.incoming.payload)
             for r in records
         ]
         try:
-            self.store.apply_tracked(self.name, tracked, spans)
+            return self.store.apply_tracked(self.name, tracked, spans)
         except RecordRejected as rejection:
             bad = rejection.record
             record = next(

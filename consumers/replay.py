@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -175,10 +175,10 @@ def replay_shard(
         feed.starts[tp], feed.ends[tp] = start, end
         feed.consumer.seek(tp, start)
     try:
-        events, rejected = replay_share(read_dsn, feed.chunks(), index)
+        outcome = replay_share(read_dsn, feed.chunks(), index)
     finally:
         feed.close()
-    return ShareOutcome(events, rejected, feed.skipped)
+    return replace(outcome, skipped=feed.skipped)
 
 
 def rebuild_in_parallel(

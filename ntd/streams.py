@@ -29,13 +29,14 @@ from ntd.bootstrap import (
 )
 from ntd.clikit import Refused, Runtime, pass_runtime
 from ntd.event_store import PostgresBatchReader, StoreReader
+from projections.parallel import ShareOutcome
 from projections.rebuild import Chunk, Positions, Progress, decoded
 from projections.tracking import Partition
 
 if TYPE_CHECKING:
     from consumers.replay import TopicReplay
     from ntd.config import Settings
-    from projections.parallel import Job, ShareOutcome
+    from projections.parallel import Job
     from projections.sql import SqlReadStore
 
 PROJECTIONS = "projections"
@@ -334,6 +335,7 @@ def rebuild_command(
             f"({report.rate:,.0f} events/s"
             + (f", {report.workers} processes)" if report.workers > 1 else ")")
             + (f", {report.left_out} left out (see the log)" if report.left_out else "")
+            + (f", {report.duplicates} re-sent events skipped" if report.duplicates else "")
         )
 
 
@@ -345,6 +347,8 @@ class RebuildReport:
     seconds: float
     left_out: int
     workers: int = 1
+    duplicates: int = 0
+    """Events the feed held twice (re-sent by the relay at another offset), applied once."""
 
     @property
     def rate(self) -> float:
@@ -371,19 +375,26 @@ def rebuild_projections(
     try:
         with (bar or _no_bar)(feed.total, f"rebuilding projections from {source}") as tick:
             count = _workers(ntd, feed, workers)
-            events, rejected, skipped = _replay(ntd, feed, count, feed.measured(tick))
+            outcome = _replay(ntd, feed, count, feed.measured(tick))
     finally:
         feed.close()
-    for seq, reason in rejected:
+    for seq, reason in outcome.rejected:
         log.warning("rebuild.left_out", seq=seq, reason=reason)
     seconds = time.monotonic() - started
-    log.info("rebuild.done", source=source, events=events, seconds=round(seconds, 2))
-    return RebuildReport(events, seconds, len(rejected) + skipped, count)
+    log.info(
+        "rebuild.done",
+        source=source,
+        events=outcome.events,
+        duplicates=outcome.duplicates,
+        seconds=round(seconds, 2),
+    )
+    left_out = len(outcome.rejected) + outcome.skipped
+    return RebuildReport(outcome.events, seconds, left_out, count, outcome.duplicates)
 
 
 def _replay(
     ntd: Ntd, feed: _Feed, count: int, progress: Callable[[Progress], None]
-) -> tuple[int, list[tuple[int, str]], int]:
+) -> ShareOutcome:
     from projections.rebuild import rebuild
 
     if count > 1:
@@ -402,25 +413,24 @@ def _replay(
                 (replay_store_share, (ntd.settings, feed.total, (k, count))) for k in range(count)
             ]
             outcome = in_parallel(store, jobs, feed.positions, progress)
-        return outcome.events, outcome.rejected, outcome.skipped
+        return outcome
     replay = rebuild(ntd.read_store, feed.chunks, feed.positions, progress)
-    return replay.events, replay.rejected, feed.skipped()
+    return ShareOutcome(replay.events, replay.rejected, feed.skipped(), replay.duplicates)
 
 
 def replay_store_share(settings: Settings, last: int, share: tuple[int, int]) -> ShareOutcome:
     """In a worker: replay share k of n of the event store's aggregates, up to `last`."""
     from ntd.bootstrap import build
-    from projections.parallel import ShareOutcome, replay_share
+    from projections.parallel import replay_share
 
     ntd = build(settings)
     reader = store_reader(ntd)
     try:
         chunks = _log_chunks(ntd, reader, last, share=share)
-        events, rejected = replay_share(settings.read_dsn, chunks, share[0])
+        return replay_share(settings.read_dsn, chunks, share[0])
     finally:
         reader.close()
         ntd.close()
-    return ShareOutcome(events, rejected)
 
 
 def _workers(ntd: Ntd, feed: _Feed, asked: int) -> int:

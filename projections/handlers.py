@@ -15,6 +15,7 @@ from uuid import UUID
 from domain.case import Case, Deadline, State
 from domain.notifier import Notifier
 from domain.values import DomainEvent, StatementOfReasons
+from projections.arrival import Arrival, arrival
 from projections.audit import open_chain, published_type, seal
 from projections.models import CaseSummary
 from projections.ports import Breach, NotifierRecord, Views
@@ -25,6 +26,10 @@ _HANDLERS: dict[type[Any], Handler] = {}
 
 class ProjectionError(Exception):
     """An event the read model cannot place; the batch is not applied."""
+
+
+class VersionGap(ProjectionError):
+    """An event beyond the next version of its aggregate: the events between never arrived."""
 
 
 def handles(*event_classes: type[Any]) -> Callable[[Handler], Handler]:
@@ -38,10 +43,36 @@ def handles(*event_classes: type[Any]) -> Callable[[Handler], Handler]:
     return register
 
 
-def project(seq: int, event: DomainEvent, views: Views) -> None:
-    """Apply one event, with its notification id, to every view."""
+def project(seq: int, event: DomainEvent, views: Views) -> bool:
+    """Apply one event, with its notification id, to every view; False if the views already
+    hold it (a re-sent message), VersionGap if they lack an earlier event of its aggregate.
+
+    The audit chain's head is the last version of the aggregate the views applied: every
+    published event advances it, in the same transaction as the rows it changed."""
+    kind = published_type(type(event))
+    if kind is not None:
+        chain = views.chain(event.originator_id)
+        held = chain.head_version if chain is not None else 0
+        verdict = arrival(event.originator_version, held)
+        if verdict is Arrival.DUPLICATE:
+            return False
+        if verdict is Arrival.GAP:
+            raise VersionGap(_gap(kind, event, held))
     for handler in handlers_for(type(event)):
         handler(seq, event, views)
+    return True
+
+
+def _gap(kind: str, event: DomainEvent, held: int) -> str:
+    version = event.originator_version
+    missing = (
+        f"version {held + 1}" if held + 1 == version - 1 else f"versions {held + 1}-{version - 1}"
+    )
+    return (
+        f"version gap: the views hold {kind} {event.originator_id} up to version {held} and "
+        f"this {type(event).__name__} is version {version}; {missing} never arrived (rebuild "
+        "the views from the event store: `ntd projections rebuild --from store`)"
+    )
 
 
 @cache

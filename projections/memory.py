@@ -13,7 +13,7 @@ from domain.values import DomainEvent
 from projections.audit import AuditChain, AuditRecord, Head, conditions, verify
 from projections.dashboard import Figures, assemble, hours_between, tally, window_start
 from projections.encoding import stamp
-from projections.handlers import ProjectionError, project
+from projections.handlers import project
 from projections.models import (
     AuditQuery,
     AuditRow,
@@ -28,12 +28,13 @@ from projections.ports import Breach, NotifierRecord
 from projections.rebuild import Positions, Replay, payloads_of
 from projections.staging import Batch, fresh
 from projections.tracking import (
+    Applied,
     Partition,
-    RecordRejected,
     Span,
     Tracked,
     advanced,
     payloads,
+    project_tracked,
     select,
 )
 
@@ -84,20 +85,15 @@ class MemoryReadStore:
 
     def apply_tracked(
         self, consumer: str, records: Sequence[Tracked], spans: Mapping[Partition, Span]
-    ) -> int:
+    ) -> Applied:
         """Apply the records not applied before and store the spans' ends, all at once."""
         stored = self._offsets.get(consumer, {})
         chosen = select(records, spans, stored, self._position)
         staged = Batch(self, payloads(chosen))
-        staged.prefetch(record.event for record in chosen)
-        for record in chosen:
-            try:
-                project(record.seq, record.event, staged)
-            except ProjectionError as error:
-                raise RecordRejected(record, str(error)) from error
+        applied = project_tracked(chosen, staged)
         self._take(staged)
         self._offsets[consumer] = {**stored, **advanced(spans, stored)}
-        return len(chosen)
+        return applied
 
     def _take(self, staged: Batch) -> None:
         self.cases.update(staged.cases)

@@ -33,6 +33,9 @@ class ShareOutcome:
     events: int
     rejected: list[tuple[int, str]]
     skipped: int = 0
+    """Records that did not decode."""
+    duplicates: int = 0
+    """Events read again (re-sent at another offset) and skipped."""
 
 
 def _share_progress(events: Any, positions: Any) -> None:
@@ -42,10 +45,10 @@ def _share_progress(events: Any, positions: Any) -> None:
 
 def replay_share(
     read_dsn: str, chunks: Iterable[Sequence[tuple[int, DomainEvent]]], share: int
-) -> tuple[int, list[tuple[int, str]]]:
+) -> ShareOutcome:
     """In a worker: replay one share's chunks into the staging tables the parent created,
     append-only rows as they come and the share's current rows at the end; returns the events
-    replayed and those left out."""
+    replayed, those left out and the duplicates skipped."""
     from projections.sql import open_postgres
     from projections.sql_rebuild import SqlStaging
 
@@ -65,7 +68,7 @@ def replay_share(
         staging.write_current(replay)
     finally:
         store.close()
-    return replay.events, replay.rejected
+    return ShareOutcome(replay.events, replay.rejected, duplicates=replay.duplicates)
 
 
 def rebuild_in_parallel(
@@ -107,4 +110,5 @@ def rebuild_in_parallel(
         sum(o.events for o in outcomes),
         [item for o in outcomes for item in o.rejected],
         sum(o.skipped for o in outcomes),
+        sum(o.duplicates for o in outcomes),
     )

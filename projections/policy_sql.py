@@ -20,10 +20,10 @@ from uuid import UUID
 from domain.policies import CaseFacts, SellerRecord, Standing
 from domain.values import DomainEvent
 from projections.encoding import stamp
-from projections.policy_view import PolicyBatch, React
+from projections.policy_view import PolicyBatch, React, react_tracked
 from projections.sql import transaction
 from projections.staging import fresh
-from projections.tracking import Partition, Span, Tracked, advanced, select
+from projections.tracking import Applied, Partition, Span, Tracked, advanced, select
 
 Cursor = Any
 CHUNK = 500
@@ -79,8 +79,11 @@ SCHEMA = (
         suspended SMALLINT NOT NULL,
         strikes TEXT NOT NULL,
         removed TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS policy_versions (
+        aggregate_id VARCHAR(36) PRIMARY KEY,
+        version INTEGER NOT NULL)""",
 )
-TABLES = ("policy_offsets", "policy_cases", "policy_notifiers", "policy_sellers")
+TABLES = ("policy_offsets", "policy_cases", "policy_notifiers", "policy_sellers", "policy_versions")
 
 
 def open_sql_policy_store(url: str, window_days: int) -> SqlPolicyStore:
@@ -144,13 +147,16 @@ class SqlPolicyStore:
 
     def apply_tracked(
         self, records: Sequence[Tracked], spans: Mapping[Partition, Span], react: React
-    ) -> int:
-        """React to the consumed records not applied before; view and offsets commit together."""
+    ) -> Applied:
+        """React to the consumed records not applied before, each event once (see
+        `react_tracked`); view and offsets commit together."""
         with self._writing() as cur:
             watermark = self._position(cur, lock=True)
             stored = self._offsets(cur)
             chosen = select(records, spans, stored, watermark)
-            self._run(cur, [record.event for record in chosen], react)
+            staged = PolicyBatch(_Loader(self, cur), self.window_days)
+            applied = react_tracked(chosen, staged, react)
+            self._write(cur, staged)
             self._insert_many(
                 cur,
                 "INSERT INTO policy_offsets (topic, partition_no, next_offset)",
@@ -158,7 +164,7 @@ class SqlPolicyStore:
                 " ON CONFLICT (topic, partition_no) DO UPDATE SET next_offset = "
                 "excluded.next_offset",
             )
-            return len(chosen)
+            return applied
 
     def offsets(self) -> dict[Partition, int]:
         """The next offset to read, per partition."""
@@ -202,6 +208,12 @@ class SqlPolicyStore:
             f"INSERT INTO policy_sellers ({', '.join(SELLER_COLUMNS)})",
             [_seller_row(seller) for seller in staged.sellers.values()],
             _upsert("seller_id", SELLER_COLUMNS),
+        )
+        self._insert_many(
+            cur,
+            "INSERT INTO policy_versions (aggregate_id, version)",
+            [(str(aggregate_id), version) for aggregate_id, version in staged.versions.items()],
+            _upsert("aggregate_id", ("aggregate_id", "version")),
         )
 
     # -- SQL -----------------------------------------------------------------------------------
@@ -308,6 +320,15 @@ class _Loader:
             seller_ids,
         )
         return {seller.seller_id: seller for seller in map(_seller_from_row, rows)}
+
+    def load_versions(self, aggregate_ids: Collection[UUID]) -> dict[UUID, int]:
+        """The last version handled of each of these aggregates seen."""
+        rows = self._store.select_in(
+            self._cur,
+            "SELECT aggregate_id, version FROM policy_versions WHERE aggregate_id IN ({marks})",
+            aggregate_ids,
+        )
+        return {UUID(aggregate_id): int(version) for aggregate_id, version in rows}
 
 
 def _upsert(key: str, columns: Sequence[str]) -> str:

@@ -19,8 +19,9 @@ from domain.case import Case
 from domain.catalog import aggregate_type
 from domain.policies import CaseFacts, Ledger, SellerRecord, Standing
 from domain.values import DomainEvent
+from projections.arrival import Arrival, arrival
 from projections.staging import fresh
-from projections.tracking import Partition, Span, Tracked, advanced, select
+from projections.tracking import Applied, Partition, Span, Tracked, advanced, select
 
 React = Callable[[DomainEvent, "PolicyBatch"], None]
 """What a store hands each fresh event to, with the staged view (the runner's `react`)."""
@@ -42,8 +43,9 @@ class PolicyStore(Protocol):
 
     def apply_tracked(
         self, records: Sequence[Tracked], spans: Mapping[Partition, Span], react: React
-    ) -> int:
-        """The same for records consumed from Kafka, positions kept per partition."""
+    ) -> Applied:
+        """The same for records consumed from Kafka, positions kept per partition; events the
+        view already handled (re-sent by the relay) are skipped and counted (`react_tracked`)."""
         ...
 
     def offsets(self) -> dict[Partition, int]:
@@ -80,6 +82,10 @@ class PolicySource(Protocol):
         """The stored records among these sellers."""
         ...
 
+    def load_versions(self, aggregate_ids: Collection[UUID]) -> dict[UUID, int]:
+        """The last version handled of each of these aggregates that the view has seen."""
+        ...
+
 
 @cache
 def _kind(event_class: type[Any]) -> str | None:
@@ -101,6 +107,9 @@ class PolicyBatch:
         """Cases changed by the batch, last version of each."""
         self.standings: dict[UUID, Standing] = {}
         self.sellers: dict[UUID, SellerRecord] = {}
+        self._versions: dict[UUID, int] = {}
+        self.versions: dict[UUID, int] = {}
+        """The last version handled of each aggregate the batch's records moved."""
 
     def prefetch(self, events: Sequence[DomainEvent]) -> None:
         """Load, in one query per kind, every row the events will read, and the ledgers of the
@@ -118,6 +127,23 @@ class PolicyBatch:
         self._load_standings(notifiers | by_kind["notifier"])
         self._load_sellers({case.seller_id for case in cases} | by_kind["seller"])
         self._load_ledgers(notifiers)
+
+    def arrival_of(self, event: DomainEvent) -> Arrival:
+        """How a consumed event meets the view; an aggregate the view holds no version of (it
+        was fed from the log only) takes whatever comes."""
+        held = self._versions.get(event.originator_id)
+        return Arrival.NEXT if held is None else arrival(event.originator_version, held)
+
+    def handled(self, event: DomainEvent) -> None:
+        """Note that the view handled the event (its aggregate's version for the commit)."""
+        self._versions[event.originator_id] = event.originator_version
+        self.versions[event.originator_id] = event.originator_version
+
+    def load_versions(self, aggregate_ids: Collection[UUID]) -> None:
+        """Read the versions handled of these aggregates (before `arrival_of` is asked)."""
+        wanted = [i for i in aggregate_ids if i not in self._versions]
+        if wanted:
+            self._versions.update(self._source.load_versions(wanted))
 
     # -- PolicyState ---------------------------------------------------------------------------
 
@@ -191,6 +217,28 @@ class PolicyBatch:
         self._ledgers.update({i: Ledger(recent[i]) for i in wanted})
 
 
+def react_tracked(records: Sequence[Tracked], staged: PolicyBatch, react: React) -> Applied:
+    """Hand consumed records to `react` in order, each event once: one whose version the view
+    already handled (re-sent by the relay at a new offset) is skipped and counted. One past a
+    missing version is handled all the same and counted as a gap: every command it gives is
+    checked by its aggregate, and a policy left undone would never be done."""
+    events = [record.event for record in records]
+    staged.load_versions({event.originator_id for event in events})
+    staged.prefetch(events)
+    applied = duplicates = gaps = 0
+    for event in events:
+        verdict = staged.arrival_of(event)
+        if verdict is Arrival.DUPLICATE:
+            duplicates += 1
+            continue
+        if verdict is Arrival.GAP:
+            gaps += 1
+        staged.handled(event)
+        react(event, staged)
+        applied += 1
+    return Applied(applied, duplicates, gaps)
+
+
 def observe(event: DomainEvent, view: PolicyBatch) -> None:
     """Move the view by one event: a case's facts, a notifier's standing or a seller's strikes."""
     if isinstance(event, Case.Filed):
@@ -218,6 +266,7 @@ class MemoryPolicyStore:
         self.cases: dict[UUID, CaseFacts] = {}
         self.standings: dict[UUID, Standing] = {}
         self.sellers: dict[UUID, SellerRecord] = {}
+        self.versions: dict[UUID, int] = {}
         self._position = 0
         self._offsets: dict[Partition, int] = {}
 
@@ -236,12 +285,14 @@ class MemoryPolicyStore:
 
     def apply_tracked(
         self, records: Sequence[Tracked], spans: Mapping[Partition, Span], react: React
-    ) -> int:
+    ) -> Applied:
         """Stage and react to the records not yet applied, then keep changes and offsets."""
         chosen = select(records, spans, self._offsets, self._position)
-        self._run([record.event for record in chosen], react)
+        staged = PolicyBatch(self, self.window_days)
+        applied = react_tracked(chosen, staged, react)
+        self._take(staged)
         self._offsets.update(advanced(spans, self._offsets))
-        return len(chosen)
+        return applied
 
     def offsets(self) -> dict[Partition, int]:
         """The next offset to read, per partition."""
@@ -252,9 +303,13 @@ class MemoryPolicyStore:
         staged.prefetch(events)
         for event in events:
             react(event, staged)
+        self._take(staged)
+
+    def _take(self, staged: PolicyBatch) -> None:
         self.cases.update(staged.cases)
         self.standings.update(staged.standings)
         self.sellers.update(staged.sellers)
+        self.versions.update(staged.versions)
 
     def load_cases(self, case_ids: Collection[UUID]) -> dict[UUID, CaseFacts]:
         """The stored facts among these cases."""
@@ -279,11 +334,16 @@ class MemoryPolicyStore:
         """The stored records among these sellers."""
         return {i: self.sellers[i] for i in seller_ids if i in self.sellers}
 
+    def load_versions(self, aggregate_ids: Collection[UUID]) -> dict[UUID, int]:
+        """The last version handled of each of these aggregates seen."""
+        return {i: self.versions[i] for i in aggregate_ids if i in self.versions}
+
     def reset(self) -> None:
         """Forget everything, positions included."""
         self.cases.clear()
         self.standings.clear()
         self.sellers.clear()
+        self.versions.clear()
         self._position = 0
         self._offsets.clear()
 

@@ -110,6 +110,8 @@ class Replay:
         self.chains: dict[UUID, AuditChain] = {}
         self.rejected: list[tuple[int, str]] = []
         """(seq, reason) of events the views could not place, left out as a consumer would."""
+        self.duplicates = 0
+        """Events read again (re-sent at another offset) and skipped, as a consumer would."""
         self.events = 0
 
     def load_cases(self, case_ids: Collection[UUID]) -> dict[UUID, CaseSummary]:
@@ -136,12 +138,13 @@ class Replay:
         while True:
             staged = Batch(self, payloads)
             staged.prefetch(event for _, event in pending)
-            failed = _first_failure(pending, staged)
+            failed, duplicates = _first_failure(pending, staged)
             if failed is None:
                 break
             index, reason = failed
             self.rejected.append((pending[index][0], reason))
             del pending[index]
+        self.duplicates += duplicates
         self.cases.update(staged.cases)
         self.notifiers.update(staged.notifiers)
         self.chains.update(staged.chains)
@@ -151,13 +154,17 @@ class Replay:
 
 def _first_failure(
     events: Sequence[tuple[int, DomainEvent]], staged: Batch
-) -> tuple[int, str] | None:
+) -> tuple[tuple[int, str] | None, int]:
+    """The index and reason of the first event the views cannot place (None if every one
+    fits), and how many events before it the views already held."""
+    duplicates = 0
     for index, (seq, event) in enumerate(events):
         try:
-            project(seq, event, staged)
+            if not project(seq, event, staged):
+                duplicates += 1
         except ProjectionError as error:
-            return index, str(error)
-    return None
+            return (index, str(error)), duplicates
+    return None, duplicates
 
 
 @dataclass

@@ -30,7 +30,7 @@ from projections.dashboard import (
     window_start,
 )
 from projections.encoding import stamp
-from projections.handlers import ProjectionError, project
+from projections.handlers import project
 from projections.models import (
     AuditQuery,
     AuditRow,
@@ -45,12 +45,13 @@ from projections.ports import Breach, NotifierRecord
 from projections.rebuild import payloads_of
 from projections.staging import Batch, fresh
 from projections.tracking import (
+    Applied,
     Partition,
-    RecordRejected,
     Span,
     Tracked,
     advanced,
     payloads,
+    project_tracked,
     select,
 )
 
@@ -517,9 +518,10 @@ class SqlReadStore:
 
     def apply_tracked(
         self, consumer: str, records: Sequence[Tracked], spans: Mapping[Partition, Span]
-    ) -> int:
+    ) -> Applied:
         """Apply the records not applied before and store the spans' ends as the consumer's next
-        offsets, in one transaction; returns how many records were applied.
+        offsets, in one transaction; returns how many records were applied and how many were
+        re-sent events the views already held (skipped).
 
         Raises PositionsMoved (nothing changes) when a span starts beyond a stored offset, and
         RecordRejected (nothing changes) naming a record the views cannot place."""
@@ -527,17 +529,13 @@ class SqlReadStore:
             self._dialect.serialize(cur, consumer)
             stored = self._offsets(cur, consumer)
             chosen = select(records, spans, stored, self._position(cur))
+            applied = Applied()
             if chosen:
                 staged = Batch(_Loader(self, cur), payloads(chosen))
-                staged.prefetch(record.event for record in chosen)
-                for record in chosen:
-                    try:
-                        project(record.seq, record.event, staged)
-                    except ProjectionError as error:
-                        raise RecordRejected(record, str(error)) from error
+                applied = project_tracked(chosen, staged)
                 self._write(cur, staged)
             self._store_offsets(cur, consumer, advanced(spans, stored))
-        return len(chosen)
+        return applied
 
     def _store_offsets(self, cur: Cursor, consumer: str, offsets: Mapping[Partition, int]) -> None:
         self._dialect.insert_many(

@@ -61,24 +61,24 @@ class Batch:
         self.records: list[AuditRecord] = []
 
     def prefetch(self, events: Iterable[DomainEvent]) -> None:
-        """Load, in one query per view, every stored row the events will touch."""
-        existing: dict[str, set[UUID]] = defaultdict(set)
-        created: set[UUID] = set()
+        """Load, in one query per view, every stored row the events will touch.
+
+        Chains are read for every aggregate, new-looking ones too: a chain's head is what the
+        views hold of its aggregate (see `handlers.project`), and a re-sent first event must
+        meet the chain its first delivery made. An aggregate without a chain has no row in any
+        view (its first event writes both), so its other rows need no query."""
+        by_kind: dict[str, set[UUID]] = defaultdict(set)
         for event in events:
             kind = published_type(type(event))
-            if kind is None:
-                continue
-            if event.originator_version == 1:
-                created.add(event.originator_id)
-            elif event.originator_id not in created:
-                existing[kind].add(event.originator_id)
-        for aggregate_id in created:  # first events of new aggregates: nothing to read
-            self._cases.setdefault(aggregate_id, None)
-            self._notifiers.setdefault(aggregate_id, None)
-            self._chains.setdefault(aggregate_id, None)
-        self._load_cases(existing["case"])
-        self._load_notifiers(existing["notifier"])
-        self._load_chains(set().union(*existing.values()))
+            if kind is not None:
+                by_kind[kind].add(event.originator_id)
+        self._load_chains(set().union(*by_kind.values()))
+        for aggregate_id, chain in self._chains.items():
+            if chain is None:
+                self._cases.setdefault(aggregate_id, None)
+                self._notifiers.setdefault(aggregate_id, None)
+        self._load_cases(by_kind["case"])
+        self._load_notifiers(by_kind["notifier"])
 
     # -- CaseView ------------------------------------------------------------------------------
 

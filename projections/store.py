@@ -19,7 +19,7 @@ from projections.models import (
     NotifierSummary,
 )
 from projections.rebuild import Staging
-from projections.tracking import Partition, Span, Tracked
+from projections.tracking import Applied, Partition, Span, Tracked
 
 
 class ReadStore(Protocol):
@@ -41,9 +41,10 @@ class ReadStore(Protocol):
 
     def apply_tracked(
         self, consumer: str, records: Sequence[Tracked], spans: Mapping[Partition, Span]
-    ) -> int:
+    ) -> Applied:
         """Apply consumed records not applied before and store the spans' ends as the consumer's
-        next offsets, in one transaction (see projections.tracking); returns how many applied."""
+        next offsets, in one transaction (see projections.tracking); returns how many applied
+        and how many were re-sent events the views already held."""
         ...
 
     def staging(self) -> Staging:

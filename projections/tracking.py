@@ -10,16 +10,22 @@ store, in the transaction that applies them, reads its stored next offsets and
   rebuilt or reset under the consumer, which must re-read from the stored positions;
 - stores each span's end as the partition's next offset, never moving one backwards.
 
+Offsets say which *messages* were read; they cannot tell that two messages carry one event. The
+relay delivers at least once: killed between the broker's acknowledgement and storing its
+position, it sends the unstored tail again, the same events at new offsets. So every reader also
+asks `projections.arrival`: how an aggregate's event meets what the reader holds of that aggregate.
+
 Nothing here knows Kafka; a partition is a (topic, partition number) pair.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from domain.values import DomainEvent
-from projections.handlers import ProjectionError
+from projections.handlers import ProjectionError, project
+from projections.staging import Batch
 
 Partition = tuple[str, int]
 """A topic and a partition number."""
@@ -49,6 +55,16 @@ class Span:
 
     start: int
     end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What a consumed batch did: events applied, re-sent events skipped as duplicates, and
+    events handled although an earlier event of their aggregate never arrived (gaps)."""
+
+    events: int = 0
+    duplicates: int = 0
+    gaps: int = 0
 
 
 class PositionsMoved(Exception):
@@ -107,3 +123,20 @@ def advanced(
 ) -> dict[Partition, int]:
     """The next offsets to store: each span's end where it moves its partition forward."""
     return {where: span.end for where, span in spans.items() if span.end > stored.get(where, -1)}
+
+
+def project_tracked(records: Sequence[Tracked], staged: Batch) -> Applied:
+    """Project selected records, in order, into a batch's views; events the views already hold
+    (re-sent at new offsets) are skipped and counted. Raises RecordRejected naming the first
+    record the views cannot place (a version gap among them)."""
+    staged.prefetch(record.event for record in records)
+    applied = duplicates = 0
+    for record in records:
+        try:
+            if project(record.seq, record.event, staged):
+                applied += 1
+            else:
+                duplicates += 1
+        except ProjectionError as error:
+            raise RecordRejected(record, str(error)) from error
+    return Applied(applied, duplicates)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from kafka.structs import TopicPartition
 from projection_fixtures import History, build_history
+from structlog.testing import capture_logs
 
 from consumers.envelope import encode
 from consumers.loop import Consumed, ConsumerLoop, FatalPositions, LoopConfig, Rejected
@@ -21,7 +22,7 @@ from domain.mapping import event_payload
 from domain.values import DomainEvent
 from projections import AuditQuery
 from projections.memory import MemoryReadStore
-from projections.tracking import Partition, PositionsMoved, Span
+from projections.tracking import Applied, Partition, PositionsMoved, Span
 
 CASES = TopicPartition("ntd.case.v1", 0)
 NOTIFIERS = TopicPartition("ntd.notifier.v1", 0)
@@ -45,6 +46,7 @@ class StandInConsumer:
     seeks: list[tuple[TopicPartition, int | None]] = field(default_factory=list)
     commits: list[dict[TopicPartition, int]] = field(default_factory=list)
     oldest: int = 0
+    end: int = 0
 
     def assignment(self) -> set[TopicPartition]:
         return set(self.owned)
@@ -57,6 +59,12 @@ class StandInConsumer:
 
     def beginning_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
         return dict.fromkeys(partitions, self.oldest)
+
+    def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        return dict.fromkeys(partitions, self.end)
+
+    def position(self, tp: TopicPartition) -> int:
+        return self.end
 
     def commit_async(self, offsets: Mapping[TopicPartition, Any]) -> None:
         self.commits.append({tp: meta.offset for tp, meta in offsets.items()})
@@ -165,7 +173,7 @@ class PickySink:
     def positions(self, partitions: Collection[Partition]) -> dict[Partition, int]:
         return {p: self.stored[p] for p in partitions if p in self.stored}
 
-    def apply(self, records: Sequence[Consumed], spans: Mapping[Partition, Span]) -> None:
+    def apply(self, records: Sequence[Consumed], spans: Mapping[Partition, Span]) -> Applied:
         if self.moved:
             self.moved = False
             self.stored = {("ntd.case.v1", 0): 2}
@@ -175,6 +183,7 @@ class PickySink:
                 raise Rejected(record, "cannot place it")
         self.applied.append([r.offset for r in records])
         self.stored.update({p: s.end for p, s in spans.items()})
+        return Applied(len(records))
 
     def close(self) -> None:
         pass
@@ -308,3 +317,24 @@ def test_partitions_are_dealt_to_workers_in_shares_of_about_equal_size() -> None
         [("c", 1), ("c", 2)],
     ]
     assert all(start == 10 for shard in dealt for _, _, start, _ in shard)
+
+
+def test_events_the_sink_already_held_are_counted_and_logged_not_rejected(
+    history: History,
+) -> None:
+    store = MemoryReadStore()
+    loop = loop_over(store)
+    records = records_of(history)[CASES][:8]
+    again = [
+        Record(r.topic, r.partition, 8 + i, r.key, r.value, r.headers)
+        for i, r in enumerate(records)
+    ]
+    with capture_logs() as logs:
+        loop.handle({CASES: records})
+        loop.handle({CASES: again})
+        loop.flush()
+        loop.log_lag()
+    assert loop.duplicates == 8 and loop.dead_letters == 0
+    assert [e["skipped"] for e in logs if e["event"] == "consumer.duplicates"] == [8]
+    assert [e["duplicates"] for e in logs if e["event"] == "consumer.lag_total"] == [8]
+    assert store.offsets("projections") == {("ntd.case.v1", 0): 16}

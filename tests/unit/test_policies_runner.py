@@ -18,6 +18,7 @@ from domain_fixtures import AGENT, SELLER, Desk, FakeClock, make_desk, reasons
 
 from consumers.policies import PolicyReport, PolicyRunner, run_from_log
 from domain.case import Deadline
+from domain.catalog import aggregate_type
 from domain.notifier import Notifier
 from domain.rules import Rules
 from domain.seller import Seller
@@ -27,6 +28,7 @@ from ntd.cli import cli
 from ntd.config import Settings
 from projections.policy_sql import open_sql_policy_store
 from projections.policy_view import MemoryPolicyStore, PolicyBatch, PolicyStore
+from projections.tracking import Span, Tracked
 
 SELLER_ID = Seller.id_for("shop.example", "seller-1")
 
@@ -372,3 +374,73 @@ def test_ntd_policies_run_says_what_the_policies_did(tmp_path: Path) -> None:
     assert re.search(r"^  strikes recorded +3$", first.stdout, re.MULTILINE)
     assert re.search(r"^  sellers suspended +1$", first.stdout, re.MULTILINE)
     assert second.exit_code == 0 and '"acted": {}' in second.stdout
+
+
+# -- events re-sent at new offsets ------------------------------------------------------------
+
+
+def as_tracked(events: list[tuple[int, DomainEvent]]) -> list[Tracked]:
+    """Published events on one partition per aggregate type, offsets in notification order."""
+    offsets: dict[str, int] = {}
+    tracked = []
+    for seq, event in events:
+        kind = aggregate_type(type(event))
+        if kind is None:
+            continue
+        topic = f"ntd.{kind}.v1"
+        tracked.append(Tracked(topic, 0, offsets.get(topic, 0), seq, event))
+        offsets[topic] = offsets.get(topic, 0) + 1
+    return tracked
+
+
+def test_an_event_re_sent_at_a_new_offset_reaches_the_policies_once(make_world: Any) -> None:
+    world = make_world()
+    qualify(world)
+    for _ in range(3):
+        world.taken_down()
+    records = as_tracked(log(world.app))
+    ends = {r.topic: r.offset + 1 for r in records}
+    copies = []
+    for r in records[-25:]:  # the relay's restart sends the tail again
+        copies.append(Tracked(r.topic, 0, ends[r.topic], r.seq, r.event))
+        ends[r.topic] += 1
+    runner = PolicyRunner(world.app)
+    seen: list[DomainEvent] = []
+
+    def react(event: DomainEvent, view: PolicyBatch) -> None:
+        seen.append(event)
+        runner.react(event, view)
+
+    first = world.store.apply_tracked(records, spans_of(records), react)
+    again = world.store.apply_tracked(copies, spans_of(copies), react)
+
+    assert (first.events, first.duplicates) == (len(records), 0)
+    assert (again.events, again.duplicates) == (0, 25)
+    assert len(seen) == len(records)
+    assert runner.report.already == 0
+    assert len(world.events(Seller.Suspended)) == 1
+
+
+def test_an_event_past_a_missing_version_still_reaches_the_policies_and_is_counted(
+    make_world: Any,
+) -> None:
+    world = make_world()
+    world.taken_down()
+    records = as_tracked(log(world.app))
+    missing = next(
+        r
+        for r in records
+        if r.event.originator_id == world.notifier_id and r.event.originator_version == 2
+    )
+    batch = [r for r in records if r is not missing]  # the notifier's version 2 never arrives
+    applied = world.store.apply_tracked(batch, spans_of(batch), PolicyRunner(world.app).react)
+    assert (applied.events, applied.duplicates, applied.gaps) == (len(batch), 0, 1)
+    assert len(world.events(Seller.StrikeRecorded)) == 1
+
+
+def spans_of(records: list[Tracked]) -> dict[tuple[str, int], Span]:
+    found: dict[tuple[str, int], Span] = {}
+    for r in records:
+        span = found.get(r.where)
+        found[r.where] = Span(min(span.start, r.offset) if span else r.offset, r.offset + 1)
+    return found

@@ -251,9 +251,9 @@ def test_a_batch_that_fails_part_way_leaves_nothing_behind(
         kind=NotifierKind.BRAND,
         contact_email="legal@hooli.example",
     )
-    impossible = Case.TakenDown(
+    impossible = Case.TakenDown(  # the next version, but no step leads from declined to it
         originator_id=declined,
-        originator_version=99,
+        originator_version=history.case(declined).version + 1,
         timestamp=at,
         actor=ALICE,
         step=Step.TAKE_DOWN,

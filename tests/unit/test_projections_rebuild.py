@@ -219,3 +219,15 @@ def test_a_notification_id_read_twice_with_other_json_keeps_no_payload(history: 
     tracked = [Tracked("t", 0, n, seq, event, text) for n, text in enumerate(["x", "y"])]
     assert payloads(tracked) == {}
     assert payloads([*tracked[:1], *tracked[:1]]) == {seq: "x"}
+
+
+def test_a_rebuild_over_a_feed_holding_events_twice_applies_each_once_and_counts_the_rest(
+    store: ReadStore, history: History
+) -> None:
+    events = history.events()
+    resent = [(r.seq, r.event) for r in as_records(events)[-150:]]  # published ones only
+    replay = rebuild(cast(Any, store), chunks([*events, *resent], size=61), Positions())
+    assert replay.duplicates == len(resent)
+    assert replay.rejected == []
+    assert views(store, history) == views(reference(history), history)
+    assert store.verify_audit().ok

@@ -137,7 +137,7 @@ def test_records_applied_in_interleaved_batches_give_the_views_the_log_gives(
 ) -> None:
     records = as_records(history.events())
     applied = sum(
-        store.apply_tracked(CONSUMER, batch, spans(batch)) for batch in batches(records, 37)
+        store.apply_tracked(CONSUMER, batch, spans(batch)).events for batch in batches(records, 37)
     )
     reference = adapter_for("memory", Path()).open()
     catch_up(history.app, reference)
@@ -159,12 +159,12 @@ def test_a_redelivered_batch_changes_nothing_and_an_overlapping_one_applies_only
     store.apply_tracked(CONSUMER, first, spans(first))
     before = (views(store, history), store.offsets(CONSUMER))
 
-    assert store.apply_tracked(CONSUMER, first, spans(first)) == 0
+    assert store.apply_tracked(CONSUMER, first, spans(first)).events == 0
     assert (views(store, history), store.offsets(CONSUMER)) == before
 
     again, _ = batches_at(records, 0.3)
     overlapping = again + rest
-    assert store.apply_tracked(CONSUMER, overlapping, spans(overlapping)) == len(rest)
+    assert store.apply_tracked(CONSUMER, overlapping, spans(overlapping)).events == len(rest)
     assert len(list(store.audit_query(AuditQuery()))) == len(records)
     assert store.verify_audit().ok
 
@@ -205,7 +205,8 @@ def test_a_record_the_views_cannot_place_is_named_and_nothing_changes(
     with pytest.raises(RecordRejected) as rejected:
         store.apply_tracked(CONSUMER, batch, spans(batch))
     assert rejected.value.record == orphan
-    assert "unknown case" in rejected.value.reason
+    assert "version gap" in rejected.value.reason
+    assert "up to version 0" in rejected.value.reason
     assert list(store.audit_query(AuditQuery())) == []
     assert store.offsets(CONSUMER) == {}
 
@@ -217,7 +218,7 @@ def test_records_at_or_below_the_log_watermark_are_skipped(
     half = events[len(events) // 2][0]
     store.apply([(seq, e) for seq, e in events if seq <= half])
     records = as_records(events)
-    assert store.apply_tracked(CONSUMER, records, spans(records)) == sum(
+    assert store.apply_tracked(CONSUMER, records, spans(records)).events == sum(
         1 for r in records if r.seq > half
     )
     reference = adapter_for("memory", Path()).open()
@@ -231,3 +232,77 @@ def test_reset_forgets_the_consumer_offsets_too(store: ReadStore, history: Histo
     store.reset()
     assert store.offsets(CONSUMER) == {}
     assert store.position() == 0
+
+
+# -- events re-sent at new offsets (a relay killed between the broker's ack and its position) ---
+
+
+def resent(records: Sequence[Tracked], tail: int) -> list[Tracked]:
+    """The records followed by their last `tail` again, at the next offsets of their partitions:
+    what a relay sends when it is restarted after the broker acknowledged a page it had not yet
+    stored its position for."""
+    next_offset = {r.where: r.offset + 1 for r in records}
+    again = []
+    for r in records[-tail:]:
+        again.append(Tracked(r.topic, r.partition, next_offset[r.where], r.seq, r.event))
+        next_offset[r.where] += 1
+    return [*records, *again]
+
+
+def test_events_re_sent_at_new_offsets_are_skipped_and_counted_in_any_batching(
+    store: ReadStore, history: History
+) -> None:
+    records = as_records(history.events())
+    doubled = resent(records, 120)
+    outcomes = [
+        store.apply_tracked(CONSUMER, batch, spans(batch)) for batch in batches(doubled, 53)
+    ]
+    assert sum(o.events for o in outcomes) == len(records)
+    assert sum(o.duplicates for o in outcomes) == 120
+    reference = adapter_for("memory", Path()).open()
+    catch_up(history.app, reference)
+    assert views(store, history) == views(reference, history)
+    assert store.verify_audit().ok
+    assert store.offsets(CONSUMER) == {r.where: r.offset + 1 for r in doubled}
+
+
+def test_a_copy_in_the_same_batch_as_its_original_is_skipped(
+    store: ReadStore, history: History
+) -> None:
+    records = as_records(history.events())
+    doubled = resent(records, len(records))
+    applied = store.apply_tracked(CONSUMER, doubled, spans(doubled))
+    assert (applied.events, applied.duplicates) == (len(records), len(records))
+    assert len(list(store.audit_query(AuditQuery()))) == len(records)
+    assert store.verify_audit().ok
+
+
+def test_a_re_sent_first_event_does_not_reset_what_later_events_did(
+    store: ReadStore, history: History
+) -> None:
+    records = as_records(history.events())
+    store.apply_tracked(CONSUMER, records, spans(records))
+    before = views(store, history)
+    filed = next(r for r in records if r.event.originator_version == 1 and "case" in r.topic)
+    later = [r for r in records if r.where == filed.where][-1].offset + 1
+    copy = [Tracked(filed.topic, filed.partition, later, filed.seq, filed.event)]
+    applied = store.apply_tracked(CONSUMER, copy, spans(copy))
+    assert (applied.events, applied.duplicates) == (0, 1)
+    assert views(store, history) == before
+
+
+def test_an_event_past_a_missing_version_is_refused_by_name(
+    store: ReadStore, history: History
+) -> None:
+    records = as_records(history.events())
+    by_case: dict[Any, list[Tracked]] = defaultdict(list)
+    for r in records:
+        by_case[r.event.originator_id].append(r)
+    long = next(rs for rs in by_case.values() if len(rs) >= 3 and "case" in rs[0].topic)
+    batch = [long[0], long[2]]  # version 2 never arrives
+    with pytest.raises(RecordRejected) as rejected:
+        store.apply_tracked(CONSUMER, batch, spans(batch))
+    assert rejected.value.record == long[2]
+    assert "up to version 1" in rejected.value.reason
+    assert "version 2 never arrived" in rejected.value.reason
+    assert list(store.audit_query(AuditQuery())) == []
