@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import functools
+import os
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from domain.application import NtdApplication, SystemClock
@@ -22,6 +25,10 @@ if TYPE_CHECKING:
     from ntd.event_store import StoreReader
     from projections import ReadStore
     from projections.policy_view import PolicyStore
+
+STORE_MARK = 0x6E746431
+"""SQLite's `application_id` (bytes 68–71 of the file header, b"ntd1") of every embedded store
+ntd created: `ntd demo --fresh` deletes only files that carry it."""
 
 CONSUMERS = ("projections", "policies")
 """What `ntd consume NAME` can run."""
@@ -116,6 +123,8 @@ def build(
     settings = settings or Settings.from_env()
     if settings.event_store == "sqlite" or settings.read_dsn.startswith("sqlite:"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+    for store in sqlite_stores(settings):
+        _create_marked(store)
     if settings.event_store == "postgres" and settings.events_schema:
         _create_schema(settings.events_dsn, settings.events_schema)
     if clock is None:
@@ -124,6 +133,32 @@ def build(
     app = NtdApplication(env, clock=clock, calendar=settings.calendar, rules=settings.rules)
     app.batch_reader = _store_reader(settings, app)
     return Ntd(settings=settings, app=app, clock=clock)
+
+
+def sqlite_stores(settings: Settings) -> list[Path]:
+    """The files of the embedded SQLite stores the settings name: the event store (NTD_EVENT_STORE
+    sqlite), then the read store (NTD_READ_DSN sqlite:///PATH, not :memory:)."""
+    stores = [settings.data_dir / "events.db"] if settings.event_store == "sqlite" else []
+    if settings.read_dsn.startswith("sqlite://"):
+        name = settings.read_dsn.removeprefix("sqlite://")
+        if name not in ("/:memory:", ":memory:"):
+            stores.append(Path("/" + name.lstrip("/") if name.startswith("/") else name))
+    return stores
+
+
+def _create_marked(path: Path) -> None:
+    """Create the SQLite store at `path` with ntd's mark (STORE_MARK), if nothing is there yet;
+    a file already there is left as it is, unmarked: ntd did not create it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except OSError:
+        return  # there already, or not creatable here: whoever opens it says so
+    connection = sqlite3.connect(path, timeout=30)
+    try:
+        connection.execute(f"PRAGMA application_id = {STORE_MARK}")
+    finally:
+        connection.close()
 
 
 def store_reader(ntd: Ntd) -> StoreReader:

@@ -1187,13 +1187,20 @@ def audit_verify(rt: Runtime) -> None:
     show_default=True,
     help="simulated weeks, ending now",
 )
-@click.option("--fresh", is_flag=True, help="delete the data dir's stores first")
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="first delete the stores ntd created in the data dir (see above)",
+)
 @pass_runtime
 def demo(rt: Runtime, size: float, seed: int, weeks: int, fresh: bool) -> None:
     """Build a realistic marketplace: brands, rights, sellers and thousands of notices
     decided over simulated weeks, then show dashboards, an audit excerpt and what to try.
 
-    Refuses to run on a store that already holds events unless --fresh is given.
+    Refuses to run on a store that already holds events unless --fresh is given. --fresh
+    deletes only SQLite stores inside the data dir that carry ntd's mark (set when ntd created
+    them) with their -wal, -shm and -journal files; anything else (another file, a path outside
+    the data dir, a symbolic link, a store of an older ntd) makes it delete nothing.
 
     \b
     Examples:

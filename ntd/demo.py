@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import heapq
 import itertools
+import os
 import random
+import stat
 import sys
 import time
 from collections import Counter
@@ -32,7 +34,7 @@ from domain.notice import NoticeRefused, NoticeSubmission
 from domain.notifier import NotifierKind
 from domain.values import Actor, ActorKind, RightType
 from ntd import reasons, render
-from ntd.bootstrap import FixedClock, Ntd, build
+from ntd.bootstrap import STORE_MARK, FixedClock, Ntd, build, sqlite_stores
 from ntd.config import Settings
 
 DEMO_NAMESPACE = UUID("8d3c1f0e-54a2-4b7e-9f13-6c2d8e7a1b40")
@@ -312,27 +314,65 @@ def policy_summary(acted: Mapping[str, int]) -> str:
 
 
 def wipe(settings: Settings) -> list[str]:
-    """Delete the embedded stores of the data dir; returns what was deleted, for the user."""
+    """Delete the embedded stores ntd created in the data dir, with their -wal, -shm and -journal
+    files; returns what was deleted, for the user. Every file is checked before any is deleted:
+    a store outside the data dir, a symbolic link, anything not a regular file or without ntd's
+    mark in its SQLite header (a store of an older ntd, or not ntd's) makes it delete nothing."""
     if settings.event_store != "sqlite":
         raise DemoError(
             "--fresh deletes only the embedded SQLite stores, but NTD_EVENT_STORE is "
             f"{settings.event_store}; empty that store yourself or use another --data-dir"
         )
-    stores = [settings.data_dir / "events.db"]
-    if settings.read_dsn.startswith("sqlite://"):
-        name = settings.read_dsn.removeprefix("sqlite://")
-        stores.append(Path("/" + name.lstrip("/") if name.startswith("/") else name))
+    root = settings.data_dir.resolve()
+    doomed: list[Path] = []
+    problems: list[str] = []
+    for store in sqlite_stores(settings):
+        named = store in (settings.data_dir / "events.db", settings.data_dir / "read.db")
+        files, problem = _confirm(store, root, "" if named else " (NTD_READ_DSN)")
+        doomed += [f for f in files if f not in doomed]  # the read store may be the event store
+        problems += [problem] if problem else []
+    if problems:
+        raise DemoError(
+            f"--fresh deleted nothing: {'; '.join(problems)}. It deletes only the stores ntd "
+            f"created (marked in their SQLite header) inside the data dir {root}: delete the "
+            "files by hand if nothing in them is needed, or run the demo with another --data-dir"
+        )
     deleted = []
-    for store in stores:
-        for path in (
-            store,
-            *(store.with_name(store.name + s) for s in ("-wal", "-shm", "-journal")),
-        ):
-            if path.exists():
-                size = path.stat().st_size
-                path.unlink()
-                deleted.append(f"deleted {path} ({size / 1e6:.1f} MB)")
+    for path in doomed:
+        size = path.stat().st_size
+        path.unlink()
+        deleted.append(f"deleted {path} ({size / 1e6:.1f} MB)")
     return deleted or [f"--fresh: nothing to delete in {settings.data_dir}"]
+
+
+COMPANIONS = ("-wal", "-shm", "-journal")
+"""The files SQLite keeps beside a database; deleted only with their confirmed store."""
+
+
+def _confirm(store: Path, root: Path, named: str) -> tuple[list[Path], str]:
+    """The files to delete for one store (its companions, then the store), or why not."""
+    companions = [store.with_name(store.name + suffix) for suffix in COMPANIONS]
+    present = [c for c in companions if os.path.lexists(c)]
+    if not os.path.lexists(store):
+        if present:
+            return [], f"{present[0]} lies there without its store {store.name}"
+        return [], ""
+    real = store.parent.resolve() / store.name
+    if not real.is_relative_to(root):
+        where = "" if real == store else f" (it is {real})"
+        return [], f"{store}{named} is outside the data dir{where}"
+    for path in (store, *present):
+        if path.is_symlink():
+            return [], f"{path} is a symbolic link (to {os.readlink(path)})"
+        if not stat.S_ISREG(path.lstat().st_mode):
+            return [], f"{path} is not a regular file"
+    with store.open("rb") as file:
+        header = file.read(100)
+    if not header.startswith(b"SQLite format 3\0"):
+        return [], f"{store} is not a SQLite database"
+    if int.from_bytes(header[68:72], "big") != STORE_MARK:
+        return [], f"{store} has no ntd mark (an older ntd made it, or not ntd)"
+    return [*present, store], ""
 
 
 def _refuse_non_empty(ntd: Ntd) -> None:
