@@ -36,6 +36,7 @@ from domain.values import (
     RightType,
     StatementOfReasons,
     Visibility,
+    former_id,
     stable_id,
 )
 
@@ -49,13 +50,51 @@ class BatchReader(Protocol):
     def stored_events(self, aggregate_ids: Sequence[UUID]) -> Iterable[StoredEvent]: ...
 
 
-def _claim_id(notifier_id: UUID, listing: Listing) -> UUID:
-    return ListingClaim.id_for(notifier_id, listing.marketplace, listing.listing_id)
+def _claim_ids(notifier_id: UUID, listing: Listing) -> tuple[UUID, UUID | None]:
+    """The listing's claim id, and the id it had before ids were collision-free if it differs."""
+    key = (notifier_id, listing.marketplace, listing.listing_id)
+    return ListingClaim.id_for(*key), ListingClaim.former_id_for(*key)
 
 
-def _case_id(notice_id: UUID, listing: Listing) -> UUID:
-    """A case's id follows from its notice and listing, so a re-filed notice finds its cases."""
-    return stable_id("case", str(notice_id), listing.marketplace, listing.listing_id)
+def _case_ids(notice_id: UUID, listing: Listing) -> tuple[UUID, UUID | None]:
+    """A case's id follows from its notice and listing, so a re-filed notice finds its cases;
+    and the id it had before ids were collision-free, if it differs."""
+    key = ("case", str(notice_id), listing.marketplace, listing.listing_id)
+    return stable_id(*key), former_id(*key)
+
+
+def _known_claim(
+    known: dict[UUID, Any], notifier_id: UUID, listing: Listing
+) -> ListingClaim | None:
+    """The listing's claim among `known`: under its id, else under its former id. A listing
+    alike may share that one (values.former_id): it answers for the listing of the case it
+    holds (loaded into `known`) or, when free, for the listing it was opened for."""
+    claim_id, former = _claim_ids(notifier_id, listing)
+    claim = known.get(claim_id)
+    if claim is None and former is not None:
+        claim = known.get(former)
+        if isinstance(claim, ListingClaim):
+            held = known.get(claim.open_case_id) if claim.open_case_id else None
+            about: Any = held.listing if isinstance(held, Case) else claim
+            if (about.marketplace, about.listing_id) != (listing.marketplace, listing.listing_id):
+                return None
+    return claim if isinstance(claim, ListingClaim) else None
+
+
+def _known_case(known: dict[UUID, Any], notice_id: UUID, listing: Listing) -> Any:
+    """What is stored under the case id of this notice and listing: under its id, or under its
+    former id if that is a case of this very notice and listing (values.former_id)."""
+    case_id, former = _case_ids(notice_id, listing)
+    found = known.get(case_id)
+    if found is None and former is not None:
+        found = known.get(former)
+        if isinstance(found, Case) and (
+            found.notice_id != notice_id
+            or (found.listing.marketplace, found.listing.listing_id)
+            != (listing.marketplace, listing.listing_id)
+        ):
+            return None
+    return found
 
 
 class ConcurrencyConflict(DomainError):
@@ -286,10 +325,19 @@ class NtdApplication(Application[UUID]):
         notice_id = submission.notice_id
         ids = [submission.notifier_id]
         for listing in submission.listings:
-            ids.append(_claim_id(submission.notifier_id, listing))
+            ids += (i for i in _claim_ids(submission.notifier_id, listing) if i is not None)
             if notice_id is not None:
-                ids.append(_case_id(notice_id, listing))
+                ids += (i for i in _case_ids(notice_id, listing) if i is not None)
         loaded = self._load_many(ids)
+        held = [  # cases held by claims under former ids: _known_claim reads their listings
+            claim.open_case_id
+            for listing in submission.listings
+            if (former := _claim_ids(submission.notifier_id, listing)[1]) is not None
+            and isinstance(claim := loaded.get(former), ListingClaim)
+            and claim.open_case_id is not None
+        ]
+        if held:
+            loaded |= self._load_many(held)
         notifier = loaded.pop(submission.notifier_id, None)
         if not isinstance(notifier, Notifier):
             raise NoticeRefused([f"notifier_id: no notifier {submission.notifier_id}"])
@@ -330,21 +378,20 @@ class NtdApplication(Application[UUID]):
         filed: list[FiledCase] = []
         pending: list[Aggregate] = []
         for listing in submission.listings:
-            claim = known.get(_claim_id(notifier.id, listing))
-            case_id = _case_id(notice_id, listing)
-            if isinstance(claim, ListingClaim) and claim.open_case_id is not None:
+            claim = _known_claim(known, notifier.id, listing)
+            if claim is not None and claim.open_case_id is not None:
                 filed.append(
                     FiledCase(claim.open_case_id, listing.marketplace, listing.listing_id, True)
                 )
                 continue
-            existing = known.get(case_id)
+            existing = _known_case(known, notice_id, listing)
             if isinstance(existing, Case):
                 if existing.notifier_id != notifier.id:
                     raise NoticeRefused([f"notice_id: {notice_id} is another notifier's notice"])
-                filed.append(FiledCase(case_id, listing.marketplace, listing.listing_id, True))
+                filed.append(FiledCase(existing.id, listing.marketplace, listing.listing_id, True))
                 continue
             case = Case.file(
-                case_id,
+                _case_ids(notice_id, listing)[0],
                 notice_id,
                 notifier.id,
                 submission.right_id,
@@ -358,7 +405,7 @@ class NtdApplication(Application[UUID]):
                 now,
                 submission.automated_detection,
             )
-            if not isinstance(claim, ListingClaim):
+            if claim is None:
                 claim = ListingClaim.open(
                     notifier.id, listing.marketplace, listing.listing_id, case.id, SYSTEM, now
                 )
@@ -599,12 +646,7 @@ class NtdApplication(Application[UUID]):
             command(case, now)
             pending: list[Aggregate] = [case]
             if case.is_resolved:
-                claim = self._get(
-                    ListingClaim,
-                    ListingClaim.id_for(
-                        case.notifier_id, case.listing.marketplace, case.listing.listing_id
-                    ),
-                )
+                claim = self._listing_claim(case)
                 claim.release(case.id, SYSTEM, now)
                 pending.append(claim)
             try:
@@ -613,6 +655,20 @@ class NtdApplication(Application[UUID]):
                 continue
             return case
         raise ConcurrencyConflict(f"case {case_id} kept changing under this command; retry")
+
+    def _listing_claim(self, case: Case) -> ListingClaim:
+        """The claim of the case's listing. A case filed before ids were collision-free may be
+        held by the claim under the former id (values.former_id), maybe opened for a colliding
+        listing: the claim holding this very case is the one to release."""
+        key = (case.notifier_id, case.listing.marketplace, case.listing.listing_id)
+        claim_id, former = ListingClaim.id_for(*key), ListingClaim.former_id_for(*key)
+        if former is None:
+            return self._get(ListingClaim, claim_id)
+        found = [c for i in (claim_id, former) if (c := self._find(ListingClaim, i)) is not None]
+        if not found:
+            raise NotFound(f"no listingclaim {claim_id}")
+        holding = [c for c in found if c.open_case_id == case.id]
+        return (holding or found)[0]
 
     def _save_new(self, aggregate: Aggregate, exists: str) -> None:
         try:

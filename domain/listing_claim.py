@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from domain.values import Actor, EventSourced, stable_id
+from domain.values import Actor, EventSourced, former_id, stable_id
 
 
 class ListingClaim(EventSourced):
@@ -42,6 +42,11 @@ class ListingClaim(EventSourced):
     def id_for(notifier_id: UUID, marketplace: str, listing_id: str) -> UUID:
         """One claim per notifier and listing."""
         return stable_id("claim", str(notifier_id), marketplace, listing_id)
+
+    @staticmethod
+    def former_id_for(notifier_id: UUID, marketplace: str, listing_id: str) -> UUID | None:
+        """The id the claim had before ids were collision-free, if it differs (values.former_id)."""
+        return former_id("claim", str(notifier_id), marketplace, listing_id)
 
     @classmethod
     def open(

@@ -194,11 +194,15 @@ class Notifier(EventSourced):
     ) -> UUID:
         """Record a right awaiting verification; returns its id."""
         right_id = self.right_id_for(self.id, right_type, registration_number, jurisdiction)
-        if right_id in self.rights:
-            raise NotifierError(
-                f"notifier {self.id} already registered {right_type.value} "
-                f"{registration_number} in {jurisdiction.upper()} as right {right_id}"
-            )
+        # By what it is, not by id: one registered before ids were collision-free may hold its
+        # former id (values.former_id).
+        what = (right_type, registration_number, jurisdiction.upper())
+        for right in self.rights.values():
+            if (right.right_type, right.registration_number, right.jurisdiction) == what:
+                raise NotifierError(
+                    f"notifier {self.id} already registered {right_type.value} "
+                    f"{registration_number} in {jurisdiction.upper()} as right {right.right_id}"
+                )
         self.record(
             self.RightRegistered,
             actor,

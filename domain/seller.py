@@ -76,7 +76,11 @@ class Seller(EventSourced):
 
     @staticmethod
     def id_for(marketplace: str, seller_ref: str) -> UUID:
-        """Sellers are named by marketplace and the marketplace's own seller id."""
+        """Sellers are named by marketplace and the marketplace's own seller id.
+
+        Nothing falls back to a former id (values.former_id): the policies derive seller ids
+        from events alone, so strikes recorded before ids were collision-free for a seller with
+        `|` in its marketplace or id stay on the record under that id."""
         return stable_id("seller", marketplace, seller_ref)
 
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -19,12 +20,35 @@ from pydantic import (
 )
 
 NTD_NAMESPACE = UUID("5b0c7f5e-3d0e-4c61-9a55-6f1d1a8e2b7d")
+"""Names a key whose parts hold no `|` by the parts joined with `|` (the ids ntd always gave)."""
+NTD_JSON_NAMESPACE = UUID("8944a74a-5306-4c2f-b57b-c309f7d32e54")
+"""Names any other key by its parts as a JSON array."""
 
 
 @lru_cache(maxsize=8192)  # a command names the same key more than once (claims, cases)
 def stable_id(*parts: str) -> UUID:
-    """A deterministic id for a natural key, so the same key always names the same aggregate."""
-    return uuid5(NTD_NAMESPACE, "|".join(parts))
+    """A deterministic id for a natural key: the same parts always name the same aggregate,
+    different parts never do.
+
+    Parts without `|` keep the id they always had, so stores written before stay valid: their
+    `|`-join splits back into exactly those parts, whatever their number. A part holding `|`
+    (or no parts) made the join ambiguous (`x|y`,`m` and `x`,`y|m` shared an aggregate); such a
+    key is now named by its JSON array, which also decodes back into its parts. Every string is
+    the join of some `|`-free parts, so only the namespaces keep the two kinds apart: uuid5
+    hashes the namespace's 16 bytes before the name, so they could meet only by a SHA-1 collision.
+    """
+    if parts and not any("|" in part for part in parts):
+        return uuid5(NTD_NAMESPACE, "|".join(parts))
+    return uuid5(NTD_JSON_NAMESPACE, json.dumps(parts))
+
+
+def former_id(*parts: str) -> UUID | None:
+    """The id a key with `|` in a part had before `stable_id` kept such keys apart; None for
+    every other key, whose id never changed. Another key may share that id (the collision
+    fixed), so an aggregate found there is this key's only if it records this key as its own."""
+    if any("|" in part for part in parts):
+        return uuid5(NTD_NAMESPACE, "|".join(parts))
+    return None
 
 
 class DomainError(Exception):

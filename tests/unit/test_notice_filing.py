@@ -369,6 +369,39 @@ def test_another_notifier_filing_the_same_listing_gets_its_own_case(desk: Desk) 
     assert desk.case(theirs.new_case_ids[0]).notifier_id == notifier_id
 
 
+# Listing `x|y` on `marketly` and listing `y` on `marketly|x`: joined with `|`, both read
+# `marketly|x|y`, so their case and claim ids once agreed.
+BAR_LISTINGS = [
+    listing_data("x|y", marketplace="marketly"),
+    listing_data("y", marketplace="marketly|x"),
+]
+
+
+def test_listings_that_read_alike_when_joined_with_a_bar_get_a_case_each(desk: Desk) -> None:
+    first = file_raw(desk.app, valid(desk, listings=BAR_LISTINGS[:1]))
+
+    second = file_raw(desk.app, valid(desk, listings=BAR_LISTINGS[1:]))
+
+    assert not second.cases[0].already_open
+    assert second.new_case_ids != first.new_case_ids
+    listing = desk.case(second.new_case_ids[0]).listing
+    assert (listing.marketplace, listing.listing_id) == ("marketly|x", "y")
+
+
+def test_a_notice_naming_listings_that_read_alike_when_joined_opens_a_case_for_each(
+    desk: Desk,
+) -> None:
+    receipt = file_raw(desk.app, valid(desk, listings=BAR_LISTINGS, notice_id=str(uuid4())))
+
+    assert len(set(receipt.new_case_ids)) == 2
+    listings = [desk.case(case_id).listing for case_id in receipt.new_case_ids]
+    assert [(x.marketplace, x.listing_id) for x in listings] == [
+        ("marketly", "x|y"),
+        ("marketly|x", "y"),
+    ]
+    assert file_raw(desk.app, valid(desk, listings=BAR_LISTINGS)).new_case_ids == []
+
+
 def test_retrying_a_notice_with_the_same_client_notice_id_returns_the_same_cases(
     desk: Desk,
 ) -> None:

@@ -73,6 +73,18 @@ def test_the_same_right_cannot_be_registered_twice() -> None:
         )
 
 
+def test_rights_that_read_alike_when_joined_with_a_bar_are_two_rights() -> None:
+    desk = make_desk()
+    register = desk.app.register_right
+
+    one = register(desk.notifier_id, RightType.TRADEMARK, "TM|1", "EU", CERTIFICATE, AGENT)
+    other = register(desk.notifier_id, RightType.TRADEMARK, "TM", "1|EU", CERTIFICATE, AGENT)
+
+    rights = desk.app.notifier(desk.notifier_id).rights
+    assert one != other
+    assert (rights[one].registration_number, rights[other].registration_number) == ("TM|1", "TM")
+
+
 def test_a_right_with_a_malformed_certificate_hash_is_refused_and_nothing_saved() -> None:
     desk = make_desk()
     stored = log_size(desk.app)
@@ -397,6 +409,19 @@ def test_the_strike_lifetime_and_threshold_are_policy() -> None:
     assert app.seller(SELLER_ID).live_strikes(clock.now()) == 0
     with pytest.raises(SellerError, match="has 0 live strikes; 2 suspend"):
         app.suspend_seller(SELLER_ID, "Repeat infringer.")
+
+
+def test_sellers_that_read_alike_when_joined_with_a_bar_keep_their_own_strikes() -> None:
+    desk = make_desk()
+    case_one, case_other = uuid4(), uuid4()
+
+    one = desk.app.record_strike("m", "x|y", case_one)
+    other = desk.app.record_strike("m|x", "y", case_other)
+
+    assert one != other
+    assert set(desk.app.seller(one).strikes) == {case_one}
+    assert set(desk.app.seller(other).strikes) == {case_other}
+    assert desk.app.seller(other).marketplace == "m|x"
 
 
 def test_an_unknown_seller_is_not_found() -> None:
