@@ -26,10 +26,10 @@ Writing a sink (e.g. consumers/policies.py) means implementing `Sink`:
 
         def close(self) -> None: ...
 
-`ntd consume NAME` finds a sink through ntd.bootstrap.build_sink; for `policies` it imports
-consumers.policies and calls its `build_sink(ntd)`. Calls to a sink come one at a time from one
-thread (not the thread that built it): `apply` of one batch runs while the loop polls and
-decodes the next, and every other call waits until that `apply` has returned.
+`ntd consume NAME` finds its sink through ntd.bootstrap.build_sink (the composition root).
+Calls to a sink come one at a time from one thread (not the thread that built it): `apply` of
+one batch runs while the loop polls and decodes the next, and every other call waits until that
+`apply` has returned.
 
 The loop's promises to a sink: records arrive decoded and validated (`Consumed.event` is the
 domain event, `Consumed.seq` its notification id), in offset order per partition, each batch

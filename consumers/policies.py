@@ -37,12 +37,11 @@ from domain.policies import (
 )
 from domain.seller import Seller
 from domain.values import SYSTEM, AlreadyDone, DomainError, DomainEvent
-from projections.policy_view import PolicyBatch, PolicyStore, observe, open_policy_store
+from projections.policy_view import PolicyBatch, PolicyStore, observe
 from projections.tracking import Applied, Partition, Span, Tracked
 
 if TYPE_CHECKING:
     from consumers.loop import Consumed
-    from ntd.bootstrap import Ntd
 
 log = structlog.get_logger("ntd.policies")
 
@@ -234,10 +233,3 @@ class PolicySink:
 @cache
 def _watched(event_class: type[Any]) -> bool:
     return get_topic(event_class) in watched_topics()
-
-
-def build_sink(ntd: Ntd) -> PolicySink:
-    """The sink of `ntd consume policies`: this system's application, and a connection of its
-    own to the policy view (beside the read models, NTD_READ_DSN), closed with the sink."""
-    rules = ntd.app.rules
-    return PolicySink(ntd.app, open_policy_store(ntd.settings.read_dsn, rules.trusted_window_days))

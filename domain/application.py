@@ -21,6 +21,7 @@ from domain.case import Case, Deadline, Lane, Listing
 from domain.listing_claim import ListingClaim
 from domain.notice import NoticeRefused, NoticeSubmission
 from domain.notifier import Notifier, NotifierKind, RightStatus
+from domain.policies import lane_verdict
 from domain.rules import Rules
 from domain.seller import Seller
 from domain.values import (
@@ -233,24 +234,11 @@ class NtdApplication(Application[UUID]):
 
         `cause` names the event a policy acts on; the same cause is never acted on twice.
         """
-        rules = self.rules
-        shortfalls = []
-        if takedown_share < rules.trusted_min_takedown_share:
-            shortfalls.append(
-                f"takedown share {takedown_share:.1%} is below "
-                f"{rules.trusted_min_takedown_share:.0%}"
-            )
-        if reversal_share > rules.trusted_max_reversal_share:
-            shortfalls.append(
-                f"reversal share {reversal_share:.1%} is above "
-                f"{rules.trusted_max_reversal_share:.0%}"
-            )
-        if notices < rules.trusted_min_notices:
-            shortfalls.append(f"{notices} notices is fewer than {rules.trusted_min_notices}")
-        if shortfalls:
+        verdict = lane_verdict(notices, takedown_share, reversal_share, self.rules)
+        if not verdict.qualifies:
             raise DomainError(
                 f"notifier {notifier_id} does not qualify for the trusted lane: "
-                + "; ".join(shortfalls)
+                + "; ".join(verdict.shortfalls)
             )
         self._change(
             Notifier,

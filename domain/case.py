@@ -12,6 +12,7 @@ from domain.values import (
     Actor,
     AwareDatetime,
     DomainError,
+    DomainEvent,
     EventSourced,
     Frozen,
     RightType,
@@ -513,3 +514,12 @@ class Case(EventSourced):
     def _require_human(self, reasons: StatementOfReasons, what: str) -> None:
         if reasons.automated_decision is not reasons.automated_decision.NOT_AUTOMATED:
             raise CaseError(f"case {self.id}: a reviewer must {what}; it may not be automated")
+
+
+def reinstates(event: DomainEvent) -> bool:
+    """Whether the event puts a taken-down listing back: a reversal on review, an upheld
+    appeal, or the restoration deadline passing after the seller's counter-notice. The one
+    place this is decided; the policies' strikes and figures and the read models ask it."""
+    return isinstance(event, Case.TakedownReversed | Case.AppealUpheld) or (
+        isinstance(event, Case.DeadlineMissed) and event.deadline is Deadline.RESTORATION
+    )

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
-from domain.case import Case, Deadline, Lane
+from domain.case import Case, Deadline, Lane, reinstates
 from domain.notifier import Notifier
 from domain.rules import Rules
 from domain.seller import Seller
@@ -150,15 +150,9 @@ class CaseFacts:
             return replace(self, taken_down=True)
         if isinstance(event, Case.Declined):
             return replace(self, declined=True)
-        if _reinstates(event):
+        if reinstates(event):
             return replace(self, reversed=self.taken_down)
         return self
-
-
-def _reinstates(event: DomainEvent) -> bool:
-    return isinstance(event, Case.TakedownReversed | Case.AppealUpheld) or (
-        isinstance(event, Case.DeadlineMissed) and event.deadline is Deadline.RESTORATION
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +297,53 @@ def _values(tally: Tally) -> tuple[int, ...]:
 
 
 NOTHING = Tally()
+
+
+@dataclass(frozen=True, slots=True)
+class LaneVerdict:
+    """The trusted-lane rule applied to a notifier's figures over the trailing window."""
+
+    too_few: str | None
+    """Why there are too few decided notices to judge the shares at all (None: enough)."""
+    share_shortfalls: tuple[str, ...]
+    """The share thresholds the figures miss, in words (what takes a notifier out of the lane)."""
+
+    @property
+    def enough(self) -> bool:
+        """Enough decided notices to judge the shares."""
+        return self.too_few is None
+
+    @property
+    def shortfalls(self) -> tuple[str, ...]:
+        """Every threshold missed."""
+        return (*([self.too_few] if self.too_few else []), *self.share_shortfalls)
+
+    @property
+    def qualifies(self) -> bool:
+        """The figures meet every threshold of the lane."""
+        return not self.shortfalls
+
+
+def lane_verdict(
+    decided: int, takedown_share: float | None, reversal_share: float | None, rules: Rules
+) -> LaneVerdict:
+    """The one trusted-lane rule: at least `trusted_min_notices` decided notices (one at the
+    least), a takedown share (takedowns that stood, of decided notices) at or above the minimum
+    and a reversal share (of takedowns) at or below the maximum. The policy, the application
+    service and the dashboard all ask this; filed but undecided notices never count."""
+    needed = max(rules.trusted_min_notices, 1)
+    too_few = None if decided >= needed else f"{decided} decided notices is fewer than {needed}"
+    shares = []
+    if takedown_share is not None and takedown_share < rules.trusted_min_takedown_share:
+        shares.append(
+            f"takedown share {takedown_share:.1%} is below {rules.trusted_min_takedown_share:.0%}"
+        )
+    reversal = reversal_share or 0.0
+    if reversal > rules.trusted_max_reversal_share:
+        shares.append(
+            f"reversal share {reversal:.1%} is above {rules.trusted_max_reversal_share:.0%}"
+        )
+    return LaneVerdict(too_few, tuple(shares))
 
 
 def counted(case: CaseFacts | None) -> Tally:
@@ -482,19 +523,10 @@ def lane_command(
     """Admit when the trailing figures meet the thresholds (and any re-apply date has come);
     remove a notifier in the lane when either share fails. The shares are over decided notices,
     so fewer decided notices than the minimum decide nothing."""
-    takedown = figures.takedown_share
-    if figures.decided < rules.trusted_min_notices or takedown is None:
+    verdict = lane_verdict(figures.decided, figures.takedown_share, figures.reversal_share, rules)
+    if not verdict.enough:
         return None
-    reversal = figures.reversal_share or 0.0
-    shortfalls = []
-    if takedown < rules.trusted_min_takedown_share:
-        shortfalls.append(
-            f"takedown share {takedown:.1%} is below {rules.trusted_min_takedown_share:.0%}"
-        )
-    if reversal > rules.trusted_max_reversal_share:
-        shortfalls.append(
-            f"reversal share {reversal:.1%} is above {rules.trusted_max_reversal_share:.0%}"
-        )
+    shortfalls = verdict.share_shortfalls
     if standing.in_lane:
         if not shortfalls:
             return None
@@ -505,6 +537,7 @@ def lane_command(
         return RemoveFromTrustedLane(standing.notifier_id, reason, cause)
     if shortfalls or (standing.may_reapply_on is not None and at.date() < standing.may_reapply_on):
         return None
+    takedown, reversal = figures.takedown_share or 0.0, figures.reversal_share or 0.0
     return AdmitToTrustedLane(standing.notifier_id, takedown, reversal, figures.decided, cause)
 
 

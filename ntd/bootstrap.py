@@ -68,8 +68,6 @@ class Ntd:
     def read_store(self) -> ReadStore:
         """The read models, opened on first use."""
         if self._read_store is None:
-            from projections import open_read_store
-
             self._read_store = open_read_store(self.settings.read_dsn)
         return self._read_store
 
@@ -77,8 +75,6 @@ class Ntd:
     def policy_store(self) -> PolicyStore:
         """The policies' own view and position, beside the read models; opened on first use."""
         if self._policy_store is None:
-            from projections.policy_view import open_policy_store
-
             window = self.app.rules.trusted_window_days
             self._policy_store = open_policy_store(self.settings.read_dsn, window)
         return self._policy_store
@@ -227,28 +223,18 @@ def _log_pages(ntd: Ntd) -> tuple[Select, Mapper[Any], Callable[[], None]]:
 
 
 def build_sink(ntd: Ntd, name: str) -> Sink:
-    """The sink of a consumer: `projections` (read models) or `policies` (process managers,
-    from consumers.policies.build_sink(ntd), imported only when asked for)."""
+    """The sink of a consumer: `projections` (read models) or `policies` (process managers:
+    this system's application and a connection of its own to the policy view, beside the read
+    models, closed with the sink)."""
     if name == "projections":
         from consumers.projector import ProjectionSink
-        from projections import open_read_store
 
         return ProjectionSink(open_read_store(ntd.settings.read_dsn))
     if name == "policies":
-        import importlib
+        from consumers.policies import PolicySink
 
-        try:
-            module = importlib.import_module("consumers.policies")
-        except ModuleNotFoundError as error:
-            if error.name != "consumers.policies":
-                raise
-            raise UnknownConsumer(
-                "the policies consumer is not installed: consumers/policies.py is missing"
-            ) from None
-        factory = getattr(module, "build_sink", None)
-        if factory is None:
-            raise UnknownConsumer("consumers/policies.py has no build_sink(ntd)")
-        return factory(ntd)  # type: ignore[no-any-return]
+        window = ntd.app.rules.trusted_window_days
+        return PolicySink(ntd.app, open_policy_store(ntd.settings.read_dsn, window))
     raise UnknownConsumer(f"no consumer named {name!r} (known: {', '.join(CONSUMERS)})")
 
 
@@ -273,3 +259,34 @@ def _create_schema(dsn: str, schema: str) -> None:
     with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
         cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
     connection.close()
+
+
+def open_read_store(url: str) -> ReadStore:
+    """Open (creating tables if missing) `memory:`, `sqlite:///abs/path.db` or `postgresql://…`."""
+    if url == "memory:":
+        from projections.memory import MemoryReadStore
+
+        return MemoryReadStore()
+    if url.startswith("sqlite://"):
+        from projections.sql import open_sqlite
+
+        return open_sqlite(url.removeprefix("sqlite://"))
+    if url.startswith(("postgresql://", "postgres://")):
+        from projections.sql import open_postgres
+
+        return open_postgres(url)
+    raise ValueError(
+        f"read store URL {url!r} is not one of memory:, sqlite:///ABS/PATH.db, "
+        "postgresql://USER:PASSWORD@HOST:PORT/DB"
+    )
+
+
+def open_policy_store(url: str, window_days: int) -> PolicyStore:
+    """The policy view beside the read models: `memory:`, `sqlite:///…` or `postgresql://…`."""
+    if url == "memory:":
+        from projections.policy_view import MemoryPolicyStore
+
+        return MemoryPolicyStore(window_days)
+    from projections.policy_sql import open_sql_policy_store
+
+    return open_sql_policy_store(url, window_days)

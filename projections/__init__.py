@@ -18,7 +18,7 @@ from projections.models import (
     SellerFigure,
     TrustedFigures,
 )
-from projections.store import ReadStore, open_read_store
+from projections.store import ReadStore
 
 __all__ = [
     "AuditQuery",
@@ -34,5 +34,4 @@ __all__ = [
     "SellerFigure",
     "TrustedFigures",
     "catch_up",
-    "open_read_store",
 ]

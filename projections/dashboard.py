@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from domain.case import Deadline, State
+from domain.policies import lane_verdict
 from domain.rules import Rules
 from projections.models import CaseSummary, Dashboard, SellerFigure, TrustedFigures
 
@@ -107,12 +108,7 @@ def trusted(figures: Figures, rules: Rules) -> TrustedFigures:
     window = figures.window
     takedown_share = ratio(window.taken_down - window.reversed, window.decided)
     reversal_share = ratio(window.reversed, window.taken_down)
-    qualifies = (
-        window.cases >= rules.trusted_min_notices
-        and takedown_share is not None
-        and takedown_share >= rules.trusted_min_takedown_share
-        and (reversal_share or 0.0) <= rules.trusted_max_reversal_share
-    )
+    verdict = lane_verdict(window.decided, takedown_share, reversal_share, rules)
     return TrustedFigures(
         window_days=rules.trusted_window_days,
         window_start=figures.window_start,
@@ -125,7 +121,7 @@ def trusted(figures: Figures, rules: Rules) -> TrustedFigures:
         min_takedown_share=rules.trusted_min_takedown_share,
         max_reversal_share=rules.trusted_max_reversal_share,
         min_notices=rules.trusted_min_notices,
-        qualifies=qualifies,
+        qualifies=verdict.qualifies,
         in_trusted_lane=figures.in_trusted_lane,
     )
 

@@ -12,7 +12,7 @@ from functools import cache
 from typing import Any, cast
 from uuid import UUID
 
-from domain.case import Case, Deadline, State
+from domain.case import Case, Deadline, State, reinstates
 from domain.notifier import Notifier
 from domain.values import DomainEvent, StatementOfReasons
 from projections.arrival import Arrival, arrival
@@ -127,6 +127,8 @@ def case_moved(seq: int, event: Case.Transitioned, views: Views) -> None:
         )
     changes = follow(case, event)
     changes.update(CASE_FACTS.get(type(event), _no_facts)(event, case))
+    if reinstates(event):
+        changes["reversed"] = case.taken_down_at is not None
     views.put_case(case.model_copy(update=changes))
     if isinstance(event, Case.DeadlineMissed):
         views.add_breach(
@@ -179,14 +181,6 @@ def _counter_noticed(event: Case.CounterNoticed, case: CaseSummary) -> dict[str,
     return {"counter_noticed": True}
 
 
-def _reinstated(event: Case.Transitioned, case: CaseSummary) -> dict[str, Any]:
-    return {"reversed": case.taken_down_at is not None}
-
-
-def _deadline_missed(event: Case.DeadlineMissed, case: CaseSummary) -> dict[str, Any]:
-    return _reinstated(event, case) if event.deadline is Deadline.RESTORATION else {}
-
-
 def _withdrawn(event: Case.Withdrawn, case: CaseSummary) -> dict[str, Any]:
     return {"withdrawn": True}
 
@@ -195,12 +189,9 @@ CASE_FACTS: dict[type[Any], Callable[[Any, CaseSummary], dict[str, Any]]] = {
     Case.TakenDown: _taken_down,
     Case.Declined: _declined,
     Case.CounterNoticed: _counter_noticed,
-    Case.TakedownReversed: _reinstated,
-    Case.AppealUpheld: _reinstated,
-    Case.DeadlineMissed: _deadline_missed,
     Case.Withdrawn: _withdrawn,
 }
-"""What each case event records beyond state and deadlines."""
+"""What each case event records beyond state and deadlines (and `reinstates`, for any)."""
 
 
 # -- notifiers ---------------------------------------------------------------------------------

@@ -349,12 +349,3 @@ class MemoryPolicyStore:
 
     def close(self) -> None:
         """Nothing to release."""
-
-
-def open_policy_store(url: str, window_days: int) -> PolicyStore:
-    """The policy view beside the read models: `memory:`, `sqlite:///…` or `postgresql://…`."""
-    if url == "memory:":
-        return MemoryPolicyStore(window_days)
-    from projections.policy_sql import open_sql_policy_store
-
-    return open_sql_policy_store(url, window_days)

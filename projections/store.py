@@ -1,4 +1,4 @@
-"""The read store: the port the CLI and consumers use, and how a URL picks its adapter."""
+"""The read store: the port the CLI and consumers use (ntd.bootstrap picks its adapter)."""
 
 from __future__ import annotations
 
@@ -82,23 +82,3 @@ class ReadStore(Protocol):
     def close(self) -> None:
         """Release the connection."""
         ...
-
-
-def open_read_store(url: str) -> ReadStore:
-    """Open (creating tables if missing) `memory:`, `sqlite:///abs/path.db` or `postgresql://…`."""
-    if url == "memory:":
-        from projections.memory import MemoryReadStore
-
-        return MemoryReadStore()
-    if url.startswith("sqlite://"):
-        from projections.sql import open_sqlite
-
-        return open_sqlite(url.removeprefix("sqlite://"))
-    if url.startswith(("postgresql://", "postgres://")):
-        from projections.sql import open_postgres
-
-        return open_postgres(url)
-    raise ValueError(
-        f"read store URL {url!r} is not one of memory:, sqlite:///ABS/PATH.db, "
-        "postgresql://USER:PASSWORD@HOST:PORT/DB"
-    )

@@ -28,10 +28,10 @@ from domain.case import Case
 from domain.catalog import aggregate_type
 from domain.rules import Rules
 from domain.values import DomainEvent
-from ntd.bootstrap import FixedClock, Ntd, build, build_consumer, build_relay
+from ntd.bootstrap import FixedClock, Ntd, build, build_consumer, build_relay, open_read_store
 from ntd.config import Settings
 from ntd.streams import rebuild_projections
-from projections import AuditQuery, open_read_store
+from projections import AuditQuery
 from projections.tracking import Span
 from tests.integration.conftest import READ_DSN, REPO, read_dsn, settings_env
 from tests.integration.history import START, make_history

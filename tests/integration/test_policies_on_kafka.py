@@ -14,9 +14,8 @@ import psycopg2
 from domain.notice import parse_notice
 from domain.notifier import Notifier
 from domain.seller import Seller
-from ntd.bootstrap import FixedClock, Ntd, build, build_consumer
+from ntd.bootstrap import FixedClock, Ntd, build, build_consumer, open_policy_store
 from ntd.config import Settings
-from projections.policy_view import open_policy_store
 from tests.integration.history import AGENT, REASONS, START, brand, notice
 from tests.integration.test_consumers import relay_all
 

@@ -12,10 +12,10 @@ import pytest
 
 from consumers.replay import TopicReplay
 from domain.rules import Rules
-from ntd.bootstrap import build_consumer
+from ntd.bootstrap import build_consumer, open_read_store
 from ntd.config import Settings
 from ntd.streams import PROJECTIONS, rebuild_projections
-from projections import AuditQuery, ReadStore, open_read_store
+from projections import AuditQuery, ReadStore
 from projections.rebuild import Positions, rebuild
 from tests.integration.conftest import READ_DSN, REPO, settings_env
 from tests.integration.history import START, make_history

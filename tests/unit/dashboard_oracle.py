@@ -100,7 +100,7 @@ def dashboard_from_events(
             "reversed": len(w_reversed),
             "takedown_share": takedown_share,
             "reversal_share": reversal_share,
-            "qualifies": len(window) >= rules.trusted_min_notices
+            "qualifies": len(w_decided) >= rules.trusted_min_notices
             and takedown_share is not None
             and takedown_share >= rules.trusted_min_takedown_share
             and (reversal_share or 0.0) <= rules.trusted_max_reversal_share,

@@ -31,7 +31,8 @@ from domain.values import (
     StatementOfReasons,
     Visibility,
 )
-from projections import ReadStore, open_read_store
+from ntd.bootstrap import open_read_store
+from projections import ReadStore
 from projections.audit import AuditRecord
 from projections.memory import MemoryReadStore
 

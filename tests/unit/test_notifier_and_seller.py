@@ -147,7 +147,7 @@ def test_a_notifier_admitted_to_the_trusted_lane_cannot_be_admitted_twice() -> N
     [
         (0.89, 0.01, 40, "takedown share 89.0% is below 90%"),
         (0.95, 0.06, 40, "reversal share 6.0% is above 5%"),
-        (0.95, 0.01, 19, "19 notices is fewer than 20"),
+        (0.95, 0.01, 19, "19 decided notices is fewer than 20"),
     ],
 )
 def test_a_notifier_whose_figures_miss_a_threshold_is_not_admitted(

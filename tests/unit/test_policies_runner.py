@@ -350,6 +350,27 @@ def test_catching_up_runs_the_policies_and_projects_what_they_did(tmp_path: Path
         ntd.close()
 
 
+@pytest.mark.parametrize(("decided", "admitted"), [(19, False), (20, True)])
+def test_the_dashboard_and_the_policy_agree_on_the_trusted_lane_counting_decided_notices(
+    tmp_path: Path, decided: int, admitted: bool
+) -> None:
+    ntd = embedded(tmp_path)
+    try:
+        world = World(Desk(ntd.app, cast(Any, ntd.clock), *_brand(ntd.app)), ntd.policy_store)
+        for n in range(25):  # all decided ones taken down; the rest await a decision
+            world.taken_down() if n < decided else world.file()
+
+        ntd.catch_up()
+
+        (notifier,) = ntd.read_store.notifiers()
+        dashboard = ntd.read_store.dashboard(world.notifier_id, ntd.clock.now(), ntd.app.rules)
+        assert (dashboard.trusted.notices, dashboard.trusted.decided) == (25, decided)
+        assert dashboard.trusted.qualifies is admitted
+        assert notifier.in_trusted_lane is admitted
+    finally:
+        ntd.close()
+
+
 def _brand(app: Any) -> tuple[UUID, UUID]:
     from domain_fixtures import register_brand
 

@@ -10,7 +10,8 @@ import pytest
 from projection_fixtures import Adapter, History, adapter_for, build_history, opened
 
 from domain.rules import Rules
-from projections import AuditQuery, ReadStore, catch_up, open_read_store
+from ntd.bootstrap import open_read_store
+from projections import AuditQuery, ReadStore, catch_up
 from projections.memory import MemoryReadStore
 from projections.sql import SqlReadStore
 
