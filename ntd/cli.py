@@ -22,7 +22,7 @@ import click
 import structlog
 
 from domain.application import NtdApplication
-from domain.case import Case, CaseError, Deadline, IllegalStep, ReasonCode
+from domain.case import Case, Deadline, ReasonCode
 from domain.notice import parse_notice
 from domain.notifier import NotifierKind
 from domain.values import Actor, ActorKind, RightType
@@ -44,6 +44,8 @@ from ntd.clikit import (
     statement,
 )
 from ntd.config import VARIABLES
+from ntd.deadlines import fire_due_deadlines
+from projections.models import DueDeadline
 
 log = structlog.get_logger("ntd.cli")
 
@@ -994,29 +996,28 @@ def deadlines_run(rt: Runtime, at: datetime | None, dry_run: bool, actor: Actor)
       ntd deadlines run --now 2026-12-20T09:00Z
     """
     ntd = rt.ntd(FixedClock(at) if at else None)
-    rt.caught_up()
-    now = ntd.clock.now()
-    due = ntd.read_store.due_deadlines(now)
-    fired = skipped = 0
-    for d in due:
-        kind = Deadline(render.plain(d.deadline))
-        head = f"{kind.value:<15} case {d.case_id}  due {render.when(d.due_at)}"
-        if dry_run:
-            click.echo(f"would fire  {head}")
-            continue
-        try:
-            case = ntd.app.miss_deadline(d.case_id, kind, actor)
-        except (CaseError, IllegalStep) as error:
-            skipped += 1
-            click.echo(f"skipped     {head}: {error}")
-            continue
-        fired += 1
-        log.debug("deadline fired", case_id=str(d.case_id), deadline=kind.value)
-        click.echo(f"fired       {head}  → {case.state.value}")
+    rt.caught_up()  # with a progress bar when far behind
+    run = fire_due_deadlines(ntd, actor, dry_run)
+    for d in run.due if dry_run else []:
+        click.echo(f"would fire  {_deadline_head(d)}")
+    for f in run.fired:
+        if f.case is None:
+            click.echo(f"skipped     {_deadline_head(f.due)}: {f.skipped}")
+        else:
+            log.debug("deadline fired", case_id=str(f.due.case_id), deadline=f.due.deadline.value)
+            click.echo(f"fired       {_deadline_head(f.due)}  → {f.case.state.value}")
+    when = render.when(run.now)
     if dry_run:
-        click.echo(f"{len(due)} due at {render.when(now)} (dry run: nothing fired)")
+        click.echo(f"{len(run.due)} due at {when} (dry run: nothing fired)")
     else:
-        click.echo(f"{fired} fired, {skipped} skipped, of {len(due)} due at {render.when(now)}")
+        click.echo(
+            f"{run.fired_count} fired, {run.skipped_count} skipped, of {len(run.due)} due at {when}"
+        )
+
+
+def _deadline_head(d: DueDeadline) -> str:
+    kind = Deadline(render.plain(d.deadline))
+    return f"{kind.value:<15} case {d.case_id}  due {render.when(d.due_at)}"
 
 
 # -- dashboard and audit ---------------------------------------------------------------------

@@ -398,7 +398,7 @@ def bench_projection(cases: int, tmp: Path) -> None:
 
 def bench_rebuild(cases: int, tmp: Path) -> None:
     """Rebuild of all projections from the event store, extrapolated to 1,000,000 events."""
-    from ntd.streams import rebuild_projections
+    from ntd.rebuild import rebuild_projections
 
     with schema() as name:
         ntd, _ = system(name, tmp, read=True)

@@ -30,7 +30,7 @@ from domain.rules import Rules
 from domain.values import DomainEvent
 from ntd.bootstrap import FixedClock, Ntd, build, build_consumer, build_relay, open_read_store
 from ntd.config import Settings
-from ntd.streams import rebuild_projections
+from ntd.rebuild import rebuild_projections
 from projections import AuditQuery
 from projections.tracking import Span
 from tests.integration.conftest import READ_DSN, REPO, read_dsn, settings_env

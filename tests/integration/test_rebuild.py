@@ -14,7 +14,7 @@ from consumers.replay import TopicReplay
 from domain.rules import Rules
 from ntd.bootstrap import build_consumer, open_read_store
 from ntd.config import Settings
-from ntd.streams import PROJECTIONS, rebuild_projections
+from ntd.rebuild import PROJECTIONS, rebuild_projections
 from projections import AuditQuery, ReadStore
 from projections.rebuild import Positions, rebuild
 from tests.integration.conftest import READ_DSN, REPO, settings_env

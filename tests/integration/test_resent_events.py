@@ -22,7 +22,7 @@ from consumers.relay import ensure_topics
 from consumers.relay_store import Parked, RelayPositions
 from ntd.bootstrap import FixedClock, build, build_relay
 from ntd.config import Settings
-from ntd.streams import rebuild_projections
+from ntd.rebuild import rebuild_projections
 from tests.integration.conftest import READ_DSN, REPO, settings_env
 from tests.integration.history import START, make_history
 from tests.integration.kafka_reader import TOPICS, read_all
