@@ -53,9 +53,7 @@ def fire(app: NtdApplication, due: DueDeadline, actor: Actor = SYSTEM) -> Fired:
         return Fired(due, skipped=str(error))
 
 
-def fire_all(
-    app: NtdApplication, due: Iterable[DueDeadline], actor: Actor = SYSTEM
-) -> list[Fired]:
+def fire_all(app: NtdApplication, due: Iterable[DueDeadline], actor: Actor = SYSTEM) -> list[Fired]:
     """Fire each due deadline in turn."""
     return [fire(app, d, actor) for d in due]
 

@@ -219,7 +219,6 @@ def _log_chunks(
         position = page.last_id
 
 
-
 @contextmanager
 def no_bar(total: int, label: str) -> Iterator[Tick]:
     yield lambda done, progress: None

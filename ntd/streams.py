@@ -260,7 +260,6 @@ def _wait_for_topics(stop: threading.Event, ensure: Callable[[], object]) -> Non
 # -- rebuilds --------------------------------------------------------------------------------
 
 
-
 @click.group("projections")
 def projections_group() -> None:
     """Manage the read models (projections): rebuild them from the beginning.
@@ -343,5 +342,3 @@ def _rebuild_bar(total: int, label: str) -> Iterator[Tick]:
             bar.update(max(0, min(done, total) - bar.pos), progress)
 
         yield tick
-
-

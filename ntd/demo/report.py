@@ -1,0 +1,93 @@
+"""What the demo prints once the marketplace is built: how much it built and how fast, the
+projections caught up, what the policies did, two dashboards, the audit trail of one case worth
+reading, and the commands to try next on the ids it just made."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping
+
+import click
+
+from ntd import render
+from ntd.bootstrap import Ntd
+from ntd.demo.simulation import DemoResult, Simulation
+
+
+def policy_summary(acted: Mapping[str, int]) -> str:
+    """What the policies did, in words, e.g. `412 strikes (23 taken back), 31 sellers suspended`."""
+    parts = [
+        f"{acted.get('RecordStrike', 0):,} strikes ({acted.get('RemoveStrike', 0):,} taken back)",
+        f"{acted.get('SuspendSeller', 0):,} sellers suspended",
+        f"{acted.get('AdmitToTrustedLane', 0)} admissions to and "
+        f"{acted.get('RemoveFromTrustedLane', 0)} removals from the trusted lane",
+        f"{acted.get('WarnNotifier', 0)} misuse warnings",
+        f"{acted.get('SuspendNotifier', 0)} notifier suspensions",
+    ]
+    return ", ".join(parts)
+
+
+def print_report(ntd: Ntd, sim: Simulation, result: DemoResult) -> None:
+    """Catch the projections up, then show dashboards, an audit excerpt and what to try."""
+    from projections import AuditQuery
+
+    out = click.echo
+    out(
+        f"\nBuilt in {result.seconds:.1f} s: {len(sim.brands)} notifiers, "
+        f"{len(sim.sellers)} sellers, {result.notices:,} notices "
+        f"({result.refused} more refused while their notifier was suspended), "
+        f"{result.cases:,} cases, {result.events:,} events "
+        f"({result.events / max(result.seconds, 1e-6):,.0f} events/s)"
+    )
+    if ntd.settings.feed != "log":
+        out(
+            "The projections are fed from Kafka (NTD_FEED=kafka): the figures below are as far "
+            "as the consumers have got."
+        )
+    caught = time.perf_counter()
+    behind = result.events - ntd.read_store.position()
+    with click.progressbar(
+        length=behind, label="catching up projections", file=sys.stderr, show_pos=True, width=30
+    ) as bar:
+        ntd.catch_up(lambda done, _total: bar.update(max(0, done - bar.pos)))
+    out(
+        f"Projections caught up in {time.perf_counter() - caught:.1f} s "
+        f"(data in {ntd.settings.data_dir})"
+    )
+    if ntd.policies is not None:
+        sim.acted.update(ntd.policies.acted)
+    if ntd.settings.feed == "log":
+        out(f"Policies: {policy_summary(sim.acted)}")
+    store, rules, now = ntd.read_store, ntd.app.rules, sim.end
+    out("\n== Busiest brand ==")
+    out(render.dashboard_view(store.dashboard(result.busiest, now, rules)))
+    if result.trusted:
+        out("\n== A trusted-lane brand ==")
+        out(render.dashboard_view(store.dashboard(result.trusted, now, rules)))
+    if result.showcase:
+        sc = sim.cases[result.showcase]
+        out(f"\n== Audit trail of case {result.showcase} ({' → '.join(sc.path)}) ==")
+        for line in render.audit_excerpt(store.audit_query(AuditQuery(case_id=result.showcase))):
+            out(line)
+    busiest = next(n for n, i in result.brands.items() if i == result.busiest)
+    case_id = result.showcase
+    out("\nTry next:")
+    tries = []
+    if case_id:
+        tries += [
+            (f"ntd case show {case_id}", "state, deadlines, reasons and timeline"),
+            (f"ntd case history {case_id} --version 1", "the case as filed, before its takedown"),
+        ]
+    tries += [
+        (f"ntd dashboard --brand {result.busiest}", f"{busiest}'s figures"),
+    ]
+    if case_id:
+        tries.append((f"ntd audit query --case {case_id} --format table", "its audit rows"))
+    tries += [
+        ("ntd audit verify", "re-check every hash chain"),
+        ("ntd deadlines run --dry-run", "deadlines due now (drop --dry-run to fire them)"),
+    ]
+    width = max(len(cmd) for cmd, _ in tries)
+    for cmd, why in tries:
+        out(f"  {cmd.ljust(width)}  # {why}")
