@@ -8,6 +8,8 @@ from typing import Any, Protocol
 
 import psycopg2
 
+from projections.schema_lock import lock_schema
+
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS ntd_relay_position (
         name TEXT PRIMARY KEY,
@@ -55,6 +57,8 @@ class SqlRelayPositions:
         self.connection = connection
         self.p = placeholder
         cursor = connection.cursor()
+        if not isinstance(connection, sqlite3.Connection):
+            lock_schema(cursor)  # processes starting together take turns at creating the tables
         for statement in SCHEMA:
             cursor.execute(statement)
         connection.commit()

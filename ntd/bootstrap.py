@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from domain.application import NtdApplication, SystemClock
 from domain.values import Clock
 from ntd.config import Settings
+from projections.schema_lock import create_schema, use_wal
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import Mapper
@@ -39,7 +40,7 @@ class UnknownConsumer(LookupError):
 
 
 class FixedClock:
-    """A clock that reads a set time; `advance` moves it (demo, rehearsals, NTD_NOW)."""
+    """A clock that reads a set time; `set` moves it (demo, rehearsals, NTD_NOW)."""
 
     def __init__(self, moment: datetime) -> None:
         self.moment = moment
@@ -121,8 +122,9 @@ def build(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     for store in sqlite_stores(settings):
         _create_marked(store)
+        use_wal(str(store))  # before the library's own switch, which races between processes
     if settings.event_store == "postgres" and settings.events_schema:
-        _create_schema(settings.events_dsn, settings.events_schema)
+        create_schema(settings.events_dsn, settings.events_schema)
     if clock is None:
         clock = FixedClock(settings.now) if settings.now else SystemClock()
     env = settings.eventsourcing_env() | ({} if create_tables else {"CREATE_TABLE": "n"})
@@ -250,15 +252,6 @@ def build_consumer(ntd: Ntd, name: str, **overrides: Any) -> ConsumerLoop:
         **overrides,
     )
     return ConsumerLoop(config, build_sink(ntd, name))
-
-
-def _create_schema(dsn: str, schema: str) -> None:
-    import psycopg2
-    from psycopg2 import sql
-
-    with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
-        cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-    connection.close()
 
 
 def open_read_store(url: str) -> ReadStore:

@@ -31,6 +31,8 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg2 import sql
 
+from projections.schema_lock import schema_locked
+
 ATTEMPTS = 10
 """Connection failures are retried like the library's own writes (10 tries, 0.2 s apart)."""
 CONNECT_TIMEOUT = 5
@@ -70,9 +72,11 @@ class PostgresOutboxRecorder(PostgresApplicationRecorder):
         self._lock = threading.Lock()
 
     def create_table(self) -> None:
-        """The library's tables, then the insert function (replaced to match this code)."""
-        super().create_table()
-        table = self.table
+        """The library's types, tables and index, then the insert function (replaced to match
+        this code), all under the schema's DDL lock: processes starting together on a fresh
+        database would otherwise race on creating them (see projections.schema_lock). The
+        library runs its DDL in transactions of its own, so the lock is a session's, held on
+        a connection of its own around them."""
         definition = sql.SQL(
             "CREATE OR REPLACE FUNCTION {function}("
             "ids uuid[], versions bigint[], topics text[], states bytea[])"
@@ -89,15 +93,16 @@ class PostgresOutboxRecorder(PostgresApplicationRecorder):
         ).format(
             function=self.function,
             timeout=sql.SQL(str(int(self.datastore.lock_timeout))),
-            table=table,
+            table=self.table,
             channel=sql.Identifier(self.channel_name),
         )
         connection = self._connect()
         try:
-            with connection, connection.cursor() as cursor:
-                # Processes starting together would otherwise race on replacing the function.
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (str(self.function),))
-                cursor.execute(definition)
+            connection.autocommit = True
+            with schema_locked(connection, self.datastore.schema):
+                super().create_table()
+                with connection.cursor() as cursor:
+                    cursor.execute(definition)
         finally:
             connection.close()
 

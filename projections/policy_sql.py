@@ -21,6 +21,7 @@ from domain.policies import CaseFacts, SellerRecord, Standing
 from domain.values import DomainEvent
 from projections.encoding import stamp
 from projections.policy_view import PolicyBatch, React, react_tracked
+from projections.schema_lock import lock_schema
 from projections.sql import transaction
 from projections.staging import fresh
 from projections.tracking import Applied, Partition, Span, Tracked, advanced, select
@@ -112,6 +113,8 @@ class SqlPolicyStore:
         self._postgres = postgres
         self.window_days = window_days
         with self._writing() as cur:
+            if postgres:
+                lock_schema(cur)  # processes starting together take turns at creating tables
             for statement in SCHEMA:
                 cur.execute(statement)
             cur.execute(

@@ -43,6 +43,7 @@ from projections.models import (
 )
 from projections.ports import Breach, NotifierRecord
 from projections.rebuild import payloads_of
+from projections.schema_lock import lock_schema
 from projections.staging import Batch, fresh
 from projections.tracking import (
     Applied,
@@ -424,6 +425,8 @@ class SqlReadStore:
         self.connect = connect
         """Opens another connection to the same database (work that can run side by side)."""
         with self._writing(gate=False) as cur:
+            if isinstance(dialect, PostgresDialect):
+                lock_schema(cur)  # processes starting together take turns at creating tables
             for statement in SCHEMA:
                 cur.execute(statement)
             cur.execute(
