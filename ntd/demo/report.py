@@ -10,8 +10,9 @@ from collections.abc import Mapping
 
 import click
 
-from ntd import render
 from ntd.bootstrap import Ntd
+from ntd.cli.render_audit import audit_excerpt
+from ntd.cli.render_dashboard import dashboard_view
 from ntd.demo.simulation import DemoResult, Simulation
 
 
@@ -61,14 +62,14 @@ def print_report(ntd: Ntd, sim: Simulation, result: DemoResult) -> None:
         out(f"Policies: {policy_summary(sim.acted)}")
     store, rules, now = ntd.read_store, ntd.app.rules, sim.end
     out("\n== Busiest brand ==")
-    out(render.dashboard_view(store.dashboard(result.busiest, now, rules)))
+    out(dashboard_view(store.dashboard(result.busiest, now, rules)))
     if result.trusted:
         out("\n== A trusted-lane brand ==")
-        out(render.dashboard_view(store.dashboard(result.trusted, now, rules)))
+        out(dashboard_view(store.dashboard(result.trusted, now, rules)))
     if result.showcase:
         sc = sim.cases[result.showcase]
         out(f"\n== Audit trail of case {result.showcase} ({' → '.join(sc.path)}) ==")
-        for line in render.audit_excerpt(store.audit_query(AuditQuery(case_id=result.showcase))):
+        for line in audit_excerpt(store.audit_query(AuditQuery(case_id=result.showcase))):
             out(line)
     busiest = next(n for n, i in result.brands.items() if i == result.busiest)
     case_id = result.showcase

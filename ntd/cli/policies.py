@@ -6,7 +6,9 @@ import json
 
 import click
 
-from ntd.clikit import Refused, Runtime, json_flag, pass_runtime
+from ntd.cli.kit import Refused, Runtime, catch_up_bar, pass_runtime
+from ntd.cli.params import json_flag
+from ntd.policies import NotEmbedded, run_policies
 
 OUTCOMES = {
     "RecordStrike": "strikes recorded",
@@ -21,8 +23,8 @@ OUTCOMES = {
 
 @click.group("policies")
 def policies() -> None:
-    """The policies: what ntd does by itself about what happened (DOMAIN.md, standing and
-    penalties). Strikes on upheld takedowns (removed when the takedown is undone, expired after
+    """The policies: what ntd does by itself about what happened (docs/domain.md, standing
+    and penalties). Strikes on upheld takedowns (removed when the takedown is undone, expired after
     the strike lifetime), seller suspension at the strike limit, trusted-lane admission and
     removal on the trailing figures, misuse warnings and suspensions.
 
@@ -49,15 +51,11 @@ def run(rt: Runtime, as_json: bool) -> None:
       ntd policies run
       ntd policies run --json | jq .acted
     """
-    ntd = rt.ntd()
-    if ntd.settings.feed != "log":
-        raise Refused(
-            "NTD_FEED=kafka: the policies run in the consumer `ntd consume policies`, "
-            "not from the event log"
-        )
-    rt.caught_up()
-    report = ntd.policies
-    assert report is not None
+    try:
+        with catch_up_bar() as tick:
+            report = run_policies(rt.ntd(), tick)
+    except NotEmbedded as error:
+        raise Refused(str(error)) from None
     if as_json:
         acted = dict(sorted(report.acted.items()))
         refused = dict(sorted(report.refused.items()))

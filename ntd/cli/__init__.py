@@ -1,0 +1,85 @@
+"""The `ntd` command line: the root group, and one module per command group.
+
+Each command parses its input, calls one service operation (the application, or ntd's wiring
+modules: ntd/deadlines.py, ntd/rebuild.py, ntd/policies.py, ntd/notifiers.py, ntd/workers.py)
+and renders the result or the error. The machinery is in kit.py (errors, runtime) and params.py
+(parameter types, shared options); the text rendering in the render*.py modules.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from ntd.cli import (
+    audit,
+    case,
+    config,
+    consume,
+    dashboard,
+    deadlines,
+    demo,
+    events,
+    notice,
+    notifier,
+    policies,
+    projections,
+    relay,
+)
+from ntd.cli.kit import NtdGroup, Runtime
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(cls=NtdGroup, context_settings=CONTEXT)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="where the embedded SQLite stores live (overrides NTD_DATA_DIR)",
+)
+@click.version_option(package_name="ntd", prog_name="ntd")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None) -> None:
+    """Notice and takedown for online marketplaces: notifiers file notices about listings,
+    agents decide each listing's case with a statement of reasons, sellers counter-notice.
+
+    Every command has --help with examples. With no configuration ntd runs embedded on
+    SQLite in ~/.local/share/ntd (see `ntd config`).
+
+    \b
+    Examples:
+      ntd demo                           build a realistic marketplace to explore
+      ntd notice template > notice.json  a valid notice to edit, then:
+      ntd notice file --json notice.json
+      ntd case show CASE_ID
+      ntd dashboard --brand Aurelia
+    """
+    if data_dir is not None:
+        os.environ["NTD_DATA_DIR"] = str(data_dir)
+    ctx.call_on_close(ctx.ensure_object(Runtime).close)
+
+
+cli.add_command(config.config_command)
+cli.add_command(notifier.notifier)
+cli.add_command(notice.notice)
+cli.add_command(case.case)
+cli.add_command(deadlines.deadlines)
+cli.add_command(dashboard.dashboard)
+cli.add_command(audit.audit)
+cli.add_command(demo.demo)
+cli.add_command(relay.relay)
+cli.add_command(events.events)
+cli.add_command(consume.consume)
+cli.add_command(projections.projections_group)
+cli.add_command(policies.policies)
+
+
+def main() -> None:
+    """The `ntd` console script."""
+    cli.main(prog_name="ntd")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,318 @@
+"""`ntd notifier`: register notifiers, their IP rights and their standing (trusted lane,
+misuse warnings and suspensions)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from uuid import UUID
+
+import click
+
+from domain.notifier import NotifierKind
+from domain.values import Actor, RightType
+from ntd.cli.kit import Runtime, catch_up_bar, pass_runtime
+from ntd.cli.params import ID, as_option, choice, json_flag, quiet_flag
+from ntd.cli.render import notifier_view, pct, plain, table, when
+from ntd.notifiers import admit_to_trusted_lane, warn_notifier
+
+
+@click.group()
+def notifier() -> None:
+    """Register notifiers (brands, agents, trade associations), their IP rights and standing.
+
+    \b
+    Examples:
+      ntd notifier register --name "Aurelia Leather" --kind brand --email legal@aurelia.example
+      ntd notifier add-right NOTIFIER --type trademark --number 018234567 \\
+          --jurisdiction EU --certificate certificate.pdf
+      ntd notifier verify-right NOTIFIER RIGHT --as agent:alice
+      ntd notifier show NOTIFIER
+    """
+
+
+@notifier.command("register")
+@click.option("--name", required=True, help="the notifier's name")
+@click.option("--kind", type=choice(NotifierKind), default="brand", show_default=True)
+@click.option("--email", required=True, help="contact address for decisions and questions")
+@click.option("--id", "notifier_id", type=ID, help="choose the id (default: a new one)")
+@as_option("agent:cli")
+@quiet_flag
+@pass_runtime
+def notifier_register(
+    rt: Runtime,
+    name: str,
+    kind: str,
+    email: str,
+    notifier_id: UUID | None,
+    actor: Actor,
+    quiet: bool,
+) -> None:
+    """Register a brand, agent or trade association; prints its id.
+
+    \b
+    Examples:
+      ntd notifier register --name "Aurelia Leather" --kind brand --email legal@aurelia.example
+      ntd notifier register --name "Vigilant IP" --kind agent --email ops@vigilant.example \\
+          --as agent:onboarding
+      NOTIFIER=$(ntd notifier register --name "Halcyon" --email legal@halcyon.example -q)
+    """
+    new_id = rt.app.register_notifier(name, NotifierKind(kind), email, actor, notifier_id)
+    if quiet:
+        click.echo(str(new_id))
+        return
+    click.echo(f"notifier {new_id} registered: {name} ({kind})")
+    click.echo(
+        f"next: ntd notifier add-right {new_id} --type trademark --number NUMBER "
+        "--jurisdiction EU --certificate FILE"
+    )
+
+
+@notifier.command("add-right")
+@click.argument("notifier_id", type=ID)
+@click.option("--type", "right_type", type=choice(RightType), required=True)
+@click.option("--number", required=True, help="registration number")
+@click.option("--jurisdiction", required=True, help="e.g. EU, US, GB, CN")
+@click.option("--certificate-sha256", "sha256", help="SHA-256 of the registration certificate")
+@click.option(
+    "--certificate",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="the certificate file; its SHA-256 is recorded (the file is not stored)",
+)
+@as_option("notifier_user:cli")
+@quiet_flag
+@pass_runtime
+def notifier_add_right(
+    rt: Runtime,
+    notifier_id: UUID,
+    right_type: str,
+    number: str,
+    jurisdiction: str,
+    sha256: str | None,
+    certificate: Path | None,
+    actor: Actor,
+    quiet: bool,
+) -> None:
+    """Register an IP right awaiting verification; prints the right's id.
+
+    \b
+    Examples:
+      ntd notifier add-right NOTIFIER --type trademark --number 018234567 --jurisdiction EU \\
+          --certificate euipo-018234567.pdf
+      ntd notifier add-right NOTIFIER --type design --number 008812345-0001 \\
+          --jurisdiction EU --certificate-sha256 9f86d081884c7d65...
+    """
+    if (sha256 is None) == (certificate is None):
+        raise click.UsageError("give exactly one of --certificate FILE or --certificate-sha256")
+    digest = sha256 or hashlib.sha256(certificate.read_bytes()).hexdigest()  # type: ignore[union-attr]
+    right_id = rt.app.register_right(
+        notifier_id, RightType(right_type), number, jurisdiction, digest, actor
+    )
+    if quiet:
+        click.echo(str(right_id))
+        return
+    click.echo(f"right {right_id} registered for notifier {notifier_id}: pending verification")
+    click.echo(f"next: ntd notifier verify-right {notifier_id} {right_id} --as agent:NAME")
+
+
+@notifier.command("verify-right")
+@click.argument("notifier_id", type=ID)
+@click.argument("right_id", type=ID)
+@as_option("agent:cli")
+@pass_runtime
+def notifier_verify_right(rt: Runtime, notifier_id: UUID, right_id: UUID, actor: Actor) -> None:
+    """Mark a right verified: it may now back notices.
+
+    \b
+    Example:
+      ntd notifier verify-right NOTIFIER RIGHT --as agent:alice
+    """
+    rt.app.verify_right(notifier_id, right_id, actor)
+    click.echo(f"right {right_id} of notifier {notifier_id} verified")
+
+
+@notifier.command("reject-right")
+@click.argument("notifier_id", type=ID)
+@click.argument("right_id", type=ID)
+@click.option("--reason", required=True, help="why, as the notifier will read it")
+@as_option("agent:cli")
+@pass_runtime
+def notifier_reject_right(
+    rt: Runtime, notifier_id: UUID, right_id: UUID, reason: str, actor: Actor
+) -> None:
+    """Refuse a right, with the reason the notifier will see.
+
+    \b
+    Example:
+      ntd notifier reject-right NOTIFIER RIGHT --reason "certificate does not match the register"
+    """
+    rt.app.reject_right(notifier_id, right_id, reason, actor)
+    click.echo(f"right {right_id} of notifier {notifier_id} rejected")
+
+
+@notifier.command("admit")
+@click.argument("notifier_id", type=ID)
+@click.option(
+    "--takedown-share",
+    type=click.FloatRange(0, 1),
+    help="share of decided notices ending in takedown [default: from the read model]",
+)
+@click.option(
+    "--reversal-share",
+    type=click.FloatRange(0, 1),
+    help="share of takedowns reversed [default: from the read model]",
+)
+@click.option("--notices", type=click.IntRange(0), help="notices considered [default: read model]")
+@as_option("agent:cli")
+@pass_runtime
+def notifier_admit(
+    rt: Runtime,
+    notifier_id: UUID,
+    takedown_share: float | None,
+    reversal_share: float | None,
+    notices: int | None,
+    actor: Actor,
+) -> None:
+    """Admit a notifier to the Good Faith Takedown (trusted) lane on its figures.
+
+    Figures not given are the trailing-window figures of the brand dashboard; a notifier whose
+    figures do not meet the rules (see `ntd config`) is refused.
+
+    \b
+    Examples:
+      ntd notifier admit NOTIFIER --as agent:trust-desk
+      ntd notifier admit NOTIFIER --takedown-share 0.95 --reversal-share 0.01 --notices 40
+    """
+    with catch_up_bar() as tick:
+        used = admit_to_trusted_lane(
+            rt.ntd(),
+            notifier_id,
+            actor,
+            takedown_share=takedown_share,
+            reversal_share=reversal_share,
+            notices=notices,
+            progress=tick,
+        )
+    click.echo(
+        f"notifier {notifier_id} admitted to the trusted lane (takedown share "
+        f"{pct(used.takedown_share)}, reversal share {pct(used.reversal_share)}, "
+        f"{used.notices} notices)"
+    )
+
+
+@notifier.command("remove")
+@click.argument("notifier_id", type=ID)
+@click.option("--reason", required=True)
+@as_option("agent:cli")
+@pass_runtime
+def notifier_remove(rt: Runtime, notifier_id: UUID, reason: str, actor: Actor) -> None:
+    """Take a notifier out of the trusted lane; it may re-apply after the policy period.
+
+    \b
+    Example:
+      ntd notifier remove NOTIFIER --reason "reversal share 9.1 % over 13 weeks (max 5 %)"
+    """
+    rt.app.remove_from_trusted_lane(notifier_id, reason, actor)
+    click.echo(f"notifier {notifier_id} removed from the trusted lane")
+
+
+@notifier.command("warn")
+@click.argument("notifier_id", type=ID)
+@click.option("--reason", required=True)
+@click.option(
+    "--unfounded-share",
+    type=click.FloatRange(0, 1),
+    help="share of manifestly unfounded notices [default: decline rate from the read model]",
+)
+@as_option("agent:cli")
+@pass_runtime
+def notifier_warn(
+    rt: Runtime, notifier_id: UUID, reason: str, unfounded_share: float | None, actor: Actor
+) -> None:
+    """Warn a notifier for manifestly unfounded notices (DSA Art. 23).
+
+    \b
+    Example:
+      ntd notifier warn NOTIFIER --reason "41 % of notices declined as unfounded in 8 weeks"
+    """
+    with catch_up_bar() as tick:
+        share = warn_notifier(
+            rt.ntd(), notifier_id, reason, actor, unfounded_share=unfounded_share, progress=tick
+        )
+    click.echo(f"notifier {notifier_id} warned (unfounded share {pct(share)})")
+
+
+@notifier.command("suspend")
+@click.argument("notifier_id", type=ID)
+@click.option("--reason", required=True)
+@click.option("--days", type=click.IntRange(1), help="length [default: the policy's]")
+@as_option("agent:cli")
+@pass_runtime
+def notifier_suspend(
+    rt: Runtime, notifier_id: UUID, reason: str, days: int | None, actor: Actor
+) -> None:
+    """Suspend a warned notifier's filing for a period (DSA Art. 23).
+
+    \b
+    Example:
+      ntd notifier suspend NOTIFIER --reason "unfounded share 55 % after a warning" --days 30
+    """
+    rt.app.suspend_notifier(notifier_id, reason, days, actor)
+    until = rt.app.notifier(notifier_id).suspended_until
+    click.echo(f"notifier {notifier_id} suspended until {when(until)}")
+
+
+@notifier.command("list")
+@pass_runtime
+def notifier_list(rt: Runtime) -> None:
+    """List notifiers with their lane and case count (from the read model).
+
+    \b
+    Example:
+      ntd notifier list
+    """
+    rows = sorted(rt.caught_up().read_store.notifiers(), key=lambda n: (-n.cases, n.name))
+    if not rows:
+        click.echo("no notifiers yet (ntd notifier register --help, or ntd demo)")
+        return
+    click.echo(
+        table(
+            ("NOTIFIER", "NAME", "TRUSTED LANE", "CASES"),
+            [(str(n.notifier_id), n.name, n.in_trusted_lane, n.cases) for n in rows],
+        )
+    )
+
+
+@notifier.command("show")
+@click.argument("notifier_id", type=ID)
+@json_flag
+@pass_runtime
+def notifier_show(rt: Runtime, notifier_id: UUID, as_json: bool) -> None:
+    """Show a notifier: its rights and their status, and its standing.
+
+    \b
+    Example:
+      ntd notifier show NOTIFIER
+    """
+    n = rt.app.notifier(notifier_id)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "notifier_id": str(n.id),
+                    "name": n.name,
+                    "kind": n.kind.value,
+                    "contact_email": n.contact_email,
+                    "version": n.version,
+                    "rights": [plain(r) for r in n.rights.values()],
+                    "in_trusted_lane": n.in_trusted_lane,
+                    "may_reapply_on": plain(n.may_reapply_on),
+                    "warnings": n.warnings,
+                    "suspended_until": plain(n.suspended_until),
+                },
+                indent=2,
+            )
+        )
+        return
+    click.echo(notifier_view(n, rt.now()))

@@ -1,0 +1,176 @@
+"""A case rendered for the CLI: where it stands, its deadlines, its statement of reasons and
+its timeline, as text or as JSON-ready data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from domain.case import TRANSITIONS, Case, State
+from domain.catalog import event_type
+from domain.values import StatementOfReasons
+from ntd.cli.render import pairs, plain, relative, short, table, when
+
+
+def replay_states(events: Sequence[Any]) -> list[State]:
+    """The case's state after each event, by the lifecycle table."""
+    states: list[State] = []
+    state = State.FILED
+    for e in events:
+        if isinstance(e, Case.Transitioned):
+            state = TRANSITIONS[(e.step, state)]
+        states.append(state)
+    return states
+
+
+def reasons_brief(r: StatementOfReasons) -> str:
+    """A statement of reasons on one line."""
+    ground = r.ground.value.removeprefix("DECISION_GROUND_").lower()
+    return f"{ground} · “{short(r.facts, 60)}”"
+
+
+def event_facts(e: Any) -> str:
+    """The key facts of one case event, on one line."""
+    match e:
+        case Case.Filed():
+            return (
+                f"{e.lane.value} lane · {e.reason_code.value} · "
+                f"{e.listing.marketplace}/{e.listing.listing_id} · seller "
+                f"{e.listing.seller_id} · {len(e.evidence)} evidence"
+            )
+        case Case.ClarificationRequested():
+            return f"“{short(e.question, 50)}” · answer by {when(e.respond_by)}"
+        case Case.ClarificationProvided():
+            return f"“{short(e.answer, 60)}”"
+        case Case.TakenDown():
+            review = f" · review by {when(e.review_by)}" if e.review_by else ""
+            return f"{e.lane.value} lane{review} · {reasons_brief(e.reasons)}"
+        case Case.SellerNotified():
+            return f"seller {e.seller_id} · counter-notice by {when(e.counter_notice_by)}"
+        case Case.CounterNoticed():
+            consent = "consents" if e.consents_to_jurisdiction else "no consent"
+            return f"“{short(e.statement, 50)}” · {consent} to jurisdiction"
+        case Case.ForwardedToNotifier():
+            return f"restore on {when(e.restore_on)} unless litigation"
+        case Case.LitigationReported():
+            return f"{e.court} · ref {e.reference}"
+        case Case.DeadlineMissed():
+            return f"{e.deadline.value} deadline passed (due {when(e.due_at)})"
+        case Case.Withdrawn() | Case.Closed():
+            return f"“{short(e.reason, 60)}”"
+    reasons = getattr(e, "reasons", None)
+    return reasons_brief(reasons) if isinstance(reasons, StatementOfReasons) else ""
+
+
+def timeline(events: Sequence[Any]) -> str:
+    """One line per event: version, time, actor, event type, resulting state, key facts."""
+    rows = [
+        (
+            e.originator_version,
+            when(e.timestamp),
+            str(e.actor),
+            event_type(type(e)),
+            state.value,
+            event_facts(e),
+        )
+        for e, state in zip(events, replay_states(events), strict=True)
+    ]
+    return table(("V", "TIME", "ACTOR", "EVENT", "STATE", "FACTS"), rows, indent=2)
+
+
+def case_view(
+    case: Case, events: Sequence[Any], notifier_name: str, now: datetime, as_of: str | None = None
+) -> str:
+    """Everything about one case: where it stands, what is due, why, and how it got there."""
+    title = f"case {case.id}  {case.state.value}  ({case.lane.value} lane, version {case.version})"
+    if as_of:
+        title += f"\nas it stood {as_of}"
+    listing = case.listing
+    facts = [
+        ("notice", str(case.notice_id)),
+        ("notifier", f"{notifier_name} ({case.notifier_id})"),
+        ("right", f"{case.right_type.value} ({case.right_id})"),
+        ("listing", f"{listing.marketplace}/{listing.listing_id}  {listing.url}"),
+        ("seller", listing.seller_id),
+        ("reason", case.reason_code.value),
+        ("source", case.source_type.value),
+    ]
+    if case.taken_down_at:
+        facts.append(("taken down", when(case.taken_down_at)))
+    if case.litigation:
+        facts.append(("litigation", "reported"))
+    lines = [title, pairs(facts, indent=2), "", "open deadlines"]
+    if case.deadlines:
+        lines.append(
+            table(
+                ("DEADLINE", "DUE", ""),
+                [
+                    (k.value, when(v), relative(v, now))
+                    for k, v in sorted(case.deadlines.items(), key=lambda kv: kv[1])
+                ],
+                indent=2,
+            )
+        )
+    else:
+        lines.append("  none")
+    if case.missed:
+        lines.append("  missed: " + ", ".join(d.value for d in case.missed))
+    lines += ["", "statement of reasons"]
+    lines.append(reasons_view(case.reasons) if case.reasons else "  none yet (no decision)")
+    lines += ["", "timeline", timeline(events)]
+    return "\n".join(lines)
+
+
+def reasons_view(r: StatementOfReasons) -> str:
+    """A statement of reasons, field by field, in the DSA's terms."""
+    return pairs(
+        [
+            ("decision_ground", r.ground.value),
+            ("legal ground", r.legal_ground),
+            ("decision_facts", short(r.facts, 200)),
+            ("decision_visibility", ", ".join(v.value for v in r.visibility)),
+            ("automated_detection", "Yes" if r.automated_detection else "No"),
+            ("automated_decision", r.automated_decision.value),
+            ("territorial_scope", ", ".join(r.territorial_scope) or "(not limited)"),
+        ],
+        indent=2,
+    )
+
+
+def case_json(case: Case, events: Sequence[Any]) -> dict[str, Any]:
+    """The case and its timeline as JSON-ready data."""
+    return {
+        "case_id": str(case.id),
+        "version": case.version,
+        "state": case.state.value,
+        "lane": case.lane.value,
+        "notice_id": str(case.notice_id),
+        "notifier_id": str(case.notifier_id),
+        "right_id": str(case.right_id),
+        "right_type": case.right_type.value,
+        "listing": plain(case.listing),
+        "reason_code": case.reason_code.value,
+        "source_type": case.source_type.value,
+        "deadlines": {k.value: v.isoformat() for k, v in case.deadlines.items()},
+        "missed": [d.value for d in case.missed],
+        "reasons": plain(case.reasons) if case.reasons else None,
+        "taken_down_at": case.taken_down_at.isoformat() if case.taken_down_at else None,
+        "counter_noticed": case.counter_noticed,
+        "litigation": case.litigation,
+        "timeline": [
+            {
+                "version": e.originator_version,
+                "at": e.timestamp.isoformat(),
+                "actor": str(e.actor),
+                "event_type": event_type(type(e)),
+                "state": state.value,
+                "facts": event_facts(e),
+                "payload": e.model_dump(
+                    mode="json",
+                    exclude={"originator_id", "originator_version", "timestamp", "actor"},
+                ),
+            }
+            for e, state in zip(events, replay_states(events), strict=True)
+        ],
+    }
