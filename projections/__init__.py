@@ -1,7 +1,7 @@
 """The read side: events become case summaries, notifier standings, an audit trail and deadlines.
 
 Handlers (handlers.py) compute each change from the event and express it through the view ports
-(ports.py); adapters store it: SQL (sqlite3 or psycopg2, sql.py) and in memory (memory.py).
+(ports.py); adapters store it: SQL (sqlite3 or psycopg2, the sql package) and in memory (memory.py).
 """
 
 from projections.embedded import catch_up

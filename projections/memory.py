@@ -103,9 +103,9 @@ class MemoryReadStore:
         self.audit_records.extend(staged.records)
         self.audit_records.sort(key=lambda r: r.seq)
 
-    def staging(self) -> MemoryStaging:
+    def fresh_tables(self) -> MemoryFreshTables:
         """Fresh views for a rebuild, taken over whole by `finish`."""
-        return MemoryStaging(self)
+        return MemoryFreshTables(self)
 
     # -- Source (what a batch reads) -----------------------------------------------------------
 
@@ -210,7 +210,7 @@ class MemoryReadStore:
         """Nothing to release."""
 
 
-class MemoryStaging:
+class MemoryFreshTables:
     """A rebuild's rows, kept aside until `finish` hands them to the store in one step."""
 
     def __init__(self, store: MemoryReadStore) -> None:

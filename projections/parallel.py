@@ -46,26 +46,26 @@ def _share_progress(events: Any, positions: Any) -> None:
 def replay_share(
     read_dsn: str, chunks: Iterable[Sequence[tuple[int, DomainEvent]]], share: int
 ) -> ShareOutcome:
-    """In a worker: replay one share's chunks into the staging tables the parent created,
+    """In a worker: replay one share's chunks into the fresh tables the parent created,
     append-only rows as they come and the share's current rows at the end; returns the events
     replayed, those left out and the duplicates skipped."""
     from projections.sql import open_postgres
-    from projections.sql_rebuild import SqlStaging
+    from projections.sql.fresh_tables import SqlFreshTables
 
     store = open_postgres(read_dsn)
     try:
-        staging = SqlStaging(store, attach=True)
+        tables = SqlFreshTables(store, attach=True)
         replay = Replay()
         for chunk in chunks:
             staged = replay.apply(chunk, payloads_of(chunk))
-            staging.append(staged.records, staged.breaches)
+            tables.append(staged.records, staged.breaches)
             settle_heap()
             if _progress is not None and chunk:
                 events, positions = _progress
                 with events.get_lock():
                     events.value += len(chunk)
                 positions[share] = max(seq for seq, _ in chunk)
-        staging.write_current(replay)
+        tables.write_current(replay)
     finally:
         store.close()
     return ShareOutcome(replay.events, replay.rejected, duplicates=replay.duplicates)
@@ -80,7 +80,7 @@ def rebuild_in_parallel(
     """Run one process per job into fresh tables, then index and swap them in with `positions`.
     Any failure leaves the old views in place. Progress counts events, and as `last_seq` the
     position every share has passed."""
-    staging = store.staging()
+    tables = store.fresh_tables()
     done = Progress()
     context = multiprocessing.get_context("spawn")
     events, passed = context.Value("q", 0), context.Array("q", len(jobs))
@@ -102,9 +102,9 @@ def rebuild_in_parallel(
                 report()
             outcomes: list[ShareOutcome] = [future.result() for future in futures]
         report()
-        staging.complete(positions)
+        tables.complete(positions)
     except BaseException:
-        staging.discard()
+        tables.discard()
         raise
     return ShareOutcome(
         sum(o.events for o in outcomes),

@@ -22,7 +22,7 @@ from domain.values import DomainEvent
 from projections.encoding import stamp
 from projections.policy_view import PolicyBatch, React, react_tracked
 from projections.schema_lock import lock_schema
-from projections.sql import transaction
+from projections.sql.dialect import transaction
 from projections.staging import fresh
 from projections.tracking import Applied, Partition, Span, Tracked, advanced, select
 

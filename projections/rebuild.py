@@ -2,7 +2,7 @@
 
 The replay keeps the views' current rows (cases, notifiers, chains) in memory while the events
 stream through the same handlers the consumers use; append-only rows (audit trail, breaches) go
-to the staging tables a chunk at a time, the current rows once at the end. The adapter then
+to the fresh tables a chunk at a time, the current rows once at the end. The adapter then
 builds the indexes and swaps the fresh tables in, with the positions, in one transaction.
 """
 
@@ -77,7 +77,7 @@ class Positions:
     """The consumer's next offset per partition (replacing what it had stored)."""
 
 
-class Staging(Protocol):
+class FreshTables(Protocol):
     """Fresh tables beside the live ones, filled by a rebuild and swapped in at its end."""
 
     def append(self, records: Sequence[AuditRecord], breaches: Sequence[Breach]) -> None:
@@ -96,7 +96,7 @@ class Staging(Protocol):
 class Rebuildable(Protocol):
     """A read store that can be rebuilt."""
 
-    def staging(self) -> Staging:
+    def fresh_tables(self) -> FreshTables:
         """Fresh, empty tables for a rebuild."""
         ...
 
@@ -193,21 +193,21 @@ def rebuild(
 
     Queries see the old views until the swap commits and the new ones after; a failure (or
     Ctrl-C) drops the fresh tables and leaves the old views as they were."""
-    staging = store.staging()
+    tables = store.fresh_tables()
     replay = Replay()
     done = Progress()
     try:
         for chunk in chunks:
             staged = replay.apply(chunk, payloads_of(chunk))
-            staging.append(staged.records, staged.breaches)
+            tables.append(staged.records, staged.breaches)
             settle_heap()
             done.events += len(chunk)
             done.last_seq = max(done.last_seq, max((seq for seq, _ in chunk), default=0))
             if progress is not None:
                 progress(done)
-        staging.finish(replay, positions)
+        tables.finish(replay, positions)
     except BaseException:
-        staging.discard()
+        tables.discard()
         raise
     finally:
         gc.unfreeze()

@@ -30,7 +30,8 @@ ADVISORY_SCHEMA = 7103
 """First key of the advisory lock that start-up DDL takes on PostgreSQL; the second is the
 hashtext of the schema's name, so stores in different schemas (or databases: advisory locks are
 per database) do not wait for each other. The other keys: 7101 a consumer's transactions
-(projections.sql.ADVISORY_CONSUMER), 7102 a rebuild (projections.sql_rebuild.ADVISORY_REBUILD)."""
+(projections.sql.dialect.ADVISORY_CONSUMER), 7102 a rebuild
+(projections.sql.fresh_tables.ADVISORY_REBUILD)."""
 
 _KEY = "%s, hashtext(COALESCE(%s, current_schema(), ''))"
 WAL_WAIT = 30.0

@@ -18,7 +18,7 @@ from projections.models import (
     DueDeadline,
     NotifierSummary,
 )
-from projections.rebuild import Staging
+from projections.rebuild import FreshTables
 from projections.tracking import Applied, Partition, Span, Tracked
 
 
@@ -47,7 +47,7 @@ class ReadStore(Protocol):
         and how many were re-sent events the views already held."""
         ...
 
-    def staging(self) -> Staging:
+    def fresh_tables(self) -> FreshTables:
         """Fresh tables for a rebuild (projections.rebuild), swapped in whole at its end."""
         ...
 

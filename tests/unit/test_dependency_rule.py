@@ -1,4 +1,5 @@
-"""The dependency rule, read from every import: a pure domain, projections off Kafka."""
+"""The dependency rule, read from every import: a pure domain, projections off Kafka, layers
+that import only downwards and no import circle between files."""
 
 from __future__ import annotations
 
@@ -15,6 +16,17 @@ DOMAIN_MAY_IMPORT = {"eventsourcing", "pydantic", "pydantic_core", "domain"}
 DATABASE_DRIVERS = {"psycopg2", "psycopg", "psycopg_pool", "sqlite3", "asyncpg", "sqlalchemy"}
 NEVER_IN_DOMAIN = {"kafka", "structlog", "logging", *DATABASE_DRIVERS}
 NEVER_IN_DOMAIN_MODULES = {"eventsourcing.sqlite", "eventsourcing.postgres"}
+PACKAGES = ("domain", "projections", "consumers", "ntd")
+
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("domain", ("domain",)),
+    ("projections", ("projections",)),
+    ("consumers", ("consumers",)),
+    ("application wiring", ("ntd",)),
+    ("entry points", ("ntd.cli", "ntd.demo", "ntd.__main__", "ntd.api")),
+)
+"""Lowest first; a module belongs to the layer of the longest prefix naming it, and may import
+only from its own layer and those below."""
 
 
 def imports(path: Path) -> Iterator[tuple[int, str]]:
@@ -102,3 +114,120 @@ def test_projections_never_import_kafka() -> None:
     ]
 
     assert offending == []
+
+
+# -- layers and circles ----------------------------------------------------------------------
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph(root: Path, packages: tuple[str, ...] = PACKAGES) -> dict[str, set[str]]:
+    """Each module of the packages → the modules of the packages it imports (relative imports,
+    `from package import module` and TYPE_CHECKING imports included)."""
+    paths = {module_name(p, root): p for pkg in packages for p in (root / pkg).rglob("*.py")}
+
+    def known(name: str) -> str | None:
+        while name and name not in paths:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for module, path in paths.items():
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    package = module.split(".")[: -1 if path.name != "__init__.py" else None]
+                    package = package[: len(package) - node.level + 1]
+                    base = ".".join([*package, *([node.module] if node.module else [])])
+                names = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+            found.update(m for n in names if (m := known(n)) is not None and m != module)
+        graph[module] = found
+    return graph
+
+
+def layer_of(module: str) -> int:
+    matches = [
+        (len(prefix), index)
+        for index, (_, prefixes) in enumerate(LAYERS)
+        for prefix in prefixes
+        if module == prefix or module.startswith(prefix + ".")
+    ]
+    return max(matches)[1]
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return [
+        f"{module} ({LAYERS[layer_of(module)][0]}) imports {target} ({LAYERS[layer_of(target)][0]})"
+        for module, targets in sorted(graph.items())
+        for target in sorted(targets)
+        if layer_of(target) > layer_of(module)
+    ]
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for target in sorted(graph.get(module, ())):
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == module:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_every_layer_imports_only_its_own_and_the_layers_below() -> None:
+    assert upward_imports(import_graph(ROOT)) == []
+
+
+def test_no_two_files_import_each_other_even_through_others() -> None:
+    assert circles(import_graph(ROOT)) == []
+
+
+def test_the_checks_catch_a_circle_and_an_upward_import(tmp_path: Path) -> None:
+    for package, files in {
+        "domain": {"a.py": "from domain import b\n", "b.py": "import domain.c\n"},
+        "projections": {"p.py": "from .q import x\n", "q.py": "from ntd.cli import main\n"},
+        "ntd": {"cli.py": "if TYPE_CHECKING:\n    from domain.a import A\n"},
+    }.items():
+        (tmp_path / package).mkdir()
+        for name, text in {"__init__.py": "", **files}.items():
+            (tmp_path / package / name).write_text(text)
+    (tmp_path / "domain" / "c.py").write_text("from domain.a import thing\n")
+
+    graph = import_graph(tmp_path, ("domain", "projections", "ntd"))
+
+    assert circles(graph) == [["domain.a", "domain.b", "domain.c"]]
+    assert upward_imports(graph) == [
+        "projections.q (projections) imports ntd.cli (entry points)",
+    ]
+    assert graph["projections.p"] == {"projections.q"}
+    assert graph["ntd.cli"] == {"domain.a"}

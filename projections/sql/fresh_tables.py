@@ -15,25 +15,17 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
 from projections.audit import AuditRecord
 from projections.ports import Breach
 from projections.rebuild import Positions, Replay
-from projections.sql import (
-    VIEW_TABLES,
-    Cursor,
-    PostgresDialect,
-    SqlReadStore,
-    breach_row,
-    case_row,
-    chain_row,
-    deadline_rows,
-    notifier_row,
-    transaction,
-)
+from projections.sql.dialect import Cursor, Dialect, PostgresDialect, transaction
+from projections.sql.offsets import replace_positions
+from projections.sql.rows import breach_row, case_row, chain_row, deadline_rows, notifier_row
+from projections.sql.schema import VIEW_TABLES
 
 log = structlog.get_logger("ntd.rebuild")
 
@@ -51,10 +43,23 @@ class RebuildBusy(RuntimeError):
     """Another rebuild of the same views is running."""
 
 
-class SqlStaging:
+class Database(Protocol):
+    """What the fresh tables use of the read store (SqlReadStore): its connection, its dialect,
+    and how to open another connection to the same database (None: it cannot)."""
+
+    @property
+    def connection(self) -> Any: ...
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    connect: Callable[[], Any] | None
+
+
+class SqlFreshTables:
     """Fresh twins of the view tables; `finish` swaps them in whole, with the positions."""
 
-    def __init__(self, store: SqlReadStore, attach: bool = False) -> None:
+    def __init__(self, store: Database, attach: bool = False) -> None:
         """Create the fresh tables (taking the rebuild lock), or with `attach` write into the
         ones another process created (a worker of a parallel rebuild)."""
         self._store = store
@@ -136,12 +141,12 @@ class SqlStaging:
                 for statement in builds:
                     cur.execute(statement)
             for table in VIEW_TABLES:
-                staged = PREFIX + table.name
+                fresh = PREFIX + table.name
                 cur.execute(
-                    f"ALTER TABLE {staged} ADD CONSTRAINT {staged}_pkey"
-                    f" PRIMARY KEY USING INDEX {staged}_pkey"
+                    f"ALTER TABLE {fresh} ADD CONSTRAINT {fresh}_pkey"
+                    f" PRIMARY KEY USING INDEX {fresh}_pkey"
                 )
-                cur.execute(f"ANALYZE {staged}")
+                cur.execute(f"ANALYZE {fresh}")
 
     # -- the swap ------------------------------------------------------------------------------
 
@@ -150,8 +155,12 @@ class SqlStaging:
             try:
                 with self._transaction() as cur:
                     self._swap_tables(cur)
-                    self._store.replace_positions(
-                        cur, positions.position, positions.consumer, positions.offsets
+                    replace_positions(
+                        self._dialect,
+                        cur,
+                        positions.position,
+                        positions.consumer,
+                        positions.offsets,
                     )
                 return
             except Exception as error:
