@@ -13,6 +13,7 @@ from eventsourcing.persistence import Mapper, Notification
 from eventsourcing.utils import resolve_topic
 from pydantic import BaseModel, ValidationError
 
+from consumers.contracts import DEFAULT_SCHEMA_BASE, schema_uri
 from consumers.partitioning import key_hash
 from domain.catalog import aggregate_type, ce_type, resolve_ce_type, topic_for
 from domain.mapping import class_version, published_payload, upcast, with_originator
@@ -71,14 +72,12 @@ class _Kind:
 
 
 @functools.cache
-def _kind(cls: type[Any]) -> _Kind | None:
+def _kind(cls: type[Any], schema_base: str = DEFAULT_SCHEMA_BASE) -> _Kind | None:
     aggregate = aggregate_type(cls)
     if aggregate is None:
         return None
     name = ce_type(cls)
-    return _Kind(
-        cls, topic_for(aggregate), name.encode(), f"contracts/schemas/{name}.json".encode()
-    )
+    return _Kind(cls, topic_for(aggregate), name.encode(), schema_uri(name, schema_base).encode())
 
 
 def _message(
@@ -100,9 +99,12 @@ def _message(
     return Outgoing(kind.topic, key, value, headers, cid, key_hash(key))
 
 
-def encode(event: BaseModel, notification_id: int) -> Outgoing | None:
-    """The Kafka message for a domain event, or None for internal events that are not published."""
-    kind = _kind(type(event))
+def encode(
+    event: BaseModel, notification_id: int, schema_base: str = DEFAULT_SCHEMA_BASE
+) -> Outgoing | None:
+    """The Kafka message for a domain event, or None for internal events that are not published.
+    Its `ce_dataschema` is the schema's absolute URI under `schema_base`."""
+    kind = _kind(type(event), schema_base)
     if kind is None:
         return None
     e = cast(DomainEvent, event)
@@ -112,7 +114,9 @@ def encode(event: BaseModel, notification_id: int) -> Outgoing | None:
     )
 
 
-def encode_stored(notification: Notification, mapper: Mapper[Any]) -> Outgoing:
+def encode_stored(
+    notification: Notification, mapper: Mapper[Any], schema_base: str = DEFAULT_SCHEMA_BASE
+) -> Outgoing:
     """The Kafka message for a stored published event, validated against its model on the way.
 
     The stored state is the event's JSON without the originator fields, so the value is that JSON
@@ -121,12 +125,13 @@ def encode_stored(notification: Notification, mapper: Mapper[Any]) -> Outgoing:
     plain = not (mapper.cipher or mapper.compressor)
     subject, version = str(notification.originator_id), notification.originator_version
     cls = resolve_topic(notification.topic)
-    kind = _kind(cls)
+    kind = _kind(cls, schema_base)
     value = with_originator(cls, notification.state, subject, version) if plain else None
     if value is not None and kind is not None:
         at = cls.model_validate_json(value).timestamp
         return _message(kind, subject, version, at, value, notification.id)
-    message = encode(cast(BaseModel, mapper.to_domain_event(notification)), notification.id)
+    event = cast(BaseModel, mapper.to_domain_event(notification))
+    message = encode(event, notification.id, schema_base)
     if message is None:
         raise EnvelopeError(f"{notification.topic} is not a published event")
     return message

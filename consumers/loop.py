@@ -68,7 +68,8 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from consumers.envelope import EnvelopeError, Incoming, decode
-from consumers.relay import DEAD_LETTER_TOPIC, close_producer, topic_names
+from consumers.relay import close_producer
+from consumers.topics import DEAD_LETTER_TOPIC, event_topic_names, group_id
 from domain.values import DomainEvent
 from projections.tracking import Applied, Partition, PositionsMoved, Span
 
@@ -146,12 +147,12 @@ class LoopConfig:
     @property
     def group_id(self) -> str:
         """The consumer group: `<prefix>ntd-<name>`."""
-        return f"{self.topic_prefix}ntd-{self.name}"
+        return group_id(self.name, self.topic_prefix)
 
     @property
     def topics(self) -> list[str]:
         """The event topics, prefixed."""
-        return topic_names(self.topic_prefix)
+        return event_topic_names(self.topic_prefix)
 
     @property
     def dead_letter_topic(self) -> str:

@@ -18,11 +18,9 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from consumers.partitioning import KeyHashPartitioner
 from consumers.relay_pages import Pages
 from consumers.relay_store import Parked, RelayPositions
-from domain.catalog import PUBLISHED, topic_for
+from consumers.topics import all_topic_names
 
 log = structlog.get_logger("ntd.relay")
-
-DEAD_LETTER_TOPIC = "ntd.deadletter.v1"
 
 
 @dataclass(frozen=True)
@@ -65,14 +63,9 @@ def make_producer(config: RelayConfig) -> KafkaProducer:
     return KafkaProducer(partitioner=KeyHashPartitioner(), **producer_settings(config))
 
 
-def topic_names(prefix: str = "") -> list[str]:
-    """The event topics, one per published aggregate type."""
-    return [prefix + topic_for(name) for name in PUBLISHED]
-
-
 def ensure_topics(bootstrap: str, partitions: int, prefix: str = "") -> list[str]:
-    """Create one topic per published aggregate type (and the dead-letter topic) if missing."""
-    names = [*topic_names(prefix), prefix + DEAD_LETTER_TOPIC]
+    """Create every topic of the catalogue (consumers/topics.py) that is missing."""
+    names = all_topic_names(prefix)
     admin = KafkaAdminClient(
         bootstrap_servers=bootstrap, client_id="ntd-admin", request_timeout_ms=15_000
     )

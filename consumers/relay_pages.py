@@ -22,6 +22,7 @@ from typing import Any, NamedTuple, Protocol
 import structlog
 from eventsourcing.persistence import Mapper, Notification
 
+from consumers.contracts import DEFAULT_SCHEMA_BASE
 from consumers.envelope import Outgoing, encode_stored
 from consumers.relay_store import Parked
 from domain.catalog import is_published
@@ -54,14 +55,20 @@ class Pages(Protocol):
     def close(self) -> None: ...
 
 
-def encode_page(rows: Sequence[Notification], last_id: int, mapper: Mapper[Any]) -> Page:
-    """Encode rows of the log; whatever cannot be encoded is parked with its reason."""
+def encode_page(
+    rows: Sequence[Notification],
+    last_id: int,
+    mapper: Mapper[Any],
+    schema_base: str = DEFAULT_SCHEMA_BASE,
+) -> Page:
+    """Encode rows of the log (`ce_dataschema` under `schema_base`); whatever cannot be encoded
+    is parked with its reason."""
     messages, parked = [], []
     for row in rows:
         try:
             if not is_published(row.topic):
                 continue
-            messages.append(encode_stored(row, mapper))
+            messages.append(encode_stored(row, mapper, schema_base))
         except Exception as error:  # anything undecodable is parked, never lost or retried
             parked.append(park(row, error))
     return Page(last_id, messages, parked)
@@ -88,10 +95,12 @@ class InlinePages:
     select: Select
     mapper: Mapper[Any]
     release: Callable[[], None] | None = None
+    schema_base: str = DEFAULT_SCHEMA_BASE
+    """The base of the messages' `ce_dataschema` URIs (NTD_SCHEMA_BASE_URI)."""
 
     def next(self, start: int, size: int) -> Page | None:
         rows, last_id = self.select(start, size)
-        return encode_page(rows, last_id, self.mapper) if last_id else None
+        return encode_page(rows, last_id, self.mapper, self.schema_base) if last_id else None
 
     def close(self) -> None:
         if self.release is not None:
@@ -125,8 +134,10 @@ class ProcessPages:
         idle_wait: float = 0.01,
         start_timeout: float = 60,
         inline: Pages | None = None,
+        schema_base: str = DEFAULT_SCHEMA_BASE,
     ) -> None:
         self.opener = opener
+        self.schema_base = schema_base
         self.idle_wait = idle_wait
         self.start_timeout = start_timeout
         self.inline = inline
@@ -225,7 +236,7 @@ class ProcessPages:
         _widen(writer.fileno())
         self.process = self.context.Process(
             target=_encode_ahead,
-            args=(self.opener, self.idle_wait, writer, reader, os.getpid()),
+            args=(self.opener, self.idle_wait, writer, reader, os.getpid(), self.schema_base),
             name="ntd-relay-encoder",
             daemon=True,
         )
@@ -262,7 +273,14 @@ PIPE_BYTES = 1 << 20
 """The pipe's capacity: Linux's default maximum for an unprivileged process."""
 
 
-def _encode_ahead(opener: Opener, idle_wait: float, out: Any, control: Any, parent: int) -> None:
+def _encode_ahead(
+    opener: Opener,
+    idle_wait: float,
+    out: Any,
+    control: Any,
+    parent: int,
+    schema_base: str = DEFAULT_SCHEMA_BASE,
+) -> None:
     """The encoder process: open the log, say so, and from the position the relay names read
     and encode it, page after page."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the relay stops it (Ctrl-C reaches both)
@@ -283,7 +301,7 @@ def _encode_ahead(opener: Opener, idle_wait: float, out: Any, control: Any, pare
                 idle = True
                 time.sleep(idle_wait)
                 continue
-            _send(out, encode_page(rows, last_id, mapper))
+            _send(out, encode_page(rows, last_id, mapper, schema_base))
             position, idle = last_id, False
     except (BrokenPipeError, EOFError, OSError):
         pass  # the relay is gone

@@ -11,7 +11,7 @@ from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
 from consumers.envelope import EnvelopeError, decode
-from consumers.relay import topic_names
+from consumers.topics import event_topic_names
 from projections.parallel import Job, ShareOutcome, replay_share
 from projections.parallel import rebuild_in_parallel as in_parallel
 from projections.rebuild import Chunk
@@ -50,7 +50,7 @@ class TopicReplay:
         )
         partitions = [
             TopicPartition(topic, number)
-            for topic in topic_names(self.prefix)
+            for topic in event_topic_names(self.prefix)
             for number in sorted(self.consumer.partitions_for_topic(topic) or ())
         ]
         self.consumer.assign(partitions)
@@ -124,7 +124,7 @@ def partitions(bootstrap: str, prefix: str = "") -> list[Partition]:
     try:
         return [
             (topic, number)
-            for topic in topic_names(prefix)
+            for topic in event_topic_names(prefix)
             for number in sorted(consumer.partitions_for_topic(topic) or ())
         ]
     finally:
@@ -158,7 +158,7 @@ def replay_shard(
     read_dsn: str, bootstrap: str, shard: Shard, index: int, chunk: int = 5000
 ) -> ShareOutcome:
     """In a worker: replay one share of the partitions (a partition holds each of its
-    aggregates whole) into the staging tables a parent rebuild created."""
+    aggregates whole) into the fresh tables a parent rebuild created."""
     feed = TopicReplay(bootstrap, chunk=chunk)
     feed.consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,

@@ -10,7 +10,7 @@ from typing import Any
 from kafka import KafkaConsumer
 
 from consumers.envelope import EnvelopeError, decode
-from consumers.relay import topic_names
+from consumers.topics import event_topic_names
 
 
 def tail(
@@ -23,7 +23,7 @@ def tail(
 ) -> Iterator[dict[str, Any]]:
     """Yield events as they arrive (all partitions, no group); `types` filters by ce_type prefix."""
     consumer = KafkaConsumer(
-        *topic_names(prefix),
+        *event_topic_names(prefix),
         bootstrap_servers=bootstrap,
         group_id=None,
         enable_auto_commit=False,

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from consumers.topics import CONSUMERS
 from domain.application import NtdApplication, SystemClock
 from domain.values import Clock
 from ntd.config import Settings
@@ -30,9 +31,6 @@ if TYPE_CHECKING:
 STORE_MARK = 0x6E746431
 """SQLite's `application_id` (bytes 68–71 of the file header, b"ntd1") of every embedded store
 ntd created: `ntd demo --fresh` deletes only files that carry it."""
-
-CONSUMERS = ("projections", "policies")
-"""What `ntd consume NAME` can run."""
 
 
 class UnknownConsumer(LookupError):
@@ -192,11 +190,13 @@ def build_relay(ntd: Ntd, **overrides: Any) -> Relay:
     else:
         positions = SqlRelayPositions.postgres(settings.events_dsn, settings.events_schema)
     pages: Pages
+    base = settings.schema_base
     if config.encoder_process:
         opener = functools.partial(open_log_pages, settings)
-        pages = ProcessPages(opener, config.idle_wait, inline=InlinePages(*_log_pages(ntd)))
+        inline = InlinePages(*_log_pages(ntd), schema_base=base)
+        pages = ProcessPages(opener, config.idle_wait, inline=inline, schema_base=base)
     else:
-        pages = InlinePages(*_log_pages(ntd))
+        pages = InlinePages(*_log_pages(ntd), schema_base=base)
     return Relay(pages, ntd.app.recorder.max_notification_id, positions, config)
 
 

@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlparse
 
 from pydantic import ValidationError
 
+from consumers.contracts import DEFAULT_SCHEMA_BASE, check_schema_base
 from domain.calendar import BusinessCalendar
 from domain.rules import Rules
 
@@ -30,6 +31,8 @@ VARIABLES = {
     "NTD_KAFKA_BOOTSTRAP": "Kafka bootstrap servers (default 127.0.0.1:9092)",
     "NTD_KAFKA_PARTITIONS": "partitions per topic created by the relay (default 6)",
     "NTD_TOPIC_PREFIX": "prefix for every topic name, e.g. `staging.` (default none)",
+    "NTD_SCHEMA_BASE_URI": "absolute URI the relay's ce_dataschema headers start with"
+    f" (`<base><ce_type>.json`; default {DEFAULT_SCHEMA_BASE})",
     "NTD_HOLIDAYS": "holidays, ISO dates separated by commas or spaces",
     "NTD_HOLIDAYS_FILE": "a file of holidays, one ISO date per line",
     "NTD_RULES": 'JSON overriding policy numbers, e.g. {"counter_notice_days": 14}',
@@ -52,6 +55,8 @@ class Settings:
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_partitions: int = 6
     topic_prefix: str = ""
+    schema_base: str = DEFAULT_SCHEMA_BASE
+    """Absolute URI the published schemas live under: ce_dataschema is `<base><ce_type>.json`."""
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
     rules: Rules = field(default_factory=Rules)
     now: datetime | None = None
@@ -77,6 +82,7 @@ class Settings:
             kafka_bootstrap=env.get("NTD_KAFKA_BOOTSTRAP", cls.kafka_bootstrap),
             kafka_partitions=_int(env, "NTD_KAFKA_PARTITIONS", 6),
             topic_prefix=env.get("NTD_TOPIC_PREFIX", ""),
+            schema_base=_schema_base(env),
             calendar=_calendar(env),
             rules=_rules(env),
             now=_time(env, "NTD_NOW"),
@@ -133,6 +139,14 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     if value < 1:
         raise ConfigError(f"{name}={raw!r}: must be at least 1")
     return value
+
+
+def _schema_base(env: Mapping[str, str]) -> str:
+    raw = env.get("NTD_SCHEMA_BASE_URI") or DEFAULT_SCHEMA_BASE
+    try:
+        return check_schema_base(raw.strip())
+    except ValueError as error:
+        raise ConfigError(f"NTD_SCHEMA_BASE_URI: {error}") from None
 
 
 def _time(env: Mapping[str, str], name: str) -> datetime | None:

@@ -1,30 +1,83 @@
-"""structlog set-up: readable in a terminal, JSON in production; configured by entry points only."""
+"""structlog set-up: readable in a terminal, JSON in production; configured by entry points only.
+
+structlog's loggers and the standard library's (kafka-python's, eventsourcing's) go through one
+`logging` handler on the root logger, whose structlog `ProcessorFormatter` renders both alike:
+one JSON object per line, or one console line, each with its `logger` name, level and time.
+An exception (`exc_info=True`, `log.exception`, a stdlib record's exc_info) is a traceback under
+the line in console mode and the structured field `exception` (the traceback's text) in JSON.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
+QUIET_LIBRARIES = ("kafka",)
+"""Libraries whose loggers chatter at info: they show warnings and above (or the configured
+level, when it is higher)."""
 
-def configure(fmt: str = "auto", level: str = "info") -> None:
-    """Route structlog to stderr as console lines or JSON."""
+
+class _Handler(logging.StreamHandler[TextIO]):
+    """Writes to the given stream, or to whatever sys.stderr is when a record comes (tests and
+    click's runner replace it)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        super().__init__()
+        self._fixed = stream
+
+    @property
+    def stream(self) -> TextIO:
+        return self._fixed if self._fixed is not None else sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass  # StreamHandler.__init__ sets it; the stream is chosen per record
+
+
+def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
+    """Route structlog and the standard library's logging to stderr (or `stream`) as console
+    lines or JSON. Calling it again replaces the earlier set-up."""
+    out = stream if stream is not None else sys.stderr
     if fmt == "auto":
-        fmt = "console" if sys.stderr.isatty() else "json"
-    renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer()
+        fmt = "console" if out.isatty() else "json"
+    number = logging.getLevelName(level.upper())
+    shared: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    rendering: list[structlog.typing.Processor] = (
+        [
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ]
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else [structlog.dev.ConsoleRenderer(colors=out.isatty())]
     )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendering],
+    )
+    handler = _Handler(stream)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _Handler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(number)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(number, logging.WARNING))
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            renderer,
+            *shared,
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(number),
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )

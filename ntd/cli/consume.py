@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ntd.bootstrap import CONSUMERS, UnknownConsumer
+from consumers.topics import CONSUMERS
+from ntd.bootstrap import UnknownConsumer
 from ntd.cli.kit import Refused, Runtime, pass_runtime, stop_on_signals
 from ntd.workers import run_consumer
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,13 +17,13 @@ from psycopg2 import sql
 
 from ntd.bootstrap import Ntd, build
 from ntd.config import Settings
+from tests.unit.domain_fixtures import Backend
 
 PG_ADMIN_DSN = os.environ.get("NTD_TEST_PG_DSN", "postgresql://ntd:ntd@127.0.0.1:5432/")
 EVENTS_DSN = PG_ADMIN_DSN + "ntd_test_events"
 READ_DSN = PG_ADMIN_DSN + "ntd_test_read"
 KAFKA = os.environ.get("NTD_TEST_KAFKA", "127.0.0.1:9092")
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "unit"))  # the domain tests re-run here on PostgreSQL
 
 
 def _reachable(hostport: str) -> bool:
@@ -120,12 +119,12 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def on_postgres(postgres: str) -> Iterator[None]:
-    """Switch the domain tests' Backend to PostgreSQL (one schema per application)."""
-    from domain_fixtures import Backend
-
+    """Switch the domain tests' Backend to PostgreSQL (one schema per application), for the
+    modules here that re-run a tests/unit module."""
+    before = Backend.kind
     Backend.kind, Backend.postgres_dsn = "postgres", postgres
     yield
-    Backend.kind = "sqlite"
+    Backend.kind = before
     connection = psycopg2.connect(postgres)
     connection.autocommit = True
     with connection.cursor() as cursor:

@@ -6,12 +6,12 @@ import json
 import time
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 from jsonschema import Draft202012Validator
 from kafka import KafkaConsumer
 
-CONTRACTS = Path(__file__).resolve().parents[2] / "contracts" / "schemas"
+from consumers import contracts
+
 TOPICS = ("ntd.case.v1", "ntd.notifier.v1", "ntd.seller.v1")
 
 
@@ -73,6 +73,6 @@ def read_all(bootstrap: str, prefix: str, expected: int, timeout: float = 60.0) 
 
 @cache
 def validator(ce_type: str) -> Draft202012Validator:
-    """The JSON Schema validator of one event type, from the committed contracts."""
-    schema = json.loads((CONTRACTS / f"{ce_type}.json").read_text())
-    return Draft202012Validator(schema)
+    """The JSON Schema validator of one event type, from the contracts ntd ships (read with
+    importlib.resources from the consumers.contracts package)."""
+    return Draft202012Validator(contracts.schema(ce_type))

@@ -1,6 +1,7 @@
 """test_case_lifecycle.py again, on the PostgreSQL event store: one body, two back ends."""
 
 import pytest
-from test_case_lifecycle import *  # noqa: F403
+
+from tests.unit.test_case_lifecycle import *  # noqa: F403
 
 pytestmark = pytest.mark.usefixtures("on_postgres")

@@ -16,14 +16,14 @@ from datetime import timedelta
 from typing import Any, cast
 
 import psycopg2
-from dashboard_oracle import dashboard_from_events
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 
 from consumers.envelope import decode
 from consumers.loop import Consumed
 from consumers.projector import ProjectionSink
-from consumers.relay import DEAD_LETTER_TOPIC, ensure_topics
+from consumers.relay import ensure_topics
+from consumers.topics import DEAD_LETTER_TOPIC
 from domain.case import Case
 from domain.catalog import aggregate_type
 from domain.rules import Rules
@@ -35,6 +35,7 @@ from projections import AuditQuery
 from projections.tracking import Span
 from tests.integration.conftest import READ_DSN, REPO, read_dsn, settings_env
 from tests.integration.history import START, make_history
+from tests.unit.dashboard_oracle import dashboard_from_events
 
 TABLES = (
     "read_cases",

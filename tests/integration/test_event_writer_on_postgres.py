@@ -9,7 +9,6 @@ from typing import Any
 
 import psycopg2
 import pytest
-from domain_fixtures import AGENT, notice_data, register_brand
 from eventsourcing.persistence import (
     IntegrityError,
     OperationalError,
@@ -23,6 +22,7 @@ from ntd import event_writer
 from ntd.bootstrap import Ntd, build
 from ntd.config import Settings
 from ntd.event_writer import PostgresOutboxRecorder
+from tests.unit.domain_fixtures import AGENT, notice_data, register_brand
 
 from .conftest import EVENTS_DSN
 

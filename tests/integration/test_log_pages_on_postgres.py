@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from domain_fixtures import notice_data, register_brand
-
 from domain.catalog import internal_topics
 from domain.notice import parse_notice
 from ntd.bootstrap import Ntd, store_reader
 from ntd.event_store import PostgresBatchReader
+from tests.unit.domain_fixtures import notice_data, register_brand
 
 
 def test_pages_leave_out_internal_events_cover_them_and_split_into_disjoint_shares(

@@ -1,6 +1,7 @@
 """test_notice_filing.py again, on the PostgreSQL event store: one body, two back ends."""
 
 import pytest
-from test_notice_filing import *  # noqa: F403
+
+from tests.unit.test_notice_filing import *  # noqa: F403
 
 pytestmark = pytest.mark.usefixtures("on_postgres")

@@ -1,6 +1,7 @@
 """test_notifier_and_seller.py again, on the PostgreSQL event store: one body, two back ends."""
 
 import pytest
-from test_notifier_and_seller import *  # noqa: F403
+
+from tests.unit.test_notifier_and_seller import *  # noqa: F403
 
 pytestmark = pytest.mark.usefixtures("on_postgres")

@@ -1,6 +1,7 @@
 """test_properties.py again, on the PostgreSQL event store: one body, two back ends."""
 
 import pytest
-from test_properties import *  # noqa: F403
+
+from tests.unit.test_properties import *  # noqa: F403
 
 pytestmark = pytest.mark.usefixtures("on_postgres")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import defaultdict
 
 from kafka.partitioner.default import murmur2 as reference_murmur2
 
+from consumers.contracts import DEFAULT_SCHEMA_BASE
 from consumers.relay import ensure_topics
 from ntd.bootstrap import FixedClock, Ntd, build, build_relay
 from ntd.config import Settings
@@ -20,6 +22,7 @@ HEADERS = (
     "ce_type",
     "ce_time",
     "ce_subject",
+    "ce_dataschema",
     "content-type",
     "ntd_notification_id",
 )
@@ -85,5 +88,28 @@ def test_filing_a_thousand_cases_puts_each_stored_event_on_kafka_once_in_case_or
         assert int(m.headers["ntd_notification_id"]) == stored[m.headers["ce_id"]][2]
         errors = list(validator(m.headers["ce_type"]).iter_errors(m.value))
         assert not errors, f"{m.headers['ce_type']}: {errors[0].message}"
+        # an absolute URI, the $id of the schema the value was just validated against
+        assert m.headers["ce_dataschema"] == validator(m.headers["ce_type"]).schema["$id"]
+        assert m.headers["ce_dataschema"].startswith(DEFAULT_SCHEMA_BASE)
     by_topic = {m.topic.removeprefix(pg_settings.topic_prefix) for m in messages}
     assert by_topic == {"ntd.case.v1", "ntd.notifier.v1"}
+
+
+def test_the_relay_names_each_schema_under_the_configured_base(pg_settings: Settings) -> None:
+    base = "https://schemas.shop.example/ntd/"
+    settings = dataclasses.replace(pg_settings, schema_base=base)
+    clock = FixedClock(START)
+    ntd = build(settings, clock=clock)
+    try:
+        make_history(ntd.app, clock, cases=20)
+        stored = stored_published_events(ntd)
+        ensure_topics(settings.kafka_bootstrap, 3, settings.topic_prefix)
+        relay_until_caught_up(ntd)  # on PostgreSQL: inline, then through the encoder process
+    finally:
+        ntd.close()
+
+    messages = read_all(settings.kafka_bootstrap, settings.topic_prefix, len(stored))
+
+    assert {m.headers["ce_id"] for m in messages} == set(stored)
+    for m in messages:
+        assert m.headers["ce_dataschema"] == f"{base}{m.headers['ce_type']}.json"

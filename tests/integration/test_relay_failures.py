@@ -11,7 +11,6 @@ from pathlib import Path
 from uuid import uuid4
 
 import psycopg2
-from domain_fixtures import AGENT, notice_data, register_brand
 from eventsourcing.persistence import StoredEvent
 
 from consumers.relay import ensure_topics
@@ -23,6 +22,7 @@ from tests.integration.conftest import REPO, settings_env
 from tests.integration.history import START, make_history
 from tests.integration.kafka_reader import read_all
 from tests.integration.test_relay import relay_until_caught_up, stored_published_events
+from tests.unit.domain_fixtures import AGENT, notice_data, register_brand
 
 
 def relay_position(settings: Settings) -> int:

@@ -131,8 +131,9 @@ def _deep_copy(value: Any) -> Any:
 
 
 class Backend:
-    """Which event store `make_app` gives a test: SQLite by default; PostgreSQL when the
-    integration suite re-runs the domain tests (tests/integration/test_domain_on_postgres.py)."""
+    """Which event store `make_app` gives a test: a SQLite file by default; in memory
+    (eventsourcing.popo) in the fast tier (`--fast`, tests/conftest.py); PostgreSQL when
+    tests/integration re-runs the domain tests (its `on_postgres` fixture)."""
 
     kind = "sqlite"
     postgres_dsn = ""
@@ -141,6 +142,8 @@ class Backend:
     @classmethod
     def fresh_env(cls) -> dict[str, str]:
         """The environment of a new, empty event store of the current kind."""
+        if cls.kind == "memory":
+            return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
         if cls.kind == "postgres":
             return cls._postgres()
         folder = tempfile.mkdtemp(prefix="ntd-unit-")

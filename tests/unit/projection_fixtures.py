@@ -367,7 +367,12 @@ def adapter_for(kind: str, tmp_path: Path) -> Adapter:
 _SCHEMAS = itertools.count(1)
 
 
-ADAPTERS = ("memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.integration))
+ADAPTERS = (
+    "memory",
+    pytest.param("sqlite", marks=pytest.mark.sqlite),
+    pytest.param("postgresql", marks=pytest.mark.integration),
+)
+"""Each store adapter a contract test runs on; only the memory one is in the fast tier."""
 
 
 def opened(adapter: Adapter) -> Iterator[ReadStore]:

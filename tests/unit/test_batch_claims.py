@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from domain_fixtures import AGENT, CERTIFICATE, notice_data, reasons, register_brand
-
 from domain.notice import parse_notice
 from domain.notifier import NotifierKind
 from domain.values import RightType
 from ntd.bootstrap import FixedClock, build
 from ntd.config import Settings
+from tests.unit.domain_fixtures import AGENT, CERTIFICATE, notice_data, reasons, register_brand
 
 
 def test_refiling_a_bulk_notice_on_sqlite_returns_the_open_cases_and_reopens_resolved_ones(

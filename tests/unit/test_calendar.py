@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from domain.calendar import BusinessCalendar
 
+pytestmark = pytest.mark.fast
+
 CHRISTMAS = BusinessCalendar([date(2026, 12, 25), date(2026, 12, 26), date(2027, 1, 1)])
 
 

@@ -10,7 +10,21 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from domain_fixtures import (
+from eventsourcing.persistence import IntegrityError
+
+from domain.application import ATTEMPTS, ConcurrencyConflict, NtdApplication
+from domain.case import (
+    DEADLINE_STEP,
+    TRANSITIONS,
+    Case,
+    CaseError,
+    Deadline,
+    IllegalStep,
+    State,
+    Step,
+)
+from domain.values import SYSTEM, Actor, DomainError
+from tests.unit.domain_fixtures import (
     AGENT,
     AUTOMATED,
     BRAND_USER,
@@ -26,20 +40,8 @@ from domain_fixtures import (
     reasons,
     register_brand,
 )
-from eventsourcing.persistence import IntegrityError
 
-from domain.application import ATTEMPTS, ConcurrencyConflict, NtdApplication
-from domain.case import (
-    DEADLINE_STEP,
-    TRANSITIONS,
-    Case,
-    CaseError,
-    Deadline,
-    IllegalStep,
-    State,
-    Step,
-)
-from domain.values import SYSTEM, Actor, DomainError
+pytestmark = pytest.mark.fast
 
 # -- performing every step -----------------------------------------------------------------------
 
@@ -455,6 +457,7 @@ def _racing_desk(tmp_path: Path) -> tuple[Desk, NtdApplication]:
     return Desk(app, clock, notifier_id, right_id), make_app(FakeClock(), env=_sqlite(tmp_path))
 
 
+@pytest.mark.sqlite  # two instances share one store
 def test_a_command_on_a_case_changed_meanwhile_by_another_instance_is_retried_and_lands(
     tmp_path: Path,
 ) -> None:
@@ -472,6 +475,7 @@ def test_a_command_on_a_case_changed_meanwhile_by_another_instance_is_retried_an
     assert other.case(case_id).state is State.WITHDRAWN
 
 
+@pytest.mark.sqlite
 def test_a_stale_retry_that_is_no_longer_allowed_is_refused_not_forced(tmp_path: Path) -> None:
     desk, other = _racing_desk(tmp_path)
     case_id = desk.file_one()
@@ -484,6 +488,7 @@ def test_a_stale_retry_that_is_no_longer_allowed_is_refused_not_forced(tmp_path:
     assert [e.originator_version for e in other.case_events(case_id)] == [1, 2]
 
 
+@pytest.mark.sqlite
 def test_the_same_listing_filed_by_two_instances_at_once_ends_in_one_case(tmp_path: Path) -> None:
     desk, other = _racing_desk(tmp_path)
     assert isinstance(desk.app, RacingApp)

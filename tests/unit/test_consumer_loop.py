@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from kafka.structs import TopicPartition
-from projection_fixtures import History, build_history
 from structlog.testing import capture_logs
 
 from consumers.envelope import encode
@@ -23,6 +22,9 @@ from domain.values import DomainEvent
 from projections import AuditQuery
 from projections.memory import MemoryReadStore
 from projections.tracking import Applied, Partition, PositionsMoved, Span
+from tests.unit.projection_fixtures import History, build_history
+
+pytestmark = pytest.mark.fast
 
 CASES = TopicPartition("ntd.case.v1", 0)
 NOTIFIERS = TopicPartition("ntd.notifier.v1", 0)

@@ -7,7 +7,14 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from domain_fixtures import (
+
+from domain.application import FilingReceipt, NtdApplication
+from domain.calendar import BusinessCalendar
+from domain.case import Case, CaseError, Deadline, Lane, State
+from domain.notice import NoticeRefused, parse_notice
+from domain.rules import Rules
+from domain.values import SYSTEM, AutomatedDecision, RightType, SourceType
+from tests.unit.domain_fixtures import (
     AGENT,
     BRAND_USER,
     SELLER,
@@ -22,12 +29,7 @@ from domain_fixtures import (
     without,
 )
 
-from domain.application import FilingReceipt, NtdApplication
-from domain.calendar import BusinessCalendar
-from domain.case import Case, CaseError, Deadline, Lane, State
-from domain.notice import NoticeRefused, parse_notice
-from domain.rules import Rules
-from domain.values import SYSTEM, AutomatedDecision, RightType, SourceType
+pytestmark = pytest.mark.fast
 
 
 def file_raw(app: NtdApplication, data: Any) -> FilingReceipt:

@@ -6,7 +6,14 @@ from datetime import timedelta
 from uuid import uuid4
 
 import pytest
-from domain_fixtures import (
+
+from domain.application import NtdApplication
+from domain.notice import NoticeRefused, parse_notice
+from domain.notifier import Notifier, NotifierError, NotifierKind, RightStatus
+from domain.rules import Rules
+from domain.seller import Seller, SellerError
+from domain.values import SYSTEM, DomainError, InvalidInput, RightType
+from tests.unit.domain_fixtures import (
     AGENT,
     CERTIFICATE,
     Desk,
@@ -17,12 +24,7 @@ from domain_fixtures import (
     notice_data,
 )
 
-from domain.application import NtdApplication
-from domain.notice import NoticeRefused, parse_notice
-from domain.notifier import Notifier, NotifierError, NotifierKind, RightStatus
-from domain.rules import Rules
-from domain.seller import Seller, SellerError
-from domain.values import SYSTEM, DomainError, InvalidInput, RightType
+pytestmark = pytest.mark.fast
 
 # -- notifiers and their rights -------------------------------------------------------------------
 

@@ -9,7 +9,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from domain_fixtures import AGENT, MONDAY, log_size, make_desk, reasons
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
@@ -41,6 +40,9 @@ from domain.policies import (
 from domain.rules import Rules
 from domain.seller import Seller, SellerAlreadyDone, SellerError
 from domain.values import AlreadyDone
+from tests.unit.domain_fixtures import AGENT, MONDAY, log_size, make_desk, reasons
+
+pytestmark = pytest.mark.fast
 
 RULES = Rules()
 NOTIFIER = UUID("00000000-0000-0000-0000-00000000000a")

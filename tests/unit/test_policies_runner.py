@@ -14,7 +14,6 @@ from uuid import UUID
 
 import pytest
 from click.testing import CliRunner
-from domain_fixtures import AGENT, SELLER, Desk, FakeClock, make_desk, reasons
 
 from consumers.policies import PolicyReport, PolicyRunner, run_from_log
 from domain.case import Deadline
@@ -29,6 +28,9 @@ from ntd.config import Settings
 from projections.policy_sql import open_sql_policy_store
 from projections.policy_view import MemoryPolicyStore, PolicyBatch, PolicyStore
 from projections.tracking import Span, Tracked
+from tests.unit.domain_fixtures import AGENT, SELLER, Desk, FakeClock, make_desk, reasons
+
+pytestmark = pytest.mark.fast
 
 SELLER_ID = Seller.id_for("shop.example", "seller-1")
 
@@ -84,7 +86,7 @@ def log(app: Any) -> list[tuple[int, DomainEvent]]:
     return [(n.id, cast(DomainEvent, app.mapper.to_domain_event(n))) for n in page]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", pytest.param("sqlite", marks=pytest.mark.sqlite)])
 def make_world(request: pytest.FixtureRequest) -> Iterator[Any]:
     stores: list[PolicyStore] = []
 
@@ -333,6 +335,7 @@ def embedded(tmp_path: Path) -> Any:
     return build(settings, clock=FixedClock(FakeClock().moment))
 
 
+@pytest.mark.sqlite  # the embedded system: SQLite stores in the data dir
 def test_catching_up_runs_the_policies_and_projects_what_they_did(tmp_path: Path) -> None:
     ntd = embedded(tmp_path)
     try:
@@ -350,6 +353,7 @@ def test_catching_up_runs_the_policies_and_projects_what_they_did(tmp_path: Path
         ntd.close()
 
 
+@pytest.mark.sqlite
 @pytest.mark.parametrize(("decided", "admitted"), [(19, False), (20, True)])
 def test_the_dashboard_and_the_policy_agree_on_the_trusted_lane_counting_decided_notices(
     tmp_path: Path, decided: int, admitted: bool
@@ -372,11 +376,12 @@ def test_the_dashboard_and_the_policy_agree_on_the_trusted_lane_counting_decided
 
 
 def _brand(app: Any) -> tuple[UUID, UUID]:
-    from domain_fixtures import register_brand
+    from tests.unit.domain_fixtures import register_brand
 
     return register_brand(app)
 
 
+@pytest.mark.sqlite
 def test_ntd_policies_run_says_what_the_policies_did(tmp_path: Path) -> None:
     ntd = embedded(tmp_path)
     try:

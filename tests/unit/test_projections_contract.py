@@ -12,8 +12,17 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from dashboard_oracle import dashboard_from_events
-from projection_fixtures import (
+
+from domain.case import Case, Deadline, Lane, Step
+from domain.catalog import aggregate_type, event_type
+from domain.mapping import event_payload
+from domain.notifier import Notifier, NotifierKind
+from domain.rules import Rules
+from domain.values import DomainEvent
+from projections import AuditQuery, ProjectionError, ReadStore, catch_up
+from projections.audit import AuditRecord, row_hash
+from tests.unit.dashboard_oracle import dashboard_from_events
+from tests.unit.projection_fixtures import (
     ADAPTERS,
     ALICE,
     Adapter,
@@ -24,14 +33,7 @@ from projection_fixtures import (
     reasons,
 )
 
-from domain.case import Case, Deadline, Lane, Step
-from domain.catalog import aggregate_type, event_type
-from domain.mapping import event_payload
-from domain.notifier import Notifier, NotifierKind
-from domain.rules import Rules
-from domain.values import DomainEvent
-from projections import AuditQuery, ProjectionError, ReadStore, catch_up
-from projections.audit import AuditRecord, row_hash
+pytestmark = pytest.mark.fast
 
 SEED = 1
 """Chosen so that the history exercises every figure (see the test that says so)."""

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from projection_fixtures import Adapter, History, adapter_for, build_history, opened
 
 from domain.rules import Rules
 from ntd.bootstrap import open_read_store
 from projections import AuditQuery, ReadStore, catch_up
 from projections.memory import MemoryReadStore
 from projections.sql import SqlReadStore
+from tests.unit.projection_fixtures import Adapter, History, adapter_for, build_history, opened
 
 SQL_ADAPTERS = ("sqlite", pytest.param("postgresql", marks=pytest.mark.integration))
 

@@ -10,7 +10,6 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import pytest
-from projection_fixtures import ALICE, FakeClock, History, reasons
 from pydantic import TypeAdapter
 
 from domain.application import NtdApplication
@@ -22,6 +21,9 @@ from projections.dashboard import Figures, Tally, percentile, ratio, trusted
 from projections.encoding import stamp
 from projections.handlers import _HANDLERS, CASE_FACTS
 from projections.memory import MemoryReadStore
+from tests.unit.projection_fixtures import ALICE, FakeClock, History, reasons
+
+pytestmark = pytest.mark.fast
 
 SELLER = Actor(kind=ActorKind.SELLER, id="s-01")
 BRAND = Actor(kind=ActorKind.NOTIFIER_USER, id="brand-user")

@@ -10,14 +10,23 @@ from uuid import uuid4
 
 import pytest
 from eventsourcing.persistence import StoredEvent
-from projection_fixtures import ADAPTERS, Adapter, History, adapter_for, build_history, opened
-from test_projections_tracking import as_records, spans, views
 
 from domain.mapping import event_payload, published_payload, with_originator
 from domain.values import DomainEvent
 from projections import AuditQuery, ReadStore, catch_up
 from projections.rebuild import Chunk, Positions, Progress, Replay, decoded, rebuild
 from projections.tracking import Tracked, payloads
+from tests.unit.projection_fixtures import (
+    ADAPTERS,
+    Adapter,
+    History,
+    adapter_for,
+    build_history,
+    opened,
+)
+from tests.unit.test_projections_tracking import as_records, spans, views
+
+pytestmark = pytest.mark.fast
 
 CONSUMER = "projections"
 
@@ -134,6 +143,7 @@ def test_progress_reports_events_per_second() -> None:
     assert 0 < progress.rate < 500
 
 
+@pytest.mark.sqlite
 def test_a_reader_inside_a_transaction_keeps_seeing_the_old_sqlite_views_until_it_ends(
     tmp_path: Path, history: History
 ) -> None:

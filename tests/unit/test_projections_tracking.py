@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from projection_fixtures import ADAPTERS, History, adapter_for, build_history, opened
 
 from domain.catalog import aggregate_type
 from domain.rules import Rules
@@ -26,6 +25,9 @@ from projections.tracking import (
     advanced,
     select,
 )
+from tests.unit.projection_fixtures import ADAPTERS, History, adapter_for, build_history, opened
+
+pytestmark = pytest.mark.fast
 
 CONSUMER = "projections"
 PARTITIONS = 3

@@ -7,17 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from domain_fixtures import (
-    AGENT,
-    AUTOMATED,
-    BRAND_USER,
-    SELLER,
-    Desk,
-    log_size,
-    make_desk,
-    reach,
-    reasons,
-)
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -35,6 +25,19 @@ from domain.case import (
 )
 from domain.listing_claim import ListingClaim
 from domain.values import SYSTEM
+from tests.unit.domain_fixtures import (
+    AGENT,
+    AUTOMATED,
+    BRAND_USER,
+    SELLER,
+    Desk,
+    log_size,
+    make_desk,
+    reach,
+    reasons,
+)
+
+pytestmark = pytest.mark.fast
 
 MISSES = {step: deadline for deadline, step in DEADLINE_STEP.items()}
 HUMAN_ONLY = {Step.CONFIRM_TAKEDOWN, Step.UPHOLD_APPEAL, Step.REJECT_APPEAL}

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from domain_fixtures import notice_data, register_brand
 
 from consumers.relay_pages import InlinePages, ProcessPages
 from domain.notice import parse_notice
 from ntd.bootstrap import FixedClock, Ntd, build, open_log_pages
 from ntd.config import Settings
+from tests.unit.domain_fixtures import notice_data, register_brand
 
 
 @pytest.fixture

@@ -5,10 +5,13 @@ from __future__ import annotations
 import random
 import uuid
 
+import pytest
 from kafka.partitioner.default import DefaultPartitioner
 from kafka.partitioner.default import murmur2 as reference_murmur2
 
 from consumers.partitioning import KeyHashPartitioner, key_hash, murmur2
+
+pytestmark = pytest.mark.fast
 
 
 def test_murmur2_matches_the_reference_for_every_length_and_tail() -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from kafka.errors import KafkaTimeoutError
 
 from consumers.relay import close_producer
+
+pytestmark = pytest.mark.fast
 
 
 class Sender(threading.Thread):

@@ -10,18 +10,6 @@ from typing import Any
 from uuid import UUID, uuid4, uuid5
 
 import pytest
-from domain_fixtures import (
-    AGENT,
-    CERTIFICATE,
-    Desk,
-    FakeClock,
-    listing_data,
-    log_size,
-    make_desk,
-    notice_data,
-    reasons,
-    register_brand,
-)
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -35,6 +23,20 @@ from domain.notice import parse_notice
 from domain.notifier import Notifier, NotifierError
 from domain.seller import Seller
 from domain.values import NTD_NAMESPACE, RightType, stable_id
+from tests.unit.domain_fixtures import (
+    AGENT,
+    CERTIFICATE,
+    Desk,
+    FakeClock,
+    listing_data,
+    log_size,
+    make_desk,
+    notice_data,
+    reasons,
+    register_brand,
+)
+
+pytestmark = pytest.mark.fast
 
 
 def old_id(*parts: str) -> UUID:
@@ -140,7 +142,7 @@ def file(desk: Desk, *listings: dict[str, Any], **overrides: Any) -> FilingRecei
     return desk.app.file_notice(parse_notice(data))
 
 
-@pytest.fixture(params=["one by one", "batch reader"])
+@pytest.fixture(params=["one by one", pytest.param("batch reader", marks=pytest.mark.sqlite)])
 def old_desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Desk]:
     """A brand registered by the old code, on a store read one aggregate at a time or in
     batches (the production store's reader)."""

@@ -10,7 +10,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from domain_fixtures import AGENT, MONDAY, make_app
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
@@ -27,6 +26,9 @@ from domain.mapping import (
 )
 from domain.notifier import Notifier, NotifierKind
 from domain.values import Actor, EventSourced
+from tests.unit.domain_fixtures import AGENT, MONDAY, make_app
+
+pytestmark = pytest.mark.fast
 
 upcasts: list[str] = []
 """Which upcasters ran, so a test can tell that current events are not upcast again."""
@@ -129,7 +131,7 @@ def test_an_event_stored_by_the_first_release_carries_no_class_version() -> None
     assert set(json.loads(event_payload(old))) == {"timestamp", "actor", "color"}
 
 
-@pytest.mark.parametrize("persistence", ["popo", "sqlite"])
+@pytest.mark.parametrize("persistence", ["popo", pytest.param("sqlite", marks=pytest.mark.sqlite)])
 def test_a_stream_stored_in_the_old_shape_replays_into_the_new_one(
     persistence: str, tmp_path: Path
 ) -> None:
