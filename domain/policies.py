@@ -1,4 +1,4 @@
-"""Policies: what ntd does, unasked, about what happened (DOMAIN.md, "Standing and penalties").
+"""Policies: what ntd does, unasked, about what happened (docs/domain.md, "Policies").
 
 Pure decisions. `decide` takes one event and what the policy view holds after it (the case's
 facts, the seller's strikes, the notifier's standing and a ledger of its recent cases) and returns

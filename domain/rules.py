@@ -1,4 +1,5 @@
-"""The policy numbers of DOMAIN.md, each a default that operators may change."""
+"""The policy numbers, each a default that operators may change (NTD_RULES); docs/domain.md
+shows them in tables generated from this model (scripts/docs)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Rules(BaseModel):
-    """Clocks in business days, thresholds as shares; defaults follow DOMAIN.md."""
+    """Deadlines in business days, other periods in calendar days, thresholds as shares."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
