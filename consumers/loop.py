@@ -1,53 +1,9 @@
 """The consumer loop behind `ntd consume NAME`: poll a batch, decode it, hand it to a sink with
 its positions, then tell Kafka. Thin on purpose; what a consumer does lives in its sink.
 
-Writing a sink (e.g. consumers/policies.py) means implementing `Sink`:
-
-    class MySink:
-        name = "policies"                                    # stored with the positions
-
-        def positions(self, partitions) -> dict[Partition, int]:
-            # the stored next offset of each given (topic, partition) that has one; the loop
-            # seeks there when partitions are assigned (others start at the beginning)
-
-        def apply(self, records: Sequence[Consumed], spans: Mapping[Partition, Span]) -> Applied:
-            # ONE database transaction:
-            #   stored = your positions, read (and locked) inside the transaction
-            #   todo = projections.tracking.select(tracked records, spans, stored)
-            #          -> skips records below stored offsets (a redelivered batch changes
-            #             nothing); raises PositionsMoved if a span starts beyond a stored
-            #             offset (your state was rebuilt or reset under the loop)
-            #   for each of todo: projections.arrival.arrival(its version, the version you
-            #          hold of its aggregate) -> DUPLICATE: an event re-sent at a new offset,
-            #          skip and count it (never reject it); GAP: an earlier event is missing
-            #   apply the rest, then store projections.tracking.advanced(spans, stored)
-            #   return Applied(events applied, duplicates skipped)
-            # raise Rejected(record, reason) to dead-letter one record and retry without it
-
-        def close(self) -> None: ...
-
-`ntd consume NAME` finds its sink through ntd.bootstrap.build_sink (the composition root).
-Calls to a sink come one at a time from one thread (not the thread that built it): `apply` of
-one batch runs while the loop polls and decodes the next, and every other call waits until that
-`apply` has returned.
-
-The loop's promises to a sink: records arrive decoded and validated (`Consumed.event` is the
-domain event, `Consumed.seq` its notification id), in offset order per partition, each batch
-with the span of offsets it covered per partition, undecodable records included (they went to
-the dead-letter topic first). Nothing is committed to Kafka before `apply` returned; Kafka's
-committed offsets are informational (lag tools), the sink's stored positions are the truth.
-
-Rebalances: on assignment the loop seeks each new partition to the sink's stored position (or
-the beginning) before handing on any of its records. After any failure of `apply` it seeks every
-partition of the batch back to the stored positions and retries with back-off, so a crash, a
-rebuild under a running consumer, or a zombie member after a rebalance loses and doubles nothing.
-While idle it checks once a second that the stored positions are still its own and follows
-them if not (a rebuild swapped in views at other offsets).
-
-Dead letters: a record that does not decode, does not validate, lacks `ntd_notification_id`, or
-is rejected by the sink is produced to `<prefix>ntd.deadletter.v1` with its key, value and
-headers plus `dlq_reason`, `dlq_topic`, `dlq_partition`, `dlq_offset` and `dlq_consumer`, and
-flushed before its batch is applied: at least once (dedupe on topic, partition and offset).
+The sink's contract, and what the loop promises it (order, spans, rebalances, retries), is in
+consumers/sink.py; dead letters are in consumers/dead_letters.py; what a loop connects to and
+how it batches is `LoopConfig` (consumers/loop_config.py).
 """
 
 from __future__ import annotations
@@ -58,20 +14,22 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
-from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer
 from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
-from consumers.envelope import EnvelopeError, Incoming, decode
+from consumers.dead_letters import DeadLetter, make_dead_letter_producer, send_dead_letters
+from consumers.envelope import EnvelopeError, decode
+from consumers.loop_config import LoopConfig
+from consumers.rebalance import Reseeker
 from consumers.relay import close_producer
-from consumers.topics import DEAD_LETTER_TOPIC, event_topic_names, group_id
-from domain.values import DomainEvent
-from projections.tracking import Applied, Partition, PositionsMoved, Span
+from consumers.sink import Consumed, Rejected, Sink
+from projections.tracking import Applied, PositionsMoved, Span
 
 log = structlog.get_logger("ntd.consumer")
 
@@ -79,85 +37,8 @@ POSITION_CHECK_INTERVAL = 1.0
 """Seconds between checks, while idle, that the stored positions are still the loop's."""
 
 
-@dataclass(frozen=True, slots=True)
-class Consumed:
-    """A decoded record and where it was read."""
-
-    topic: str
-    partition: int
-    offset: int
-    incoming: Incoming
-
-    @property
-    def event(self) -> DomainEvent:
-        """The domain event."""
-        return self.incoming.event
-
-    @property
-    def seq(self) -> int:
-        """The event's notification id in the store (the loop guarantees there is one)."""
-        return self.incoming.notification_id or 0
-
-
-class Rejected(Exception):
-    """Raised by a sink: this record cannot be applied; dead-letter it, apply the rest."""
-
-    def __init__(self, record: Consumed, reason: str) -> None:
-        self.record = record
-        self.reason = reason
-        super().__init__(reason)
-
-
-class Sink(Protocol):
-    """Where a consumer's batches go; see the module docstring for the contract."""
-
-    name: str
-
-    def positions(self, partitions: Collection[Partition]) -> dict[Partition, int]:
-        """The stored next offset of each given partition that has one."""
-        ...
-
-    def apply(self, records: Sequence[Consumed], spans: Mapping[Partition, Span]) -> Applied:
-        """Apply the batch and store the spans' ends, in one transaction; say what it did."""
-        ...
-
-    def close(self) -> None:
-        """Release connections."""
-        ...
-
-
 class FatalPositions(RuntimeError):
     """Stored positions point below what the topic still holds: rebuild from the event store."""
-
-
-@dataclass(frozen=True)
-class LoopConfig:
-    """What a consumer loop connects to and how it batches."""
-
-    name: str
-    bootstrap: str = "127.0.0.1:9092"
-    topic_prefix: str = ""
-    max_poll_records: int = 2000
-    poll_timeout_ms: int = 200
-    lag_interval: float = 10.0
-    max_backoff: float = 30.0
-    instance_id: str | None = None
-    """Kafka static membership (group.instance.id): a restart takes its partitions back at once."""
-
-    @property
-    def group_id(self) -> str:
-        """The consumer group: `<prefix>ntd-<name>`."""
-        return group_id(self.name, self.topic_prefix)
-
-    @property
-    def topics(self) -> list[str]:
-        """The event topics, prefixed."""
-        return event_topic_names(self.topic_prefix)
-
-    @property
-    def dead_letter_topic(self) -> str:
-        """`<prefix>ntd.deadletter.v1`."""
-        return self.topic_prefix + DEAD_LETTER_TOPIC
 
 
 def make_consumer(config: LoopConfig) -> KafkaConsumer:
@@ -173,52 +54,6 @@ def make_consumer(config: LoopConfig) -> KafkaConsumer:
         partition_assignment_strategy=(RangePartitionAssignor, RoundRobinPartitionAssignor),
         metadata_max_age_ms=60_000,  # a topic the group missed is noticed within a minute
     )
-
-
-def make_dead_letter_producer(config: LoopConfig) -> KafkaProducer:
-    """An idempotent acks=all producer for dead letters."""
-    return KafkaProducer(
-        bootstrap_servers=config.bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        client_id=f"ntd-{config.name}-dlq",
-        max_block_ms=10_000,
-        request_timeout_ms=15_000,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class _DeadLetter:
-    record: Any
-    reason: str
-
-
-class _Reseeker(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Notes assignments; the loop seeks them from its own thread before using their records.
-
-    kafka-python calls listeners on its IO thread while `poll()` blocks the loop's thread, so
-    the listener touches no database (SQLite connections belong to one thread)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.unseeded: set[TopicPartition] = set()
-        self.revoked: set[TopicPartition] = set()
-
-    def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:
-        with self.lock:
-            self.unseeded.difference_update(revoked)
-            self.revoked.update(revoked)
-
-    def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
-        with self.lock:
-            self.unseeded.update(assigned)
-
-    def take(self) -> tuple[set[TopicPartition], set[TopicPartition]]:
-        """The partitions assigned and revoked since the last call."""
-        with self.lock:
-            taken = (self.unseeded, self.revoked)
-            self.unseeded, self.revoked = set(), set()
-        return taken
 
 
 @dataclass(frozen=True)
@@ -250,7 +85,7 @@ class ConsumerLoop:
         self.producer_factory = producer_factory
         self.consumer: Any = None
         self.producer: Any = None
-        self.listener = _Reseeker()
+        self.listener = Reseeker()
         self.applied: dict[TopicPartition, int] = {}
         """Next offset per assigned partition, as stored by the sink."""
         self.rejected: dict[tuple[TopicPartition, int], str] = {}
@@ -316,14 +151,14 @@ class ConsumerLoop:
         """Decode, wait for the batch in flight, dead-letter the bad, hand the good to the sink
         with the spans; the sink applies them while the loop polls the next batch."""
         good: list[Consumed] = []
-        bad: list[_DeadLetter] = []
+        bad: list[DeadLetter] = []
         spans: dict[TopicPartition, Span] = {}
         for tp, records in batch.items():
             spans[tp] = Span(records[0].offset, records[-1].offset + 1)
             for record in records:
                 consumed, reason = self._decode(tp, record)
                 if consumed is None:
-                    bad.append(_DeadLetter(record, reason))
+                    bad.append(DeadLetter(record, reason))
                 else:
                     good.append(consumed)
         failed = self._settle()
@@ -403,22 +238,11 @@ class ConsumerLoop:
             return None, "missing or malformed ntd_notification_id header"
         return Consumed(tp.topic, tp.partition, record.offset, incoming), ""
 
-    def dead_letter(self, letters: Sequence[_DeadLetter]) -> None:
+    def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
         """Produce each bad record to the dead-letter topic with the reason; wait for the acks."""
         if self.producer is None:
             self.producer = self.producer_factory(self.config)
-        futures = [
-            self.producer.send(
-                self.config.dead_letter_topic,
-                key=letter.record.key,
-                value=letter.record.value,
-                headers=self._dead_letter_headers(letter),
-            )
-            for letter in letters
-        ]
-        self.producer.flush(timeout=self.config.max_backoff)
-        for future in futures:
-            future.get(timeout=0)
+        send_dead_letters(self.producer, self.config, letters)
         for letter in letters:
             record = letter.record
             self.log.warning(
@@ -429,18 +253,6 @@ class ConsumerLoop:
                 reason=letter.reason,
             )
         self.dead_letters += len(letters)
-
-    def _dead_letter_headers(self, letter: _DeadLetter) -> list[tuple[str, bytes]]:
-        record = letter.record
-        original = [(k, v if v is not None else b"") for k, v in (record.headers or ())]
-        return [
-            *original,
-            ("dlq_reason", letter.reason.encode()[:4000]),
-            ("dlq_topic", record.topic.encode()),
-            ("dlq_partition", str(record.partition).encode()),
-            ("dlq_offset", str(record.offset).encode()),
-            ("dlq_consumer", self.config.name.encode()),
-        ]
 
     # -- positions -----------------------------------------------------------------------------
 

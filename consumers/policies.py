@@ -23,17 +23,16 @@ from eventsourcing.utils import get_topic
 from domain.application import ConcurrencyConflict, NtdApplication
 from domain.catalog import event_classes
 from domain.notifier import Notifier
-from domain.policies import (
+from domain.policies import Standing, decide
+from domain.policy_commands import (
     AdmitToTrustedLane,
     Command,
     RecordStrike,
     RemoveFromTrustedLane,
     RemoveStrike,
     SellerCommand,
-    Standing,
     SuspendSeller,
     WarnNotifier,
-    decide,
 )
 from domain.seller import Seller
 from domain.values import SYSTEM, AlreadyDone, DomainError, DomainEvent
@@ -41,7 +40,7 @@ from projections.policy_view import PolicyBatch, PolicyStore, observe
 from projections.tracking import Applied, Partition, Span, Tracked
 
 if TYPE_CHECKING:
-    from consumers.loop import Consumed
+    from consumers.sink import Consumed
 
 log = structlog.get_logger("ntd.policies")
 

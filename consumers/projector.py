@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
-from consumers.loop import Consumed, Rejected
+from consumers.sink import Consumed, Rejected
 from projections.store import ReadStore
 from projections.tracking import Applied, Partition, RecordRejected, Span, Tracked
 

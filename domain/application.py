@@ -18,10 +18,10 @@ from eventsourcing.persistence import IntegrityError, Recording, StoredEvent
 
 from domain.calendar import BusinessCalendar
 from domain.case import Case, Deadline, Lane, Listing
+from domain.figures import lane_verdict
 from domain.listing_claim import ListingClaim
 from domain.notice import NoticeRefused, NoticeSubmission
 from domain.notifier import Notifier, NotifierKind, RightStatus
-from domain.policies import lane_verdict
 from domain.rules import Rules
 from domain.seller import Seller
 from domain.values import (

@@ -8,151 +8,39 @@ feeds events in, carries the commands out through the application and settles th
 Every command names its cause, the id of the event it answers. A redelivered event yields the
 same commands again, and the aggregates refuse what they already did (`AlreadyDone`): one strike
 per case, one suspension per seller, one action per cause on a notifier.
+
+The commands live in domain/policy_commands.py; the figures the trusted-lane and misuse rules
+read, and the trusted-lane rule itself, in domain/figures.py.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
-from domain.case import Case, Deadline, Lane, reinstates
+from domain.case import Case, Deadline, Lane
+from domain.figures import CaseFacts, Ledger, Tally, lane_verdict
 from domain.notifier import Notifier
+from domain.policy_commands import (
+    AdmitToTrustedLane,
+    Command,
+    RecordStrike,
+    RemoveFromTrustedLane,
+    RemoveStrike,
+    SellerCommand,
+    SuspendNotifier,
+    SuspendSeller,
+    WarnNotifier,
+    cause_of,
+)
 from domain.rules import Rules
 from domain.seller import Seller
 from domain.values import DomainEvent
 
-
-def cause_of(event: DomainEvent) -> str:
-    """The event's stable id (its CloudEvents ce_id): aggregate id and version."""
-    return f"{event.originator_id}:{event.originator_version}"
-
-
-# -- commands ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RecordStrike:
-    """Count an upheld takedown against the case's seller."""
-
-    marketplace: str
-    seller_ref: str
-    case_id: UUID
-    upheld_at: datetime
-    expires_at: datetime
-    cause: str
-
-
-@dataclass(frozen=True, slots=True)
-class RemoveStrike:
-    """Take a case's strike back: its takedown was undone."""
-
-    seller_id: UUID
-    case_id: UUID
-    reason: str
-    cause: str
-
-
-@dataclass(frozen=True, slots=True)
-class SuspendSeller:
-    """Suspend a repeat infringer."""
-
-    seller_id: UUID
-    reason: str
-    live_strikes: int
-    cause: str
-
-
-@dataclass(frozen=True, slots=True)
-class AdmitToTrustedLane:
-    """Admit a notifier to Good Faith Takedown on its trailing figures."""
-
-    notifier_id: UUID
-    takedown_share: float
-    reversal_share: float
-    notices: int
-    cause: str
-
-
-@dataclass(frozen=True, slots=True)
-class RemoveFromTrustedLane:
-    """Take a notifier out of the trusted lane."""
-
-    notifier_id: UUID
-    reason: str
-    cause: str
-
-
-@dataclass(frozen=True, slots=True)
-class WarnNotifier:
-    """Warn a notifier for manifestly unfounded notices (DSA Art. 23)."""
-
-    notifier_id: UUID
-    reason: str
-    unfounded_share: float
-    cause: str
-
-
-@dataclass(frozen=True, slots=True)
-class SuspendNotifier:
-    """Suspend a warned notifier that went on filing unfounded notices."""
-
-    notifier_id: UUID
-    reason: str
-    cause: str
-
-
-SellerCommand = RecordStrike | RemoveStrike | SuspendSeller
-NotifierCommand = AdmitToTrustedLane | RemoveFromTrustedLane | WarnNotifier | SuspendNotifier
-Command = SellerCommand | NotifierCommand
-
-
 # -- what the policies remember ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CaseFacts:
-    """A case as the policies count it: who filed it, whose listing, and how it ended so far."""
-
-    case_id: UUID
-    notifier_id: UUID
-    marketplace: str
-    seller_ref: str
-    filed_at: datetime
-    taken_down: bool = False
-    declined: bool = False
-    reversed: bool = False
-    """The listing was reinstated after a takedown (reversal, upheld appeal, restoration)."""
-
-    @classmethod
-    def filed(cls, event: Case.Filed) -> CaseFacts:
-        """The facts of a new case."""
-        listing = event.listing
-        return cls(
-            event.originator_id,
-            event.notifier_id,
-            listing.marketplace,
-            listing.seller_id,
-            event.timestamp,
-        )
-
-    @property
-    def seller_id(self) -> UUID:
-        """The id of the seller aggregate that holds the listing's strikes."""
-        return Seller.id_for(self.marketplace, self.seller_ref)
-
-    def after(self, event: DomainEvent) -> CaseFacts:
-        """The facts once the case event happened (the same facts the dashboard counts)."""
-        if isinstance(event, Case.TakenDown):
-            return replace(self, taken_down=True)
-        if isinstance(event, Case.Declined):
-            return replace(self, declined=True)
-        if reinstates(event):
-            return replace(self, reversed=self.taken_down)
-        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,152 +143,6 @@ class Standing:
         if self.warned_at is not None:
             return self.warned_at + timedelta(microseconds=1)
         return self.suspended_until
-
-
-# -- figures -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Tally:
-    """Counts over a set of cases, as the dashboard's trusted-lane figures count them."""
-
-    notices: int = 0
-    decided: int = 0
-    taken_down: int = 0
-    reversed: int = 0
-    declined: int = 0
-
-    def __add__(self, other: Tally) -> Tally:
-        return Tally(*(a + b for a, b in zip(_values(self), _values(other), strict=True)))
-
-    def __sub__(self, other: Tally) -> Tally:
-        return Tally(*(a - b for a, b in zip(_values(self), _values(other), strict=True)))
-
-    @property
-    def takedown_share(self) -> float | None:
-        """Decided notices that ended in a takedown that stood."""
-        return (self.taken_down - self.reversed) / self.decided if self.decided else None
-
-    @property
-    def reversal_share(self) -> float | None:
-        """Takedowns reversed."""
-        return self.reversed / self.taken_down if self.taken_down else None
-
-    @property
-    def unfounded_share(self) -> float | None:
-        """Decided notices declined as unfounded."""
-        return self.declined / self.decided if self.decided else None
-
-
-def _values(tally: Tally) -> tuple[int, ...]:
-    return (tally.notices, tally.decided, tally.taken_down, tally.reversed, tally.declined)
-
-
-NOTHING = Tally()
-
-
-@dataclass(frozen=True, slots=True)
-class LaneVerdict:
-    """The trusted-lane rule applied to a notifier's figures over the trailing window."""
-
-    too_few: str | None
-    """Why there are too few decided notices to judge the shares at all (None: enough)."""
-    share_shortfalls: tuple[str, ...]
-    """The share thresholds the figures miss, in words (what takes a notifier out of the lane)."""
-
-    @property
-    def enough(self) -> bool:
-        """Enough decided notices to judge the shares."""
-        return self.too_few is None
-
-    @property
-    def shortfalls(self) -> tuple[str, ...]:
-        """Every threshold missed."""
-        return (*([self.too_few] if self.too_few else []), *self.share_shortfalls)
-
-    @property
-    def qualifies(self) -> bool:
-        """The figures meet every threshold of the lane."""
-        return not self.shortfalls
-
-
-def lane_verdict(
-    decided: int, takedown_share: float | None, reversal_share: float | None, rules: Rules
-) -> LaneVerdict:
-    """The one trusted-lane rule: at least `trusted_min_notices` decided notices (one at the
-    least), a takedown share (takedowns that stood, of decided notices) at or above the minimum
-    and a reversal share (of takedowns) at or below the maximum. The policy, the application
-    service and the dashboard all ask this; filed but undecided notices never count."""
-    needed = max(rules.trusted_min_notices, 1)
-    too_few = None if decided >= needed else f"{decided} decided notices is fewer than {needed}"
-    shares = []
-    if takedown_share is not None and takedown_share < rules.trusted_min_takedown_share:
-        shares.append(
-            f"takedown share {takedown_share:.1%} is below {rules.trusted_min_takedown_share:.0%}"
-        )
-    reversal = reversal_share or 0.0
-    if reversal > rules.trusted_max_reversal_share:
-        shares.append(
-            f"reversal share {reversal:.1%} is above {rules.trusted_max_reversal_share:.0%}"
-        )
-    return LaneVerdict(too_few, tuple(shares))
-
-
-def counted(case: CaseFacts | None) -> Tally:
-    """What one case adds to a tally."""
-    if case is None:
-        return NOTHING
-    taken, declined = case.taken_down, case.declined
-    return Tally(1, int(taken or declined), int(taken), int(taken and case.reversed), int(declined))
-
-
-@dataclass(slots=True)
-class _Window:
-    start: datetime
-    first: int
-    """Index in the ledger's order of the first case filed at or after `start`."""
-    tally: Tally
-
-
-class Ledger:
-    """One notifier's cases filed since a horizon, in filing order, with running window counts.
-
-    A window counts the cases filed at or after its start. Starts move forward with time, so a
-    count is kept up to date as cases are filed, decided and age out, not recounted per event; a
-    start that moves back is recounted once.
-    """
-
-    def __init__(self, cases: Iterable[CaseFacts] = ()) -> None:
-        self._facts = {case.case_id: case for case in cases}
-        self._order = sorted((case.filed_at, case.case_id) for case in self._facts.values())
-        self._windows: dict[str, _Window] = {}
-
-    def put(self, case: CaseFacts) -> None:
-        """Add a case or change its facts."""
-        before = self._facts.get(case.case_id)
-        self._facts[case.case_id] = case
-        if before is None:
-            insort(self._order, (case.filed_at, case.case_id))
-        for window in self._windows.values():
-            if case.filed_at >= window.start:
-                window.tally = window.tally - counted(before) + counted(case)
-            elif before is None:  # filed before the window: it only moves the window's index
-                window.first += 1
-
-    def figures(self, name: str, start: datetime) -> Tally:
-        """The counts of the cases filed at or after `start`, in the window called `name`."""
-        window = self._windows.get(name)
-        if window is None or start < window.start:
-            first = bisect_left(self._order, (start,))
-            tally = sum((counted(self._facts[i]) for _, i in self._order[first:]), NOTHING)
-            self._windows[name] = _Window(start, first, tally)
-            return tally
-        order = self._order
-        while window.first < len(order) and order[window.first][0] < start:
-            window.tally -= counted(self._facts[order[window.first][1]])
-            window.first += 1
-        window.start = start
-        return window.tally
 
 
 # -- deciding ------------------------------------------------------------------------------------

@@ -20,10 +20,11 @@ from projections.schema_lock import create_schema, use_wal
 if TYPE_CHECKING:
     from eventsourcing.persistence import Mapper
 
-    from consumers.loop import ConsumerLoop, Sink
+    from consumers.loop import ConsumerLoop
     from consumers.policies import PolicyReport
     from consumers.relay import Relay
     from consumers.relay_pages import Select
+    from consumers.sink import Sink
     from ntd.event_store import StoreReader
     from projections import ReadStore
     from projections.policy_view import PolicyStore
@@ -242,7 +243,8 @@ def build_sink(ntd: Ntd, name: str) -> Sink:
 
 def build_consumer(ntd: Ntd, name: str, **overrides: Any) -> ConsumerLoop:
     """A consumer loop over the named sink, on this system's Kafka and topic prefix."""
-    from consumers.loop import ConsumerLoop, LoopConfig
+    from consumers.loop import ConsumerLoop
+    from consumers.loop_config import LoopConfig
 
     settings = ntd.settings
     config = LoopConfig(

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from domain.case import Deadline, State
-from domain.policies import lane_verdict
+from domain.figures import lane_verdict
 from domain.rules import Rules
 from projections.models import CaseSummary, Dashboard, SellerFigure, TrustedFigures
 

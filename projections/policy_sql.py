@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from domain.policies import CaseFacts, SellerRecord, Standing
+from domain.figures import CaseFacts
+from domain.policies import SellerRecord, Standing
 from domain.values import DomainEvent
 from projections.encoding import stamp
 from projections.policy_view import PolicyBatch, React, react_tracked

@@ -17,7 +17,8 @@ from uuid import UUID
 
 from domain.case import Case
 from domain.catalog import aggregate_type
-from domain.policies import CaseFacts, Ledger, SellerRecord, Standing
+from domain.figures import CaseFacts, Ledger
+from domain.policies import SellerRecord, Standing
 from domain.values import DomainEvent
 from projections.arrival import Arrival, arrival
 from projections.staging import fresh

@@ -20,9 +20,9 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 
 from consumers.envelope import decode
-from consumers.loop import Consumed
 from consumers.projector import ProjectionSink
 from consumers.relay import ensure_topics
+from consumers.sink import Consumed
 from consumers.topics import DEAD_LETTER_TOPIC
 from domain.case import Case
 from domain.catalog import aggregate_type

@@ -15,8 +15,10 @@ from kafka.structs import TopicPartition
 from structlog.testing import capture_logs
 
 from consumers.envelope import encode
-from consumers.loop import Consumed, ConsumerLoop, FatalPositions, LoopConfig, Rejected
+from consumers.loop import ConsumerLoop, FatalPositions
+from consumers.loop_config import LoopConfig
 from consumers.projector import ProjectionSink
+from consumers.sink import Consumed, Rejected
 from domain.mapping import event_payload
 from domain.values import DomainEvent
 from projections import AuditQuery

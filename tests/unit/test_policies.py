@@ -14,6 +14,7 @@ from eventsourcing.utils import get_topic
 
 from consumers.envelope import event_id
 from domain.case import Case, Deadline, Lane, Step
+from domain.figures import counted
 from domain.mapping import event_payload
 from domain.notifier import Notifier, NotifierAlreadyDone
 from domain.policies import (
@@ -30,7 +31,6 @@ from domain.policies import (
     Tally,
     WarnNotifier,
     cause_of,
-    counted,
     decide,
     lane_command,
     misuse_command,

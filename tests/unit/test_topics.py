@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from consumers.loop import LoopConfig
+from consumers.loop_config import LoopConfig
 from consumers.topics import (
     CONSUMERS,
     DEAD_LETTER_TOPIC,
