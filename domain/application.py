@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol, TypeVar
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from eventsourcing.application import (
     AggregateNotFoundError,
@@ -16,19 +16,20 @@ from eventsourcing.application import (
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording, StoredEvent
 
+from domain import filing
 from domain.calendar import BusinessCalendar
-from domain.case import Case, Deadline, Lane, Listing
+from domain.case import Case, Deadline
 from domain.figures import lane_verdict
+from domain.filing import FilingReceipt
 from domain.listing_claim import ListingClaim
 from domain.notice import NoticeRefused, NoticeSubmission
-from domain.notifier import Notifier, NotifierKind, RightStatus
+from domain.notifier import Notifier, NotifierKind
 from domain.rules import Rules
 from domain.seller import Seller
 from domain.values import (
     CATEGORY_KEYWORD,
     SYSTEM,
     Actor,
-    ActorKind,
     AutomatedDecision,
     Clock,
     DecisionGround,
@@ -37,8 +38,6 @@ from domain.values import (
     RightType,
     StatementOfReasons,
     Visibility,
-    former_id,
-    stable_id,
 )
 
 A = TypeVar("A", bound=Aggregate)
@@ -51,79 +50,8 @@ class BatchReader(Protocol):
     def stored_events(self, aggregate_ids: Sequence[UUID]) -> Iterable[StoredEvent]: ...
 
 
-def _claim_ids(notifier_id: UUID, listing: Listing) -> tuple[UUID, UUID | None]:
-    """The listing's claim id, and the id it had before ids were collision-free if it differs."""
-    key = (notifier_id, listing.marketplace, listing.listing_id)
-    return ListingClaim.id_for(*key), ListingClaim.former_id_for(*key)
-
-
-def _case_ids(notice_id: UUID, listing: Listing) -> tuple[UUID, UUID | None]:
-    """A case's id follows from its notice and listing, so a re-filed notice finds its cases;
-    and the id it had before ids were collision-free, if it differs."""
-    key = ("case", str(notice_id), listing.marketplace, listing.listing_id)
-    return stable_id(*key), former_id(*key)
-
-
-def _known_claim(
-    known: dict[UUID, Any], notifier_id: UUID, listing: Listing
-) -> ListingClaim | None:
-    """The listing's claim among `known`: under its id, else under its former id. A listing
-    alike may share that one (values.former_id): it answers for the listing of the case it
-    holds (loaded into `known`) or, when free, for the listing it was opened for."""
-    claim_id, former = _claim_ids(notifier_id, listing)
-    claim = known.get(claim_id)
-    if claim is None and former is not None:
-        claim = known.get(former)
-        if isinstance(claim, ListingClaim):
-            held = known.get(claim.open_case_id) if claim.open_case_id else None
-            about: Any = held.listing if isinstance(held, Case) else claim
-            if (about.marketplace, about.listing_id) != (listing.marketplace, listing.listing_id):
-                return None
-    return claim if isinstance(claim, ListingClaim) else None
-
-
-def _known_case(known: dict[UUID, Any], notice_id: UUID, listing: Listing) -> Any:
-    """What is stored under the case id of this notice and listing: under its id, or under its
-    former id if that is a case of this very notice and listing (values.former_id)."""
-    case_id, former = _case_ids(notice_id, listing)
-    found = known.get(case_id)
-    if found is None and former is not None:
-        found = known.get(former)
-        if isinstance(found, Case) and (
-            found.notice_id != notice_id
-            or (found.listing.marketplace, found.listing.listing_id)
-            != (listing.marketplace, listing.listing_id)
-        ):
-            return None
-    return found
-
-
 class ConcurrencyConflict(DomainError):
     """Someone else kept changing the same aggregate; the command was not applied."""
-
-
-@dataclass(frozen=True)
-class FiledCase:
-    """One listing of a filed notice and the case that now holds it."""
-
-    case_id: UUID
-    marketplace: str
-    listing_id: str
-    already_open: bool
-
-
-@dataclass(frozen=True)
-class FilingReceipt:
-    """The acknowledgement a notifier gets: which case each listing is in."""
-
-    notice_id: UUID
-    cases: tuple[FiledCase, ...]
-    lane: Lane
-
-    @property
-    def new_case_ids(self) -> list[UUID]:
-        """Cases this filing opened (re-filed listings point to their open case instead)."""
-        return [c.case_id for c in self.cases if not c.already_open]
 
 
 class SystemClock:
@@ -297,8 +225,14 @@ class NtdApplication(Application[UUID]):
         for _ in range(ATTEMPTS):
             now = self.clock.now()
             notifier, known = self._filing_state(submission)
-            self._check_notifier(submission, notifier, now)
-            receipt, pending = self._open_cases(submission, notifier, known, now)
+            filing.check_notifier(submission, notifier, now, self.rules)
+            receipt, pending = filing.open_cases(
+                submission,
+                notifier,
+                known,
+                now,
+                partial(self._take_down_at_once, submission=submission, now=now),
+            )
             try:
                 if pending:
                     self.save(*pending)
@@ -310,100 +244,14 @@ class NtdApplication(Application[UUID]):
     def _filing_state(self, submission: NoticeSubmission) -> tuple[Notifier, dict[UUID, Any]]:
         """The notifier, and the listings' claims and (for a client's notice id) cases that
         exist, read together: one query when the store has a batch reader."""
-        notice_id = submission.notice_id
-        ids = [submission.notifier_id]
-        for listing in submission.listings:
-            ids += (i for i in _claim_ids(submission.notifier_id, listing) if i is not None)
-            if notice_id is not None:
-                ids += (i for i in _case_ids(notice_id, listing) if i is not None)
-        loaded = self._load_many(ids)
-        held = [  # cases held by claims under former ids: _known_claim reads their listings
-            claim.open_case_id
-            for listing in submission.listings
-            if (former := _claim_ids(submission.notifier_id, listing)[1]) is not None
-            and isinstance(claim := loaded.get(former), ListingClaim)
-            and claim.open_case_id is not None
-        ]
+        loaded = self._load_many(filing.ids_to_read(submission))
+        held = filing.cases_held_under_former_ids(submission, loaded)
         if held:
             loaded |= self._load_many(held)
         notifier = loaded.pop(submission.notifier_id, None)
         if not isinstance(notifier, Notifier):
             raise NoticeRefused([f"notifier_id: no notifier {submission.notifier_id}"])
         return notifier, loaded
-
-    def _check_notifier(
-        self, submission: NoticeSubmission, notifier: Notifier, now: datetime
-    ) -> None:
-        problems = []
-        most = self.rules.max_listings_per_notice
-        if len(submission.listings) > most:
-            problems.append(
-                f"listings: a notice names at most {most} listings, "
-                f"this one names {len(submission.listings)}"
-            )
-        if notifier.is_suspended(now):
-            problems.append(f"notifier_id: notifier is suspended until {notifier.suspended_until}")
-        right = notifier.rights.get(submission.right_id)
-        if right is None:
-            problems.append(f"right_id: notifier has no right {submission.right_id}")
-        elif right.status is not RightStatus.VERIFIED:
-            status = right.status.value
-            problems.append(f"right_id: right {right.right_id} is {status}, not verified")
-        if problems:
-            raise NoticeRefused(problems)
-
-    def _open_cases(
-        self,
-        submission: NoticeSubmission,
-        notifier: Notifier,
-        known: dict[UUID, Any],
-        now: datetime,
-    ) -> tuple[FilingReceipt, list[Aggregate]]:
-        notice_id = submission.notice_id or uuid4()
-        lane = Lane.TRUSTED if notifier.in_trusted_lane else Lane.NORMAL
-        right_type = notifier.rights[submission.right_id].right_type
-        actor = Actor(kind=ActorKind.NOTIFIER_USER, id=submission.submitted_by)
-        filed: list[FiledCase] = []
-        pending: list[Aggregate] = []
-        for listing in submission.listings:
-            claim = _known_claim(known, notifier.id, listing)
-            if claim is not None and claim.open_case_id is not None:
-                filed.append(
-                    FiledCase(claim.open_case_id, listing.marketplace, listing.listing_id, True)
-                )
-                continue
-            existing = _known_case(known, notice_id, listing)
-            if isinstance(existing, Case):
-                if existing.notifier_id != notifier.id:
-                    raise NoticeRefused([f"notice_id: {notice_id} is another notifier's notice"])
-                filed.append(FiledCase(existing.id, listing.marketplace, listing.listing_id, True))
-                continue
-            case = Case.file(
-                _case_ids(notice_id, listing)[0],
-                notice_id,
-                notifier.id,
-                submission.right_id,
-                right_type,
-                listing,
-                submission.reason_code,
-                submission.explanation,
-                submission.evidence,
-                lane,
-                actor,
-                now,
-                submission.automated_detection,
-            )
-            if claim is None:
-                claim = ListingClaim.open(
-                    notifier.id, listing.marketplace, listing.listing_id, case.id, SYSTEM, now
-                )
-            else:
-                claim.claim(case.id, SYSTEM, now)
-            if lane is Lane.TRUSTED:
-                self._take_down_at_once(case, submission, now)
-            pending += [case, claim]
-            filed.append(FiledCase(case.id, listing.marketplace, listing.listing_id, False))
-        return FilingReceipt(notice_id, tuple(filed), lane), pending
 
     def _load_many(self, ids: Sequence[UUID]) -> dict[UUID, Any]:
         """The aggregates among `ids` that exist, folded from their stored events in one query

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from domain.application import FilingReceipt
+from domain.filing import FilingReceipt
 from domain.notifier import Notifier
 
 DASH = "—"

@@ -15,8 +15,9 @@ import random
 from datetime import timedelta
 from uuid import UUID
 
-from domain.application import FilingReceipt, NtdApplication
+from domain.application import NtdApplication
 from domain.case import Case, Deadline, Lane, State
+from domain.filing import FilingReceipt
 from domain.notice import NoticeRefused, NoticeSubmission
 from domain.values import Actor, ActorKind, RightType
 from ntd import reasons

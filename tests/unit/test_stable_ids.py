@@ -13,7 +13,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-import domain.application
+import domain.filing
 import domain.listing_claim
 import domain.notifier
 import domain.seller
@@ -48,7 +48,7 @@ def old_id(*parts: str) -> UUID:
 def written_by_the_old_code() -> Iterator[None]:
     """Commands given inside store their aggregates under the ids the old code gave."""
     with pytest.MonkeyPatch.context() as patch:
-        for module in (domain.application, domain.listing_claim, domain.notifier, domain.seller):
+        for module in (domain.filing, domain.listing_claim, domain.notifier, domain.seller):
             patch.setattr(module, "stable_id", old_id)
         yield
 
