@@ -20,8 +20,9 @@ from typing import Any, get_args, get_origin
 
 from pydantic.fields import FieldInfo
 
-from domain.case import DEADLINE_STEP, OPEN, RESOLVED, TRANSITIONS, Case, Deadline, State, Step
+from domain.case import Case
 from domain.catalog import ce_type
+from domain.lifecycle import DEADLINE_STEP, OPEN, RESOLVED, TRANSITIONS, Deadline, State, Step
 from domain.rules import Rules
 from domain.values import CATEGORY_KEYWORD, StatementOfReasons
 
