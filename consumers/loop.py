@@ -185,16 +185,16 @@ class ConsumerLoop:
         try:
             applied = inflight.future.result()
         except Rejected as rejection:
-            record = rejection.record
-            where = TopicPartition(record.topic, record.partition)
-            self.rejected[(where, record.offset)] = rejection.reason
-            self.log.warning(
-                "consumer.rejected",
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                reason=rejection.reason,
-            )
+            for record, reason in rejection.records:
+                where = TopicPartition(record.topic, record.partition)
+                self.rejected[(where, record.offset)] = reason
+                self.log.warning(
+                    "consumer.rejected",
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    reason=reason,
+                )
             return inflight.spans
         except PositionsMoved as moved:
             self.log.warning("consumer.positions_moved", stored=str(moved))
@@ -227,7 +227,9 @@ class ConsumerLoop:
     # -- decoding and dead letters -------------------------------------------------------------
 
     def _decode(self, tp: TopicPartition, record: Any) -> tuple[Consumed | None, str]:
-        rejected = self.rejected.pop((tp, record.offset), None)
+        # Kept until a batch covering it is applied: read again after another rewind, the record
+        # must go to the dead-letter topic again rather than back to the sink.
+        rejected = self.rejected.get((tp, record.offset))
         if rejected is not None:
             return None, rejected
         try:
@@ -325,6 +327,12 @@ class ConsumerLoop:
         for tp, span in spans.items():
             self.applied[tp] = max(self.applied.get(tp, 0), span.end)
             offsets[tp] = OffsetAndMetadata(span.end, "", -1)
+        if self.rejected:  # dead-lettered and passed for good
+            self.rejected = {
+                (tp, offset): reason
+                for (tp, offset), reason in self.rejected.items()
+                if tp not in spans or offset >= spans[tp].end
+            }
         with contextlib.suppress(KafkaError):  # informational: the sink holds the truth
             self.consumer.commit_async(offsets=offsets)
 

@@ -34,13 +34,12 @@ class ProjectionSink:
         try:
             return self.store.apply_tracked(self.name, tracked, spans)
         except RecordRejected as rejection:
-            bad = rejection.record
-            record = next(
-                r
-                for r in records
-                if (r.topic, r.partition, r.offset) == (bad.topic, bad.partition, bad.offset)
-            )
-            raise Rejected(record, f"projection: {rejection.reason}") from rejection
+            where = {(r.topic, r.partition, r.offset): r for r in records}
+            refused = [
+                (where[(bad.topic, bad.partition, bad.offset)], f"projection: {reason}")
+                for bad, reason in rejection.records
+            ]
+            raise Rejected(*refused[0], *refused[1:]) from rejection
 
     def close(self) -> None:
         """Close the read store."""

@@ -23,7 +23,7 @@ Writing a sink (e.g. consumers/policies.py) means implementing `Sink`:
             #          skip and count it (never reject it); GAP: an earlier event is missing
             #   apply the rest, then store projections.tracking.advanced(spans, stored)
             #   return Applied(events applied, duplicates skipped)
-            # raise Rejected(record, reason) to dead-letter one record and retry without it
+            # raise Rejected(record, reason, *more) to dead-letter records and retry without them
 
         def close(self) -> None: ...
 
@@ -79,11 +79,13 @@ class Consumed:
 
 
 class Rejected(Exception):
-    """Raised by a sink: this record cannot be applied; dead-letter it, apply the rest."""
+    """Raised by a sink: these records cannot be applied; dead-letter them, apply the rest."""
 
-    def __init__(self, record: Consumed, reason: str) -> None:
+    def __init__(self, record: Consumed, reason: str, *more: tuple[Consumed, str]) -> None:
         self.record = record
         self.reason = reason
+        self.records: tuple[tuple[Consumed, str], ...] = ((record, reason), *more)
+        """Every record refused, with its reason (the first is `record`)."""
         super().__init__(reason)
 
 

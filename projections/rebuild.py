@@ -21,7 +21,7 @@ from eventsourcing.utils import resolve_topic
 from domain.mapping import stored_payload
 from domain.values import DomainEvent
 from projections.audit import AuditChain, AuditRecord
-from projections.handlers import ProjectionError, project
+from projections.handlers import ProjectionError, VersionGap, project
 from projections.models import CaseSummary
 from projections.ports import Breach, NotifierRecord
 from projections.staging import Batch
@@ -138,12 +138,13 @@ class Replay:
         while True:
             staged = Batch(self, payloads)
             staged.prefetch(event for _, event in pending)
-            failed, duplicates = _first_failure(pending, staged)
+            failed, duplicates, gapped = _first_failure(pending, staged)
             if failed is None:
                 break
             index, reason = failed
             self.rejected.append((pending[index][0], reason))
             del pending[index]
+        self.rejected += gapped
         self.duplicates += duplicates
         self.cases.update(staged.cases)
         self.notifiers.update(staged.notifiers)
@@ -154,17 +155,21 @@ class Replay:
 
 def _first_failure(
     events: Sequence[tuple[int, DomainEvent]], staged: Batch
-) -> tuple[tuple[int, str] | None, int]:
+) -> tuple[tuple[int, str] | None, int, list[tuple[int, str]]]:
     """The index and reason of the first event the views cannot place (None if every one
-    fits), and how many events before it the views already held."""
+    fits), how many events before it the views already held, and the events left out past a
+    missing version of their aggregate (a gap stages nothing, so the pass goes on)."""
     duplicates = 0
+    gapped: list[tuple[int, str]] = []
     for index, (seq, event) in enumerate(events):
         try:
             if not project(seq, event, staged):
                 duplicates += 1
+        except VersionGap as gap:
+            gapped.append((seq, str(gap)))
         except ProjectionError as error:
-            return (index, str(error)), duplicates
-    return None, duplicates
+            return (index, str(error)), duplicates, gapped
+    return None, duplicates, gapped
 
 
 @dataclass

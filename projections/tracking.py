@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from domain.values import DomainEvent
-from projections.handlers import ProjectionError, project
+from projections.handlers import ProjectionError, VersionGap, project
 from projections.staging import Batch
 
 Partition = tuple[str, int]
@@ -77,11 +77,12 @@ class PositionsMoved(Exception):
 
 
 class RecordRejected(ProjectionError):
-    """One record the views cannot place; the batch is not applied and the record is named."""
+    """Records the views cannot place; the batch is not applied and the records are named."""
 
-    def __init__(self, record: Tracked, reason: str) -> None:
+    def __init__(self, record: Tracked, reason: str, *more: tuple[Tracked, str]) -> None:
         self.record = record
         self.reason = reason
+        self.records: tuple[tuple[Tracked, str], ...] = ((record, reason), *more)
         super().__init__(reason)
 
 
@@ -127,16 +128,25 @@ def advanced(
 
 def project_tracked(records: Sequence[Tracked], staged: Batch) -> Applied:
     """Project selected records, in order, into a batch's views; events the views already hold
-    (re-sent at new offsets) are skipped and counted. Raises RecordRejected naming the first
-    record the views cannot place (a version gap among them)."""
+    (re-sent at new offsets) are skipped and counted.
+
+    Raises RecordRejected naming the first record the views cannot place; or, if that is never
+    the case but some events lie past a missing version of their aggregate, naming all of those
+    at once (a gap stages nothing, so the pass goes on), so the consumer dead-letters them in
+    one round however many there are."""
     staged.prefetch(record.event for record in records)
     applied = duplicates = 0
+    gapped: list[tuple[Tracked, str]] = []
     for record in records:
         try:
             if project(record.seq, record.event, staged):
                 applied += 1
             else:
                 duplicates += 1
+        except VersionGap as gap:
+            gapped.append((record, str(gap)))
         except ProjectionError as error:
             raise RecordRejected(record, str(error)) from error
+    if gapped:
+        raise RecordRejected(*gapped[0], *gapped[1:])
     return Applied(applied, duplicates)

@@ -20,11 +20,11 @@ from consumers.loop_config import LoopConfig
 from consumers.projector import ProjectionSink
 from consumers.sink import Consumed, Rejected
 from domain.mapping import event_payload
-from domain.values import DomainEvent
+from domain.values import DomainEvent, RightType
 from projections import AuditQuery
 from projections.memory import MemoryReadStore
 from projections.tracking import Applied, Partition, PositionsMoved, Span
-from tests.unit.projection_fixtures import History, build_history
+from tests.unit.projection_fixtures import ALICE, History, build_history
 
 pytestmark = pytest.mark.fast
 
@@ -342,3 +342,38 @@ def test_events_the_sink_already_held_are_counted_and_logged_not_rejected(
     assert [e["skipped"] for e in logs if e["event"] == "consumer.duplicates"] == [8]
     assert [e["duplicates"] for e in logs if e["event"] == "consumer.lag_total"] == [8]
     assert store.offsets("projections") == {("ntd.case.v1", 0): 16}
+
+
+def test_events_past_a_missing_one_are_dead_lettered_in_one_round_and_the_rest_goes_on() -> None:
+    history = build_history(seed=6, rounds=40)
+    notifier_id = history.notifiers["Acme"][0]
+    for n in range(6):
+        history.app.register_right(
+            notifier_id, RightType.TRADEMARK, f"TM-x{n}", "eu", "d" * 64, ALICE
+        )
+    events = [(seq, e) for seq, e in history.events() if encode(e, seq) is not None]
+    last = max(e.originator_version for _, e in events if e.originator_id == notifier_id)
+    missing = last - 5  # the first of six new rights never reaches Kafka: 5 events lie past it
+    records: list[Record] = []
+    for seq, event in events:
+        if event.originator_id == notifier_id and event.originator_version == missing:
+            continue
+        message = encode(event, seq)
+        records.append(
+            Record(CASES.topic, 0, len(records), message.key, message.value, message.headers)
+        )
+    store = MemoryReadStore()
+    loop = loop_over(store)
+    rounds = 0
+    while store.offsets("projections").get((CASES.topic, 0), 0) < len(records) and rounds < 5:
+        start = store.offsets("projections").get((CASES.topic, 0), 0)
+        loop.handle({CASES: records[start:]})
+        loop.flush()
+        rounds += 1
+    assert store.offsets("projections") == {(CASES.topic, 0): len(records)}
+    assert rounds == 2  # one round names every gapped event, the next dead-letters them
+    assert loop.dead_letters == 5
+    assert [dict(h)["dlq_reason"][:23] for _, _, h in loop.producer.sent] == [
+        b"projection: version gap"
+    ] * 5
+    assert len(list(store.audit_query(AuditQuery()))) == len(records) - 5

@@ -12,12 +12,14 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from domain.mapping import event_payload, published_payload, with_originator
-from domain.values import DomainEvent
+from domain.values import DomainEvent, RightType
 from projections import AuditQuery, ReadStore, catch_up
+from projections import rebuild as rebuild_module
 from projections.rebuild import Chunk, Positions, Progress, Replay, decoded, rebuild
 from projections.tracking import Tracked, payloads
 from tests.unit.projection_fixtures import (
     ADAPTERS,
+    ALICE,
     Adapter,
     History,
     adapter_for,
@@ -241,3 +243,29 @@ def test_a_rebuild_over_a_feed_holding_events_twice_applies_each_once_and_counts
     assert replay.rejected == []
     assert views(store, history) == views(reference(history), history)
     assert store.verify_audit().ok
+
+
+def test_events_past_a_missing_one_are_left_out_in_the_same_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    history = build_history(seed=6, rounds=40)
+    notifier_id = history.notifiers["Acme"][0]
+    for n in range(6):
+        history.app.register_right(
+            notifier_id, RightType.TRADEMARK, f"TM-x{n}", "eu", "d" * 64, ALICE
+        )
+    events = history.events()
+    last = max(e.originator_version for _, e in events if e.originator_id == notifier_id)
+    feed = [
+        (seq, e)
+        for seq, e in events
+        if not (e.originator_id == notifier_id and e.originator_version == last - 5)
+    ]
+    passes = []
+    real = rebuild_module._first_failure
+    monkeypatch.setattr(rebuild_module, "_first_failure", lambda *a: passes.append(1) or real(*a))
+    replay = Replay()
+    replay.apply(feed)
+    assert len(passes) == 1
+    assert len(replay.rejected) == 5
+    assert all("version gap" in reason for _, reason in replay.rejected)
