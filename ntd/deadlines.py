@@ -5,7 +5,7 @@ date reinstates the listing…)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -58,10 +58,15 @@ def fire_all(app: NtdApplication, due: Iterable[DueDeadline], actor: Actor = SYS
     return [fire(app, d, actor) for d in due]
 
 
-def fire_due_deadlines(ntd: Ntd, actor: Actor = SYSTEM, dry_run: bool = False) -> DeadlineRun:
+def fire_due_deadlines(
+    ntd: Ntd,
+    actor: Actor = SYSTEM,
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> DeadlineRun:
     """Every deadline due at ntd's clock, as the caught-up read models list them, fired (or,
-    with dry_run, only listed)."""
-    ntd.catch_up()
+    with dry_run, only listed); `progress` follows the catch-up."""
+    ntd.catch_up(progress)
     now = ntd.clock.now()
     due = ntd.read_store.due_deadlines(now)
     fired = [] if dry_run else fire_all(ntd.app, due, actor)

@@ -10,7 +10,7 @@ import structlog
 from domain.case import Deadline
 from domain.values import Actor
 from ntd.bootstrap import FixedClock
-from ntd.cli.kit import Runtime, pass_runtime
+from ntd.cli.kit import Runtime, catch_up_bar, pass_runtime
 from ntd.cli.params import TIME, as_option
 from ntd.cli.render import cell, plain, relative, table, when
 from ntd.deadlines import fire_due_deadlines
@@ -84,8 +84,8 @@ def deadlines_run(rt: Runtime, at: datetime | None, dry_run: bool, actor: Actor)
       ntd deadlines run --now 2026-12-20T09:00Z
     """
     ntd = rt.ntd(FixedClock(at) if at else None)
-    rt.caught_up()  # with a progress bar when far behind
-    run = fire_due_deadlines(ntd, actor, dry_run)
+    with catch_up_bar() as tick:
+        run = fire_due_deadlines(ntd, actor, dry_run, progress=tick)
     for d in run.due if dry_run else []:
         click.echo(f"would fire  {_deadline_head(d)}")
     for f in run.fired:
