@@ -3,9 +3,9 @@
 The same runner serves both feeds: `run_from_log` follows the application's notification log
 (embedded mode, `Ntd.catch_up`), and `PolicySink` is the sink of `ntd consume policies` (Kafka).
 Per event: the view observes it, `domain.policies.decide` names the commands, the application
-carries each out, and the view is settled with the outcome. Commands run before the batch's
-position commits; after a crash the batch comes again and the aggregates refuse what was done
-(`AlreadyDone`), which counts as done.
+carries each out, and the view takes what the aggregate holds afterwards. Commands run before
+the batch's position commits; after a crash the batch comes again and the aggregates refuse
+what was done (`AlreadyDone`), which counts as done.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from domain.policies import Standing, decide
 from domain.policy_commands import (
     AdmitToTrustedLane,
     Command,
+    LiftSellerSuspension,
     RecordStrike,
     RemoveFromTrustedLane,
     RemoveStrike,
@@ -103,16 +104,16 @@ class PolicyRunner:
             self.report.refused[name] += 1
             done = False
         else:
-            quiet = isinstance(command, RecordStrike | RemoveStrike | SuspendSeller)
+            quiet = isinstance(command, RecordStrike | RemoveStrike)
             (bound.debug if quiet else bound.info)("policy.acted", **_facts(command))
             self.report.acted[name] += 1
             done = True
-        if isinstance(command, RecordStrike | RemoveStrike | SuspendSeller):
+        if isinstance(command, SELLER_COMMANDS):
             if done:
                 seller_id = _seller_id(command)
                 view.put_seller(view.seller(seller_id).settled(command))
         else:
-            view.put_standing(Standing.of(self.app.notifier(command.notifier_id)))
+            view.put_standing(Standing.of(self.app.notifier(command.notifier_id, SYSTEM)))
 
     def _give(self, command: Command) -> None:
         app = self.app
@@ -123,11 +124,18 @@ class PolicyRunner:
                 command.case_id,
                 SYSTEM,
                 upheld_at=command.upheld_at,
+                notice_id=command.notice_id,
             )
         elif isinstance(command, RemoveStrike):
             app.remove_strike(command.seller_id, command.case_id, command.reason)
         elif isinstance(command, SuspendSeller):
-            app.suspend_seller(command.seller_id, command.reason)
+            app.suspend_seller(
+                command.seller_id, command.reason, SYSTEM, cause=command.cause, until=command.until
+            )
+        elif isinstance(command, LiftSellerSuspension):
+            app.lift_seller_suspension(
+                command.seller_id, command.reason, SYSTEM, cause=command.cause
+            )
         elif isinstance(command, AdmitToTrustedLane):
             app.admit_to_trusted_lane(
                 command.notifier_id,
@@ -145,6 +153,9 @@ class PolicyRunner:
             )
         else:
             app.suspend_notifier(command.notifier_id, command.reason, None, SYSTEM, command.cause)
+
+
+SELLER_COMMANDS = (RecordStrike, RemoveStrike, SuspendSeller, LiftSellerSuspension)
 
 
 def _seller_id(command: SellerCommand) -> UUID:

@@ -63,6 +63,26 @@ class Listing(Frozen):
     seller_id: str = Field(min_length=1, max_length=200)
 
 
+class Contact(Frozen):
+    """The notifier's name and contact, as DMCA 512(c)(3) and DSA Art. 16(2) require."""
+
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class SwornStatement(Frozen):
+    """What the notifier declared and who signed it (DSA Art. 16(2)(c)-(d), DMCA 512(c)(3)),
+    kept in the `filed` event of every case the notice opened, so the case carries the sworn
+    notice itself and not only what was decided on it. Stored whole; an export decides what to
+    redact."""
+
+    submitted_by: str = Field(min_length=1, max_length=200, description="the notifier's user")
+    contact: Contact
+    good_faith_statement: bool
+    accuracy_statement: bool
+    signature: str = Field(min_length=2, max_length=200)
+
+
 class CaseError(DomainError):
     """A case command refused for a reason other than the lifecycle table."""
 
@@ -80,8 +100,12 @@ class Case(EventSourced):
         reason_code: ReasonCode,
         lane: Lane,
         source_type: SourceType,
+        client_notice_id: UUID | None = None,
+        sworn: SwornStatement | None = None,
     ) -> None:
         self.notice_id = notice_id
+        self.client_notice_id = client_notice_id
+        self.sworn = sworn
         self.notifier_id = notifier_id
         self.right_id = right_id
         self.right_type = right_type
@@ -111,6 +135,10 @@ class Case(EventSourced):
         lane: Lane
         source_type: SourceType
         automated_detection: bool = False
+        client_notice_id: UUID | None = None
+        """The id the notifier gave the notice, if any; `notice_id` is scoped to the notifier."""
+        sworn: SwornStatement | None = None
+        """None in cases filed before the notice's sworn parts were kept."""
 
     class Transitioned(EventSourced.Event):
         """Base of the events that move a case through the table."""
@@ -186,17 +214,22 @@ class Case(EventSourced):
         step: Step = Step.COUNTER_NOTICE
         statement: str = Field(min_length=1, max_length=5000)
         consents_to_jurisdiction: bool
+        forward_by: AwareDatetime | None = None
+        """When the counter-notice must have gone to the notifier; None before that was kept."""
 
         def settle(self, case: Case) -> None:
             case.counter_noticed = True
             case.deadlines.pop(Deadline.COUNTER_NOTICE, None)
             case.deadlines.pop(Deadline.REVIEW, None)  # the appeal's reviewer decides instead
+            if self.forward_by is not None:
+                case.deadlines[Deadline.FORWARDING] = self.forward_by
 
     class ForwardedToNotifier(Transitioned):
         step: Step = Step.FORWARD_TO_NOTIFIER
         restore_on: AwareDatetime
 
         def settle(self, case: Case) -> None:
+            case.deadlines.pop(Deadline.FORWARDING, None)
             case.deadlines[Deadline.RESTORATION] = self.restore_on
 
     class LitigationReported(Transitioned):
@@ -266,8 +299,10 @@ class Case(EventSourced):
         actor: Actor,
         at: datetime,
         automated_detection: bool = False,
+        client_notice_id: UUID | None = None,
+        sworn: SwornStatement | None = None,
     ) -> Case:
-        """Open a case for one listing of an accepted notice."""
+        """Open a case for one listing of an accepted notice, keeping what the notifier swore."""
         source = SourceType.TRUSTED_FLAGGER if lane is Lane.TRUSTED else SourceType.ARTICLE_16
         return cls.start(
             cls.Filed,
@@ -285,6 +320,8 @@ class Case(EventSourced):
             lane=lane,
             source_type=source,
             automated_detection=automated_detection,
+            client_notice_id=client_notice_id,
+            sworn=sworn,
         )
 
     def request_clarification(
@@ -347,20 +384,31 @@ class Case(EventSourced):
         self.record(self.TakedownReversed, actor, at, reasons=reasons)
 
     def counter_notice(
-        self, statement: str, consents_to_jurisdiction: bool, actor: Actor, at: datetime
+        self,
+        statement: str,
+        consents_to_jurisdiction: bool,
+        actor: Actor,
+        at: datetime,
+        *,
+        forward_by: datetime | None = None,
     ) -> None:
-        """The seller appeals within the window."""
+        """The seller appeals within the window; the platform owes the notifier the
+        counter-notice by `forward_by` (its forwarding deadline)."""
         self._guard(Step.COUNTER_NOTICE)
         window = self.deadlines.get(Deadline.COUNTER_NOTICE)
         if window is None or at > window:
             closed = f"closed {window.isoformat()}" if window else "not open"
             raise CaseError(f"case {self.id}: the counter-notice window is {closed}")
+        if forward_by is not None and forward_by <= at:
+            due = forward_by.isoformat()
+            raise CaseError(f"case {self.id}: forwarding due {due} must fall after the appeal")
         self.record(
             self.CounterNoticed,
             actor,
             at,
             statement=statement,
             consents_to_jurisdiction=consents_to_jurisdiction,
+            forward_by=forward_by,
         )
 
     def forward_to_notifier(self, restore_on: datetime, actor: Actor, at: datetime) -> None:

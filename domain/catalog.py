@@ -9,16 +9,20 @@ from typing import Any
 
 from eventsourcing.utils import get_topic, resolve_topic
 
+from domain.access import AccessSetUp, Principal
 from domain.case import Case
 from domain.listing_claim import ListingClaim
+from domain.notice import ClientNotice
 from domain.notifier import Notifier
 from domain.seller import Seller
 from domain.values import DomainEvent, EventSourced
 
 PUBLISHED: dict[str, type[EventSourced]] = {"case": Case, "notifier": Notifier, "seller": Seller}
-"""Aggregate types whose events are published; listing claims are internal bookkeeping."""
+"""Aggregate types whose events are published; listing claims and the records of client
+notice ids are internal bookkeeping, and who holds which role is read through the application
+service (`ntd access list`)."""
 
-INTERNAL: tuple[type[EventSourced], ...] = (ListingClaim,)
+INTERNAL: tuple[type[EventSourced], ...] = (ListingClaim, ClientNotice, Principal, AccessSetUp)
 """Aggregate types whose events stay in the store."""
 
 _AGGREGATE_TYPE = {cls: name for name, cls in PUBLISHED.items()}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
-from domain.case import Case, reinstates
+from domain.case import Case, Deadline, Lane, reinstates
 from domain.rules import Rules
 from domain.seller import Seller
 from domain.values import DomainEvent
@@ -34,6 +34,15 @@ class CaseFacts:
     declined: bool = False
     reversed: bool = False
     """The listing was reinstated after a takedown (reversal, upheld appeal, restoration)."""
+    notice_id: UUID | None = None
+    """The notice that opened the case (None in views written before they kept it)."""
+    stands: bool = False
+    """A reviewer stands behind the takedown: decided in the normal lane, or a fast-lane
+    takedown confirmed on review."""
+    window_closed: bool = False
+    """The counter-notice window closed with no counter-notice."""
+    appeal_rejected: bool = False
+    """The seller's counter-notice was rejected: the takedown stands after the appeal."""
 
     @classmethod
     def filed(cls, event: Case.Filed) -> CaseFacts:
@@ -45,6 +54,7 @@ class CaseFacts:
             listing.marketplace,
             listing.seller_id,
             event.timestamp,
+            notice_id=event.notice_id,
         )
 
     @property
@@ -52,15 +62,42 @@ class CaseFacts:
         """The id of the seller aggregate that holds the listing's strikes."""
         return Seller.id_for(self.marketplace, self.seller_ref)
 
+    @property
+    def final(self) -> bool:
+        """The takedown is final, as a strike needs: it stands and the seller's window to
+        counter-notice closed unused, or the seller's counter-notice was rejected."""
+        upheld = (self.stands and self.window_closed) or self.appeal_rejected
+        return self.taken_down and upheld and not self.reversed
+
+    @property
+    def settled(self) -> bool:
+        """Decided for good, as the trusted lane counts it: declined, or taken down and past
+        the counter-notice window (it closed unused, or the counter-notice was decided, or the
+        listing was reinstated). A takedown still open to a counter-notice may yet be undone."""
+        if self.declined:
+            return True
+        return self.taken_down and (self.window_closed or self.appeal_rejected or self.reversed)
+
     def after(self, event: DomainEvent) -> CaseFacts:
         """The facts once the case event happened (the same facts the dashboard counts)."""
         if isinstance(event, Case.TakenDown):
-            return replace(self, taken_down=True)
+            return replace(self, taken_down=True, stands=event.lane is Lane.NORMAL)
+        if isinstance(event, Case.TakedownConfirmed):
+            return replace(self, stands=True)
         if isinstance(event, Case.Declined):
             return replace(self, declined=True)
+        if isinstance(event, Case.AppealRejected):
+            return replace(self, appeal_rejected=True)
+        if closes_window(event):
+            return replace(self, window_closed=True)
         if reinstates(event):
             return replace(self, reversed=self.taken_down)
         return self
+
+
+def closes_window(event: DomainEvent) -> bool:
+    """Whether the event is the seller's counter-notice window closing unused."""
+    return isinstance(event, Case.DeadlineMissed) and event.deadline is Deadline.COUNTER_NOTICE
 
 
 # -- figures -------------------------------------------------------------------------------------
@@ -75,6 +112,8 @@ class Tally:
     taken_down: int = 0
     reversed: int = 0
     declined: int = 0
+    settled: int = 0
+    """Decided notices past their counter-notice window (`CaseFacts.settled`)."""
 
     def __add__(self, other: Tally) -> Tally:
         return Tally(*(a + b for a, b in zip(_values(self), _values(other), strict=True)))
@@ -99,7 +138,14 @@ class Tally:
 
 
 def _values(tally: Tally) -> tuple[int, ...]:
-    return (tally.notices, tally.decided, tally.taken_down, tally.reversed, tally.declined)
+    return (
+        tally.notices,
+        tally.decided,
+        tally.taken_down,
+        tally.reversed,
+        tally.declined,
+        tally.settled,
+    )
 
 
 NOTHING = Tally()
@@ -110,13 +156,13 @@ class LaneVerdict:
     """The trusted-lane rule applied to a notifier's figures over the trailing window."""
 
     too_few: str | None
-    """Why there are too few decided notices to judge the shares at all (None: enough)."""
+    """Why there are too few settled decisions to judge the shares at all (None: enough)."""
     share_shortfalls: tuple[str, ...]
     """The share thresholds the figures miss, in words (what takes a notifier out of the lane)."""
 
     @property
     def enough(self) -> bool:
-        """Enough decided notices to judge the shares."""
+        """Enough settled decisions to judge the shares."""
         return self.too_few is None
 
     @property
@@ -131,14 +177,21 @@ class LaneVerdict:
 
 
 def lane_verdict(
-    decided: int, takedown_share: float | None, reversal_share: float | None, rules: Rules
+    settled: int, takedown_share: float | None, reversal_share: float | None, rules: Rules
 ) -> LaneVerdict:
-    """The one trusted-lane rule: at least `trusted_min_notices` decided notices (one at the
-    least), a takedown share (takedowns that stood, of decided notices) at or above the minimum
-    and a reversal share (of takedowns) at or below the maximum. The policy, the application
-    service and the dashboard all ask this; filed but undecided notices never count."""
+    """The one trusted-lane rule: at least `trusted_min_notices` settled decisions (one at the
+    least: notices declined, or taken down and past their counter-notice window, see
+    `CaseFacts.settled`), a takedown share (takedowns that stood, of decided notices) at or
+    above the minimum and a reversal share (of takedowns) at or below the maximum. The policy,
+    the application service and the dashboard all ask this; filed but undecided notices never
+    count, and a takedown still open to a counter-notice counts towards the shares only, so a
+    brand's one big notice taken down in a day does not admit it that day."""
     needed = max(rules.trusted_min_notices, 1)
-    too_few = None if decided >= needed else f"{decided} decided notices is fewer than {needed}"
+    too_few = (
+        None
+        if settled >= needed
+        else f"{settled} decided notices past their counter-notice window is fewer than {needed}"
+    )
     shares = []
     if takedown_share is not None and takedown_share < rules.trusted_min_takedown_share:
         shares.append(
@@ -157,7 +210,14 @@ def counted(case: CaseFacts | None) -> Tally:
     if case is None:
         return NOTHING
     taken, declined = case.taken_down, case.declined
-    return Tally(1, int(taken or declined), int(taken), int(taken and case.reversed), int(declined))
+    return Tally(
+        1,
+        int(taken or declined),
+        int(taken),
+        int(taken and case.reversed),
+        int(declined),
+        int(case.settled),
+    )
 
 
 @dataclass(slots=True)

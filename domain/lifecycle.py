@@ -40,6 +40,7 @@ class Step(StrEnum):
     COUNTER_NOTICE = "counter_notice"
     CLOSE_APPEAL_WINDOW = "close_appeal_window"
     FORWARD_TO_NOTIFIER = "forward_to_notifier"
+    MISS_FORWARDING = "miss_forwarding"
     REPORT_LITIGATION = "report_litigation"
     RESTORE_AFTER_FORWARDING = "restore_after_forwarding"
     UPHOLD_APPEAL = "uphold_appeal"
@@ -70,6 +71,7 @@ TRANSITIONS: dict[tuple[Step, State], State] = {
     (Step.CLOSE_APPEAL_WINDOW, S.TAKEN_DOWN): S.CLOSED,
     (Step.CLOSE_APPEAL_WINDOW, S.TAKEN_DOWN_PENDING_REVIEW): S.TAKEN_DOWN_PENDING_REVIEW,
     (Step.FORWARD_TO_NOTIFIER, S.COUNTER_NOTICED): S.FORWARDED,
+    (Step.MISS_FORWARDING, S.COUNTER_NOTICED): S.COUNTER_NOTICED,
     (Step.REPORT_LITIGATION, S.FORWARDED): S.IN_LITIGATION,
     (Step.RESTORE_AFTER_FORWARDING, S.FORWARDED): S.REINSTATED,
     **{(Step.UPHOLD_APPEAL, s): S.REINSTATED for s in APPEALING},
@@ -84,6 +86,7 @@ class Deadline(StrEnum):
     CLARIFICATION = "clarification"
     REVIEW = "review"
     COUNTER_NOTICE = "counter_notice"
+    FORWARDING = "forwarding"
     RESTORATION = "restoration"
 
 
@@ -91,9 +94,11 @@ DEADLINE_STEP = {
     Deadline.CLARIFICATION: Step.LAPSE_CLARIFICATION,
     Deadline.REVIEW: Step.MISS_REVIEW,
     Deadline.COUNTER_NOTICE: Step.CLOSE_APPEAL_WINDOW,
+    Deadline.FORWARDING: Step.MISS_FORWARDING,
     Deadline.RESTORATION: Step.RESTORE_AFTER_FORWARDING,
 }
-"""What passing each deadline does, as a step of the table."""
+"""What passing each deadline does, as a step of the table. A missed review or forwarding
+leaves the case where it is: the step is still owed, and the breach is on record."""
 
 
 class IllegalStep(DomainError):

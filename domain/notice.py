@@ -1,24 +1,20 @@
-"""Filing a notice: the submission as validated input, checked whole before anything is saved."""
+"""Filing a notice: the submission as validated input, checked whole before anything is saved,
+and the record of a notice filed under an id its notifier chose (`ClientNotice`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from domain.case import Evidence, Listing, ReasonCode
-from domain.values import DomainError
+from domain.case import Contact, Evidence, Listing, ReasonCode, SwornStatement
+from domain.values import Actor, DomainError, EventSourced, stable_id
 
-
-class Contact(BaseModel):
-    """The notifier's name and contact, as DMCA 512(c)(3) and DSA Art. 16(2) require."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str = Field(min_length=1, max_length=200)
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ListingKey = tuple[str, str]
+"""A listing as a notice names it: (marketplace, listing id)."""
 
 
 class NoticeSubmission(BaseModel):
@@ -38,7 +34,11 @@ class NoticeSubmission(BaseModel):
     accuracy_statement: bool
     signature: str = Field(min_length=2, max_length=200)
     automated_detection: bool = False
-    notice_id: UUID | None = Field(None, description="client-chosen id; makes a retry idempotent")
+    notice_id: UUID | None = Field(
+        None,
+        description="client-chosen id, scoped to the notifier: a retry naming the same listings "
+        "returns the same cases; naming other listings is refused",
+    )
 
     @field_validator("good_faith_statement", "accuracy_statement")
     @classmethod
@@ -58,6 +58,106 @@ class NoticeSubmission(BaseModel):
                 raise ValueError(f"listing {where} appears twice")
             seen.add(key)
         return listings
+
+    @property
+    def listing_keys(self) -> tuple[ListingKey, ...]:
+        """The listings named, in order, as (marketplace, listing id)."""
+        return tuple((x.marketplace, x.listing_id) for x in self.listings)
+
+    @property
+    def sworn(self) -> SwornStatement:
+        """What the notifier declared and signed, as each case keeps it."""
+        return SwornStatement(
+            submitted_by=self.submitted_by,
+            contact=self.contact,
+            good_faith_statement=self.good_faith_statement,
+            accuracy_statement=self.accuracy_statement,
+            signature=self.signature,
+        )
+
+
+class ClientNotice(EventSourced):
+    """A notice filed under an id its notifier chose, and the listings it named.
+
+    The id a client gives makes a retry safe, but only a retry: the same id naming other
+    listings is a different notice, and adding its listings to the first one would silently
+    merge two notices. Cases are found by (notice, listing), so they cannot tell which listings
+    a notice left out, nor that a notice with entirely new listings re-uses an id; this record,
+    stored under the notice's own id in the same save as its cases, can. Its id is derived from
+    the notifier and the client's id, so two notifiers using the same client id never meet, and
+    two filings racing under one id collide on it (the loser retries and is answered by it).
+    Internal bookkeeping, like the listing claims: never published."""
+
+    def __init__(
+        self, notifier_id: UUID, client_notice_id: UUID, listings: tuple[ListingKey, ...]
+    ) -> None:
+        self.notifier_id = notifier_id
+        self.client_notice_id = client_notice_id
+        self.listings = listings
+
+    class Filed(EventSourced.Created):
+        notifier_id: UUID
+        client_notice_id: UUID
+        listings: tuple[ListingKey, ...]
+
+    @staticmethod
+    def id_for(notifier_id: UUID, client_notice_id: UUID) -> UUID:
+        """The stored id of a notice its notifier named: the cases' `notice_id`."""
+        return stable_id("notice", str(notifier_id), str(client_notice_id))
+
+    @classmethod
+    def file(
+        cls,
+        notifier_id: UUID,
+        client_notice_id: UUID,
+        listings: tuple[ListingKey, ...],
+        actor: Actor,
+        at: datetime,
+    ) -> ClientNotice:
+        """Record the first filing under the client's id."""
+        return cls.start(
+            cls.Filed,
+            cls.id_for(notifier_id, client_notice_id),
+            actor,
+            at,
+            notifier_id=notifier_id,
+            client_notice_id=client_notice_id,
+            listings=listings,
+        )
+
+    def refusal(self, listings: Iterable[ListingKey]) -> str | None:
+        """Why a notice naming `listings` may not be filed under this id; None when it names
+        the same listings (in any order): a retry."""
+        return reused(self.client_notice_id, self.listings, tuple(listings))
+
+
+def reused(
+    client_notice_id: UUID,
+    earlier: tuple[ListingKey, ...],
+    now: tuple[ListingKey, ...],
+    complete: bool = True,
+) -> str | None:
+    """The one problem of a client's notice id re-used for other listings, naming the
+    difference; None if the listings are the same. `complete` is False when only some of the
+    earlier listings are known (a notice filed before they were recorded): none is missing."""
+    before, after = set(earlier), set(now)
+    added = [key for key in now if key not in before]
+    missing = [key for key in earlier if key not in after] if complete else []
+    if not added and not missing:
+        return None
+    changes = (("added", added), ("missing", missing))
+    differences = [f"{what}: {_names(keys)}" for what, keys in changes if keys]
+    used = "listings" if complete else "listings including"
+    return (
+        f"notice_id: {client_notice_id} was already used for {used} {_names(earlier)}; "
+        f"this notice names {_names(now)} ({'; '.join(differences)})"
+    )
+
+
+def _names(keys: Iterable[ListingKey], most: int = 5) -> str:
+    named = [f"{marketplace}/{listing_id}" for marketplace, listing_id in keys]
+    more = f" and {len(named) - most} more" if len(named) > most else ""
+    return ", ".join(named[:most]) + more
 
 
 class NoticeRefused(DomainError):

@@ -126,6 +126,16 @@ class Notifier(EventSourced):
             notifier.may_reapply_on = None
             notifier.remember(self.cause)
 
+    class ManuallyAdmittedToTrustedLane(EventSourced.Event):
+        """A supervisor's admission by judgement, not on the figures: recorded as manual, with
+        the reason for it."""
+
+        reason: str = Field(min_length=1, max_length=2000)
+
+        def apply(self, notifier: Notifier) -> None:
+            notifier.in_trusted_lane = True
+            notifier.may_reapply_on = None
+
     class RemovedFromTrustedLane(EventSourced.Event):
         reason: str = Field(min_length=1, max_length=2000)
         may_reapply_on: date
@@ -167,7 +177,14 @@ class Notifier(EventSourced):
         at: datetime,
         notifier_id: UUID | None = None,
     ) -> Notifier:
-        """Register a notifier; its rights come afterwards."""
+        """Register a notifier; its rights come afterwards. A chosen id must be a random
+        (version 4) UUID: ntd derives every other aggregate's id as a version 5 one, so a chosen
+        id can never take the place of a seller, a principal or a case yet to come."""
+        if notifier_id is not None and notifier_id.version != 4:
+            raise NotifierError(
+                f"notifier id {notifier_id} is a version {notifier_id.version} UUID; "
+                "choose a random (version 4) one, e.g. from uuidgen -r"
+            )
         return cls.start(
             cls.Registered,
             notifier_id or uuid4(),
@@ -179,9 +196,13 @@ class Notifier(EventSourced):
         )
 
     @staticmethod
-    def right_id_for(notifier_id: UUID, right_type: RightType, number: str, where: str) -> UUID:
-        """The same right registered twice by one notifier has one id."""
-        return stable_id("right", str(notifier_id), right_type.value, number, where.upper())
+    def right_id_for(
+        notifier_id: UUID, right_type: RightType, number: str, where: str, submission: int = 0
+    ) -> UUID:
+        """The same right registered twice by one notifier has one id; each submission made
+        after a rejection is a new right, with an id of its own (the first keeps the old id)."""
+        parts = ("right", str(notifier_id), right_type.value, number, where.upper())
+        return stable_id(*parts, str(submission)) if submission else stable_id(*parts)
 
     def register_right(
         self,
@@ -192,17 +213,26 @@ class Notifier(EventSourced):
         actor: Actor,
         at: datetime,
     ) -> UUID:
-        """Record a right awaiting verification; returns its id."""
-        right_id = self.right_id_for(self.id, right_type, registration_number, jurisdiction)
+        """Record a right awaiting verification; returns its id. A right already registered is
+        refused unless every earlier submission of it was rejected: then this is a new
+        submission, a new right with an id of its own (a rejected right stays rejected)."""
         # By what it is, not by id: one registered before ids were collision-free may hold its
         # former id (values.former_id).
         what = (right_type, registration_number, jurisdiction.upper())
-        for right in self.rights.values():
-            if (right.right_type, right.registration_number, right.jurisdiction) == what:
+        earlier = [
+            right
+            for right in self.rights.values()
+            if (right.right_type, right.registration_number, right.jurisdiction) == what
+        ]
+        for right in earlier:
+            if right.status is not RightStatus.REJECTED:
                 raise NotifierError(
                     f"notifier {self.id} already registered {right_type.value} "
                     f"{registration_number} in {jurisdiction.upper()} as right {right.right_id}"
                 )
+        right_id = self.right_id_for(
+            self.id, right_type, registration_number, jurisdiction, len(earlier)
+        )
         self.record(
             self.RightRegistered,
             actor,
@@ -216,15 +246,17 @@ class Notifier(EventSourced):
         return right_id
 
     def verify_right(self, right_id: UUID, actor: Actor, at: datetime) -> None:
-        """Mark a right verified so it can back notices."""
+        """Mark a right verified so it can back notices. A rejected right stays rejected: what
+        the notifier sends after a rejection is a new submission, registered as a new right."""
         right = self.right(right_id)
         if right.status is RightStatus.VERIFIED:
             raise NotifierError(f"right {right_id} of notifier {self.id} is already verified")
+        self._not_rejected(right)
         self.record(self.RightVerified, actor, at, right_id=right_id)
 
     def reject_right(self, right_id: UUID, reason: str, actor: Actor, at: datetime) -> None:
-        """Refuse a right, with the reason the notifier will see."""
-        self.right(right_id)
+        """Refuse a right, with the reason the notifier will see; once only."""
+        self._not_rejected(self.right(right_id))
         self.record(self.RightRejected, actor, at, right_id=right_id, reason=reason)
 
     def admit_to_trusted_lane(
@@ -238,14 +270,7 @@ class Notifier(EventSourced):
     ) -> None:
         """Admit to the Good Faith Takedown lane on the figures given."""
         self._not_yet_acted_on(cause)
-        if self.in_trusted_lane:
-            raise NotifierAlreadyDone(f"notifier {self.id} is already in the trusted lane")
-        if self.may_reapply_on is not None and at.date() < self.may_reapply_on:
-            raise NotifierError(
-                f"notifier {self.id} may re-apply to the trusted lane on {self.may_reapply_on}"
-            )
-        if self.is_suspended(at):
-            raise NotifierError(f"notifier {self.id} is suspended until {self.suspended_until}")
+        self._may_enter_lane(at)
         self.record(
             self.AdmittedToTrustedLane,
             actor,
@@ -255,6 +280,12 @@ class Notifier(EventSourced):
             notices_considered=notices,
             cause=cause,
         )
+
+    def admit_manually(self, reason: str, actor: Actor, at: datetime) -> None:
+        """A supervisor admits the notifier to the lane by judgement, with the reason; the
+        figures are not asked, the lane's other guards are (re-apply date, suspension)."""
+        self._may_enter_lane(at)
+        self.record(self.ManuallyAdmittedToTrustedLane, actor, at, reason=reason)
 
     def remove_from_trusted_lane(
         self,
@@ -322,6 +353,25 @@ class Notifier(EventSourced):
         """Note that a policy acted on this cause (called from event bodies only)."""
         if cause is not None:
             self.causes.add(cause)
+
+    def _may_enter_lane(self, at: datetime) -> None:
+        """What any admission to the lane needs: not in it, past any re-apply date, and not
+        suspended."""
+        if self.in_trusted_lane:
+            raise NotifierAlreadyDone(f"notifier {self.id} is already in the trusted lane")
+        if self.may_reapply_on is not None and at.date() < self.may_reapply_on:
+            raise NotifierError(
+                f"notifier {self.id} may re-apply to the trusted lane on {self.may_reapply_on}"
+            )
+        if self.is_suspended(at):
+            raise NotifierError(f"notifier {self.id} is suspended until {self.suspended_until}")
+
+    def _not_rejected(self, right: Right) -> None:
+        if right.status is RightStatus.REJECTED:
+            raise NotifierError(
+                f"right {right.right_id} of notifier {self.id} was rejected: "
+                "a new submission is a new right"
+            )
 
     def _not_yet_acted_on(self, cause: str | None) -> None:
         if cause is not None and cause in self.causes:

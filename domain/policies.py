@@ -3,11 +3,12 @@
 Pure decisions. `decide` takes one event and what the policy view holds after it (the case's
 facts, the seller's strikes, the notifier's standing and a ledger of its recent cases) and returns
 the commands to give; nothing here reads a store or a clock. The runner (consumers/policies.py)
-feeds events in, carries the commands out through the application and settles the view.
+feeds events in, carries the commands out through the application and settles the view with
+what the aggregates then hold.
 
 Every command names its cause, the id of the event it answers. A redelivered event yields the
 same commands again, and the aggregates refuse what they already did (`AlreadyDone`): one strike
-per case, one suspension per seller, one action per cause on a notifier.
+per case and per notice, one action per cause on a seller's suspension and on a notifier.
 
 The commands live in domain/policy_commands.py; the figures the trusted-lane and misuse rules
 read, and the trusted-lane rule itself, in domain/figures.py.
@@ -21,12 +22,13 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
-from domain.case import Case, Deadline, Lane
-from domain.figures import CaseFacts, Ledger, Tally, lane_verdict
+from domain.case import Case, Deadline
+from domain.figures import CaseFacts, Ledger, Tally, closes_window, lane_verdict
 from domain.notifier import Notifier
 from domain.policy_commands import (
     AdmitToTrustedLane,
     Command,
+    LiftSellerSuspension,
     RecordStrike,
     RemoveFromTrustedLane,
     RemoveStrike,
@@ -37,7 +39,7 @@ from domain.policy_commands import (
     cause_of,
 )
 from domain.rules import Rules
-from domain.seller import Seller
+from domain.seller import Seller, suspension_key
 from domain.values import DomainEvent
 
 # -- what the policies remember ------------------------------------------------------------------
@@ -45,27 +47,51 @@ from domain.values import DomainEvent
 
 @dataclass(frozen=True, slots=True)
 class SellerRecord:
-    """A seller's strikes as the policies know them; every change is a one-way step."""
+    """A seller's strikes and suspensions as the policies know them. Every change is a one-way
+    step (a strike given, a strike removed, a suspension known, a suspension lifted), so the
+    record ends the same whatever order the seller's events and the policies' own commands
+    reach it in."""
 
     seller_id: UUID
     strikes: Mapping[UUID, datetime] = field(default_factory=dict)
     """Strikes not removed (expired ones included): case → when the strike expires."""
     removed: frozenset[UUID] = frozenset()
-    suspended: bool = False
+    suspensions: Mapping[str, datetime | None] = field(default_factory=dict)
+    """Every suspension known, by key (`seller.suspension_key`) → when it ends (None: never,
+    for suspensions recorded before they had a term)."""
+    lifted: frozenset[str] = frozenset()
+    """The suspensions lifted before their term."""
+    notices: Mapping[UUID, UUID] = field(default_factory=dict)
+    """The notice of each case that gave a strike: a notice gives one live strike."""
 
     def live(self, at: datetime) -> int:
         """Strikes not expired at the given time."""
         return sum(1 for expires in self.strikes.values() if expires > at)
 
-    def has_struck(self, case_id: UUID) -> bool:
-        """True once the case gave a strike, removed or not."""
-        return case_id in self.strikes or case_id in self.removed
+    def is_suspended(self, at: datetime) -> bool:
+        """True while a suspension runs: not lifted and its term not over."""
+        return any(
+            key not in self.lifted and (until is None or at < until)
+            for key, until in self.suspensions.items()
+        )
 
-    def with_strike(self, case_id: UUID, expires_at: datetime) -> SellerRecord:
+    def has_struck(self, case_id: UUID, notice_id: UUID | None = None) -> bool:
+        """True once the case gave a strike (removed or not), or while another case of its
+        notice holds a live one: a notice whose strike was removed may still give one."""
+        if case_id in self.strikes or case_id in self.removed:
+            return True
+        return notice_id is not None and any(
+            self.notices.get(case) == notice_id for case in self.strikes
+        )
+
+    def with_strike(
+        self, case_id: UUID, expires_at: datetime, notice_id: UUID | None = None
+    ) -> SellerRecord:
         """The record with the case's strike (unchanged if the case already gave one)."""
-        if self.has_struck(case_id):
+        if case_id in self.strikes or case_id in self.removed:
             return self
-        return replace(self, strikes={**self.strikes, case_id: expires_at})
+        notices = self.notices if notice_id is None else {**self.notices, case_id: notice_id}
+        return replace(self, strikes={**self.strikes, case_id: expires_at}, notices=notices)
 
     def without_strike(self, case_id: UUID) -> SellerRecord:
         """The record with the case's strike removed for good."""
@@ -74,23 +100,44 @@ class SellerRecord:
         strikes = {case: expires for case, expires in self.strikes.items() if case != case_id}
         return replace(self, strikes=strikes, removed=self.removed | {case_id})
 
+    def with_suspension(self, key: str, until: datetime | None) -> SellerRecord:
+        """The record knowing one more suspension."""
+        if key in self.suspensions:
+            return self
+        return replace(self, suspensions={**self.suspensions, key: until})
+
+    def lifting(self, key: str | None = None) -> SellerRecord:
+        """The record with the given suspension lifted (None: every one not lifted yet, which
+        is the running one, if any, and ones whose term is over anyway)."""
+        keys = {key} if key is not None else set(self.suspensions) - self.lifted
+        return replace(self, lifted=self.lifted | keys)
+
     def after(self, event: DomainEvent) -> SellerRecord:
         """The record once a seller event happened, in whatever order events arrive."""
         if isinstance(event, Seller.StrikeRecorded):
-            return self.with_strike(event.case_id, event.expires_at)
+            return self.with_strike(event.case_id, event.expires_at, event.notice_id)
         if isinstance(event, Seller.StrikeRemoved):
             return self.without_strike(event.case_id)
         if isinstance(event, Seller.Suspended):
-            return replace(self, suspended=True)
+            return self.with_suspension(suspension_key(event), event.until)
+        if isinstance(event, Seller.SuspensionLifted):
+            return self.lifting(event.suspension)
         return self
 
     def settled(self, command: SellerCommand) -> SellerRecord:
-        """The record once a command is done (or found already done)."""
+        """The record once a command is done (or found already done): the same step its event
+        will make when it arrives."""
         if isinstance(command, RecordStrike):
-            return self.with_strike(command.case_id, command.expires_at)
+            return self.with_strike(command.case_id, command.expires_at, command.notice_id)
         if isinstance(command, RemoveStrike):
             return self.without_strike(command.case_id)
-        return replace(self, suspended=True)
+        if isinstance(command, SuspendSeller):
+            return self.with_suspension(command.cause, command.until)
+        return self.lifting()
+
+
+ADMISSIONS = (Notifier.AdmittedToTrustedLane, Notifier.ManuallyAdmittedToTrustedLane)
+"""Either way into the trusted lane: on the figures, or by a supervisor's judgement."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +169,7 @@ class Standing:
         if event.originator_version <= self.version:
             return self
         changes: dict[str, Any] = {"version": event.originator_version}
-        if isinstance(event, Notifier.AdmittedToTrustedLane):
+        if isinstance(event, ADMISSIONS):
             changes |= {"in_lane": True, "may_reapply_on": None}
         elif isinstance(event, Notifier.RemovedFromTrustedLane):
             changes |= {"in_lane": False, "may_reapply_on": event.may_reapply_on}
@@ -174,6 +221,7 @@ FIGURE_EVENTS: tuple[type[Any], ...] = (
     Case.Declined,
     Case.TakedownReversed,
     Case.AppealUpheld,
+    Case.AppealRejected,
     Case.DeadlineMissed,
 )
 """Case events that can move a notifier's figures."""
@@ -195,12 +243,16 @@ def decide(event: DomainEvent, state: PolicyState, rules: Rules) -> list[Command
     return commands
 
 
-def upholds(event: DomainEvent) -> bool:
-    """A takedown a reviewer stands behind: decided in the normal lane, confirmed, or appealed in
-    vain. A fast-lane takedown awaiting its review is not yet upheld."""
-    if isinstance(event, Case.TakenDown):
-        return event.lane is Lane.NORMAL
-    return isinstance(event, Case.TakedownConfirmed | Case.AppealRejected)
+def finalizes(event: DomainEvent, case: CaseFacts) -> bool:
+    """Whether the event is the one that made the case's takedown final (`CaseFacts.final`,
+    the facts as they stand after it): the counter-notice window closing on a takedown that
+    stands, a fast-lane takedown confirmed after its window closed, or a rejected appeal. A
+    takedown whose window is still open is not final: the seller may yet counter-notice."""
+    if not case.final:
+        return False
+    return isinstance(
+        event, Case.TakenDown | Case.TakedownConfirmed | Case.AppealRejected
+    ) or closes_window(event)
 
 
 def undoing(event: DomainEvent) -> str | None:
@@ -219,28 +271,42 @@ def undoing(event: DomainEvent) -> str | None:
 def strike_commands(
     event: DomainEvent, case: CaseFacts, seller: SellerRecord, rules: Rules
 ) -> list[Command]:
-    """Repeat infringers: a strike per upheld takedown, taken back when the takedown is undone;
-    suspension at `strikes_to_suspend` strikes live at the time of the event. A suspended
-    seller's account is closed: its later takedowns add no strikes."""
+    """Repeat infringers: a strike when a takedown becomes final, one per notice however many
+    of the seller's listings it names, taken back when the takedown is undone; suspension for
+    `seller_suspension_days` at `strikes_to_suspend` strikes live at the time of the event,
+    lifted when removed strikes leave fewer. A suspended seller gets no strikes until its
+    suspension ends."""
     cause = cause_of(event)
-    if upholds(event):
-        if seller.suspended or seller.has_struck(case.case_id):
+    at = event.timestamp
+    if finalizes(event, case):
+        if seller.is_suspended(at) or seller.has_struck(case.case_id, case.notice_id):
             return []
-        at = event.timestamp
         expires = at + timedelta(days=rules.strike_lifetime_days)
-        strike = RecordStrike(case.marketplace, case.seller_ref, case.case_id, at, expires, cause)
+        strike = RecordStrike(
+            case.marketplace, case.seller_ref, case.case_id, at, expires, cause, case.notice_id
+        )
         live = seller.live(at) + 1
         if live < rules.strikes_to_suspend:
             return [strike]
         reason = (
-            f"{live} live strikes: {rules.strikes_to_suspend} upheld takedowns within "
-            f"{rules.strike_lifetime_days} days suspend a seller (repeat-infringer policy)"
+            f"{live} live strikes: {rules.strikes_to_suspend} final takedowns within "
+            f"{rules.strike_lifetime_days} days suspend a seller for "
+            f"{rules.seller_suspension_days} days (repeat-infringer policy)"
         )
-        return [strike, SuspendSeller(case.seller_id, reason, live, cause)]
+        until = at + timedelta(days=rules.seller_suspension_days)
+        return [strike, SuspendSeller(case.seller_id, reason, live, cause, until)]
     undone = undoing(event)
-    if undone is not None and case.case_id in seller.strikes:
-        return [RemoveStrike(case.seller_id, case.case_id, undone, cause)]
-    return []
+    if undone is None or case.case_id not in seller.strikes:
+        return []
+    commands: list[Command] = [RemoveStrike(case.seller_id, case.case_id, undone, cause)]
+    live = seller.without_strike(case.case_id).live(at)
+    if seller.is_suspended(at) and live < rules.strikes_to_suspend:
+        reason = (
+            f"the strike of case {case.case_id} was removed ({undone}): {live} live strikes "
+            f"are fewer than the {rules.strikes_to_suspend} that suspend a seller"
+        )
+        commands.append(LiftSellerSuspension(case.seller_id, reason, cause))
+    return commands
 
 
 def standing_commands(
@@ -263,9 +329,9 @@ def lane_command(
     standing: Standing, figures: Tally, at: datetime, rules: Rules, cause: str
 ) -> Command | None:
     """Admit when the trailing figures meet the thresholds (and any re-apply date has come);
-    remove a notifier in the lane when either share fails. The shares are over decided notices,
-    so fewer decided notices than the minimum decide nothing."""
-    verdict = lane_verdict(figures.decided, figures.takedown_share, figures.reversal_share, rules)
+    remove a notifier in the lane when either share fails. The shares are over decided notices
+    and judged only from `trusted_min_notices` settled decisions on: fewer decide nothing."""
+    verdict = lane_verdict(figures.settled, figures.takedown_share, figures.reversal_share, rules)
     if not verdict.enough:
         return None
     shortfalls = verdict.share_shortfalls
@@ -280,7 +346,7 @@ def lane_command(
     if shortfalls or (standing.may_reapply_on is not None and at.date() < standing.may_reapply_on):
         return None
     takedown, reversal = figures.takedown_share or 0.0, figures.reversal_share or 0.0
-    return AdmitToTrustedLane(standing.notifier_id, takedown, reversal, figures.decided, cause)
+    return AdmitToTrustedLane(standing.notifier_id, takedown, reversal, figures.settled, cause)
 
 
 def misuse_command(standing: Standing, figures: Tally, rules: Rules, cause: str) -> Command | None:

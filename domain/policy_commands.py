@@ -23,14 +23,16 @@ def cause_of(event: DomainEvent) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RecordStrike:
-    """Count an upheld takedown against the case's seller."""
+    """Count a final takedown against the case's seller (one per notice)."""
 
     marketplace: str
     seller_ref: str
     case_id: UUID
     upheld_at: datetime
+    """When the takedown became final; the strike's lifetime runs from then."""
     expires_at: datetime
     cause: str
+    notice_id: UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +47,23 @@ class RemoveStrike:
 
 @dataclass(frozen=True, slots=True)
 class SuspendSeller:
-    """Suspend a repeat infringer."""
+    """Suspend a repeat infringer until the end of its term."""
 
     seller_id: UUID
     reason: str
     live_strikes: int
+    cause: str
+    until: datetime
+    """`seller_suspension_days` from the event that gave the suspending strike, as a strike's
+    lifetime runs from the moment its takedown became final."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiftSellerSuspension:
+    """End a seller's suspension early: removed strikes left too few live ones to suspend."""
+
+    seller_id: UUID
+    reason: str
     cause: str
 
 
@@ -61,6 +75,7 @@ class AdmitToTrustedLane:
     takedown_share: float
     reversal_share: float
     notices: int
+    """Settled decisions in the window (`Tally.settled`), what the lane's minimum counts."""
     cause: str
 
 
@@ -92,6 +107,6 @@ class SuspendNotifier:
     cause: str
 
 
-SellerCommand = RecordStrike | RemoveStrike | SuspendSeller
+SellerCommand = RecordStrike | RemoveStrike | SuspendSeller | LiftSellerSuspension
 NotifierCommand = AdmitToTrustedLane | RemoveFromTrustedLane | WarnNotifier | SuspendNotifier
 Command = SellerCommand | NotifierCommand

@@ -16,14 +16,24 @@ class Rules(BaseModel):
     restoration_days: int = Field(
         10, ge=1, description="restore after forwarding unless litigation"
     )
+    forwarding_days: int = Field(
+        3, ge=1, description="platform must forward a counter-notice to the notifier"
+    )
     trusted_review_days: int = Field(2, ge=1, description="post-hoc review of a fast-lane takedown")
     max_listings_per_notice: int = Field(300, ge=1, le=300)
     strike_lifetime_days: int = Field(365, ge=1, description="calendar days a strike stays live")
     strikes_to_suspend: int = Field(3, ge=1)
+    seller_suspension_days: int = Field(
+        180, ge=1, description="calendar days a repeat-infringer suspension lasts"
+    )
     trusted_window_days: int = Field(91, ge=1, description="trailing window of the lane figures")
     trusted_min_takedown_share: float = Field(0.90, ge=0, le=1)
     trusted_max_reversal_share: float = Field(0.05, ge=0, le=1)
-    trusted_min_notices: int = Field(20, ge=1, description="notices needed before admission")
+    trusted_min_notices: int = Field(
+        20,
+        ge=1,
+        description="decided cases whose counter-notice windows have closed, needed for admission",
+    )
     trusted_reapply_days: int = Field(91, ge=1)
     misuse_warning_share: float = Field(0.30, ge=0, le=1, description="unfounded share to warn")
     misuse_suspension_share: float = Field(0.50, ge=0, le=1, description="after a warning")

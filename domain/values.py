@@ -88,11 +88,33 @@ class ActorKind(StrEnum):
     SYSTEM = "system"
 
 
+class Role(StrEnum):
+    """What a principal may do (domain/permissions.py says which commands each role gives)."""
+
+    AGENT = "agent"
+    ACCOUNT_MANAGER = "account_manager"
+    SUPERVISOR = "supervisor"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+    NOTIFIER_ADMIN = "notifier_admin"
+    REPORTER = "reporter"
+    REGISTERED_AGENT = "registered_agent"
+    SELLER_USER = "seller_user"
+    SYSTEM = "system"
+
+
 class Actor(Frozen):
-    """Who did something: a notifier's user, an enforcement agent, a seller, or the system."""
+    """Who did something: a notifier's user, a member of the platform's staff (kind `agent`),
+    a seller's user, or the system; on a stored event, also the role the command was allowed
+    under (none on events recorded before roles existed)."""
 
     kind: ActorKind
     id: str = Field(min_length=1, max_length=200)
+    role: Role | None = Field(
+        None,
+        exclude_if=lambda role: role is None,  # events stored before roles keep their bytes
+        description="the role the command was allowed under",
+    )
 
     def __str__(self) -> str:
         return f"{self.kind.value}:{self.id}"
@@ -105,8 +127,17 @@ class Actor(Frozen):
             raise ValueError(f"actor {text!r} must look like KIND:ID, e.g. agent:alice")
         return cls(kind=ActorKind(kind), id=ident)
 
+    def acting_as(self, role: Role) -> Actor:
+        """The same actor, stamped with the role a command was allowed under."""
+        return Actor(kind=self.kind, id=self.id, role=role)
 
-SYSTEM = Actor(kind=ActorKind.SYSTEM, id="ntd")
+    @property
+    def principal(self) -> Actor:
+        """Who, without the role: the key of the principal's grants."""
+        return self if self.role is None else Actor(kind=self.kind, id=self.id)
+
+
+SYSTEM = Actor(kind=ActorKind.SYSTEM, id="ntd", role=Role.SYSTEM)
 
 
 class RightType(StrEnum):

@@ -1,8 +1,9 @@
 """The tables of docs/domain.md, generated from the code they describe: the lifecycle table
-(domain/case.py), the clocks, the policy numbers (domain/rules.py) and the statement of reasons
-(domain/values.py). The prose around them is written by hand; each table sits between
-`<!-- generated: NAME -->` and `<!-- end -->` and is rewritten by `scripts/docs`. A unit test
-fails when the file is stale, so the document cannot drift from the code.
+(domain/case.py), the permission table (domain/permissions.py), the clocks, the policy numbers
+(domain/rules.py) and the statement of reasons (domain/values.py). The prose around them is written
+by hand; each table sits between `<!-- generated: NAME -->` and `<!-- end -->` and is rewritten by
+`scripts/docs`. A unit test fails when the file is stale, so the document cannot drift from the
+code.
 
 What the code does not say as data is declared here once (which step opens which deadline, what
 a state means, the DSA name of each field); the generator refuses a state, deadline, rule or field
@@ -23,6 +24,7 @@ from pydantic.fields import FieldInfo
 from domain.case import Case
 from domain.catalog import ce_type
 from domain.lifecycle import DEADLINE_STEP, OPEN, RESOLVED, TRANSITIONS, Deadline, State, Step
+from domain.permissions import PERMISSIONS, Scope
 from domain.rules import Rules
 from domain.values import CATEGORY_KEYWORD, StatementOfReasons
 
@@ -84,6 +86,12 @@ CLOCKS: tuple[Clock, ...] = (
         "in the same command as every takedown",
     ),
     Clock(
+        Deadline.FORWARDING,
+        Step.COUNTER_NOTICE,
+        "forwarding_days",
+        (Step.FORWARD_TO_NOTIFIER,),
+    ),
+    Clock(
         Deadline.RESTORATION,
         Step.FORWARD_TO_NOTIFIER,
         "restoration_days",
@@ -94,7 +102,7 @@ CLOCKS: tuple[Clock, ...] = (
 
 RULE_GROUPS: dict[str, tuple[str, ...]] = {
     "notices": ("max_listings_per_notice",),
-    "strikes": ("strike_lifetime_days", "strikes_to_suspend"),
+    "strikes": ("strike_lifetime_days", "strikes_to_suspend", "seller_suspension_days"),
     "trusted lane": (
         "trusted_window_days",
         "trusted_min_notices",
@@ -114,7 +122,9 @@ RULE_GROUPS: dict[str, tuple[str, ...]] = {
 RULE_MEANING: dict[str, str] = {
     "max_listings_per_notice": "listings one notice may name (a case each)",
     "strikes_to_suspend": "live strikes that suspend a seller",
-    "trusted_min_notices": "decided notices in the window before the shares count at all",
+    "trusted_min_notices": "decided notices in the window past their counter-notice window "
+    "(declined, or taken down and the window closed or the appeal decided) before the shares "
+    "count at all",
     "trusted_min_takedown_share": "of decided notices, ended in a takedown that stood: at least",
     "trusted_max_reversal_share": "of takedowns, reversed: at most",
     "trusted_reapply_days": "wait after a removal from the lane before admission again",
@@ -348,6 +358,18 @@ def reasoned_events() -> list[str]:
     ]
 
 
+def permissions_table() -> str:
+    """The permission table: each command or read, the roles it allows and how far each reaches."""
+    rows = []
+    for name, row in PERMISSIONS.items():
+        allowed = [
+            role.value if scope is Scope.ANY else f"{role.value} ({scope.value})"
+            for role, scope in row.roles.items()
+        ]
+        rows.append((_code(name), row.does, ", ".join(allowed) or "the console of an empty store"))
+    return _table(("command", "what it does", "allowed to (reach)"), rows)
+
+
 def generated(rules: Rules | None = None, transitions: Transitions = TRANSITIONS) -> dict[str, str]:
     """Every generated block of docs/domain.md by name; `rules` gives the defaults shown (a
     changed default or transition shows up in the tests as a stale document)."""
@@ -361,6 +383,7 @@ def generated(rules: Rules | None = None, transitions: Transitions = TRANSITIONS
         "statement of reasons": reasons_table(),
         "reasoned events": ", ".join(reasoned_events()),
         "category keywords": keywords_table(),
+        "permissions": permissions_table(),
     }
 
 

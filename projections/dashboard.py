@@ -7,17 +7,20 @@ ceil(p * n) (1-based), so it is always one of the observed values.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from domain.case import Deadline, State
+from domain.case import Case, Deadline, State
+from domain.catalog import event_type
 from domain.figures import lane_verdict
 from domain.rules import Rules
 from projections.models import CaseSummary, Dashboard, SellerFigure, TrustedFigures
 
 TOP_SELLERS = 5
+APPEAL_REJECTED = event_type(Case.AppealRejected)
+"""The audit row type that tells a case's appeal was rejected (the case row keeps no flag)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,9 @@ class Tally:
     declined: int = 0
     counter_noticed: int = 0
     withdrawn: int = 0
+    settled: int = 0
+    """Decided and past the counter-notice window (domain.figures.CaseFacts.settled): declined,
+    or taken down and the window closed unused, the appeal rejected or the listing reinstated."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,19 +58,23 @@ class Figures:
     top_sellers: Sequence[SellerFigure]
 
 
-def tally(cases: Iterable[CaseSummary]) -> Tally:
-    """Count decided, taken-down, reversed... cases in Python (the SQL adapter counts in SQL)."""
-    counts = [0] * 7
+def tally(cases: Iterable[CaseSummary], past_window: Container[UUID] = ()) -> Tally:
+    """Count decided, taken-down, reversed... cases in Python (the SQL adapter counts in SQL);
+    `past_window` holds the cases whose counter-notice window closed unused or whose appeal was
+    rejected."""
+    counts = [0] * 8
     for case in cases:
         taken = case.taken_down_at is not None
+        declined = case.declined_at is not None
         flags = (
             True,
-            taken or case.declined_at is not None,
+            taken or declined,
             taken,
             taken and case.reversed,
-            case.declined_at is not None,
+            declined,
             taken and case.counter_noticed,
             case.withdrawn,
+            declined or (taken and (case.reversed or case.case_id in past_window)),
         )
         for index, flag in enumerate(flags):
             counts[index] += flag
@@ -108,12 +118,13 @@ def trusted(figures: Figures, rules: Rules) -> TrustedFigures:
     window = figures.window
     takedown_share = ratio(window.taken_down - window.reversed, window.decided)
     reversal_share = ratio(window.reversed, window.taken_down)
-    verdict = lane_verdict(window.decided, takedown_share, reversal_share, rules)
+    verdict = lane_verdict(window.settled, takedown_share, reversal_share, rules)
     return TrustedFigures(
         window_days=rules.trusted_window_days,
         window_start=figures.window_start,
         notices=window.cases,
         decided=window.decided,
+        settled=window.settled,
         taken_down=window.taken_down,
         reversed=window.reversed,
         takedown_share=takedown_share,

@@ -203,9 +203,9 @@ def notifier_registered(seq: int, event: Notifier.Registered, views: Views) -> N
     views.put_notifier(NotifierRecord(event.originator_id, event.name))
 
 
-@handles(Notifier.AdmittedToTrustedLane)
-def notifier_admitted(seq: int, event: Notifier.AdmittedToTrustedLane, views: Views) -> None:
-    """The notifier enters the trusted lane."""
+@handles(Notifier.AdmittedToTrustedLane, Notifier.ManuallyAdmittedToTrustedLane)
+def notifier_admitted(seq: int, event: DomainEvent, views: Views) -> None:
+    """The notifier enters the trusted lane, on its figures or by a supervisor's judgement."""
     _set_lane(seq, event.originator_id, True, views)
 
 

@@ -8,10 +8,18 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
+from domain.case import Deadline
 from domain.rules import Rules
 from domain.values import DomainEvent
 from projections.audit import AuditChain, AuditRecord, Head, conditions, verify
-from projections.dashboard import Figures, assemble, hours_between, tally, window_start
+from projections.dashboard import (
+    APPEAL_REJECTED,
+    Figures,
+    assemble,
+    hours_between,
+    tally,
+    window_start,
+)
 from projections.encoding import stamp
 from projections.handlers import project
 from projections.models import (
@@ -131,14 +139,17 @@ class MemoryReadStore:
         kept = Counter(
             (c.seller_id, c.marketplace) for c in cases if c.taken_down_at and not c.reversed
         )
+        past_window = {
+            b.case_id for b in self.breaches if b.deadline is Deadline.COUNTER_NOTICE
+        } | {UUID(r.aggregate_id) for r in self.audit_records if r.event_type == APPEAL_REJECTED}
         figures = Figures(
             notifier_id=notifier_id,
             name=notifier.name if notifier else None,
             in_trusted_lane=notifier.in_trusted_lane if notifier else False,
             as_of=now,
             window_start=start,
-            total=tally(cases),
-            window=tally(c for c in cases if start <= c.filed_at <= now),
+            total=tally(cases, past_window),
+            window=tally((c for c in cases if start <= c.filed_at <= now), past_window),
             cases_by_state=Counter(c.state for c in cases),
             filed_per_day=Counter(stamp(c.filed_at)[:10] for c in cases),
             hours_to_takedown=[

@@ -57,6 +57,8 @@ class TrustedFigures(Model):
     notices: int
     """Cases (noticed listings) filed in the window."""
     decided: int
+    settled: int
+    """Decided notices past their counter-notice window: what `min_notices` counts."""
     taken_down: int
     reversed: int
     takedown_share: float | None

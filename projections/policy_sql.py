@@ -40,6 +40,10 @@ CASE_COLUMNS = (
     "taken_down",
     "declined",
     "reversed",
+    "notice_id",
+    "stands",
+    "window_closed",
+    "appeal_rejected",
 )
 NOTIFIER_COLUMNS = (
     "notifier_id",
@@ -49,7 +53,15 @@ NOTIFIER_COLUMNS = (
     "warned_at",
     "suspended_until",
 )
-SELLER_COLUMNS = ("seller_id", "suspended", "strikes", "removed")
+SELLER_COLUMNS = (
+    "seller_id",
+    "suspended",
+    "strikes",
+    "removed",
+    "suspensions",
+    "lifted",
+    "notices",
+)
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS policy_position (
         name VARCHAR(100) PRIMARY KEY,
@@ -67,7 +79,11 @@ SCHEMA = (
         filed_at VARCHAR(32) NOT NULL,
         taken_down SMALLINT NOT NULL,
         declined SMALLINT NOT NULL,
-        reversed SMALLINT NOT NULL)""",
+        reversed SMALLINT NOT NULL,
+        notice_id VARCHAR(36),
+        stands SMALLINT NOT NULL DEFAULT 0,
+        window_closed SMALLINT NOT NULL DEFAULT 0,
+        appeal_rejected SMALLINT NOT NULL DEFAULT 0)""",
     "CREATE INDEX IF NOT EXISTS policy_cases_notifier ON policy_cases (notifier_id, filed_at)",
     """CREATE TABLE IF NOT EXISTS policy_notifiers (
         notifier_id VARCHAR(36) PRIMARY KEY,
@@ -80,11 +96,27 @@ SCHEMA = (
         seller_id VARCHAR(36) PRIMARY KEY,
         suspended SMALLINT NOT NULL,
         strikes TEXT NOT NULL,
-        removed TEXT NOT NULL)""",
+        removed TEXT NOT NULL,
+        suspensions TEXT NOT NULL DEFAULT '{}',
+        lifted TEXT NOT NULL DEFAULT '[]',
+        notices TEXT NOT NULL DEFAULT '[]')""",
     """CREATE TABLE IF NOT EXISTS policy_versions (
         aggregate_id VARCHAR(36) PRIMARY KEY,
         version INTEGER NOT NULL)""",
 )
+ADDED_COLUMNS = (
+    ("policy_cases", "notice_id", "VARCHAR(36)"),
+    ("policy_cases", "stands", "SMALLINT NOT NULL DEFAULT 0"),
+    ("policy_cases", "window_closed", "SMALLINT NOT NULL DEFAULT 0"),
+    ("policy_cases", "appeal_rejected", "SMALLINT NOT NULL DEFAULT 0"),
+    ("policy_sellers", "suspensions", "TEXT NOT NULL DEFAULT '{}'"),
+    ("policy_sellers", "lifted", "TEXT NOT NULL DEFAULT '[]'"),
+    ("policy_sellers", "notices", "TEXT NOT NULL DEFAULT '[]'"),
+)
+"""Columns a view created before them lacks, added at start-up. Rows written before hold the
+defaults: their cases never count as final or settled and their strikes name no notice. For
+exact figures, reset the view and run the policies over the log again: every command they give
+again is found already done."""
 TABLES = ("policy_offsets", "policy_cases", "policy_notifiers", "policy_sellers", "policy_versions")
 
 
@@ -118,6 +150,7 @@ class SqlPolicyStore:
                 lock_schema(cur)  # processes starting together take turns at creating tables
             for statement in SCHEMA:
                 cur.execute(statement)
+            self._add_missing_columns(cur)
             cur.execute(
                 self._sql(
                     "INSERT INTO policy_position (name, last_seq) VALUES (?, 0) "
@@ -221,6 +254,22 @@ class SqlPolicyStore:
         )
 
     # -- SQL -----------------------------------------------------------------------------------
+
+    def _add_missing_columns(self, cur: Cursor) -> None:
+        """Bring tables created before `ADDED_COLUMNS` up to the current shape."""
+        for table in {table for table, _, _ in ADDED_COLUMNS}:
+            if self._postgres:
+                cur.execute(
+                    "SELECT column_name FROM information_schema.columns"
+                    " WHERE table_name = %s AND table_schema = current_schema()",
+                    (table,),
+                )
+            else:
+                cur.execute(f"SELECT name FROM pragma_table_info('{table}')")
+            present = {row[0] for row in cur.fetchall()}
+            for name, column, kind in ADDED_COLUMNS:
+                if name == table and column not in present:
+                    cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def _sql(self, text: str) -> str:
         return text.replace("?", "%s") if self._postgres else text
@@ -354,11 +403,16 @@ def _case_row(case: CaseFacts) -> tuple[Any, ...]:
         int(case.taken_down),
         int(case.declined),
         int(case.reversed),
+        str(case.notice_id) if case.notice_id else None,
+        int(case.stands),
+        int(case.window_closed),
+        int(case.appeal_rejected),
     )
 
 
 def _case_from_row(row: Sequence[Any]) -> CaseFacts:
-    case_id, notifier_id, marketplace, seller_ref, filed_at, taken, declined, reversed_ = row
+    case_id, notifier_id, marketplace, seller_ref, filed_at, taken, declined, reversed_ = row[:8]
+    notice_id, stands, window_closed, appeal_rejected = row[8:]
     return CaseFacts(
         UUID(case_id),
         UUID(notifier_id),
@@ -368,6 +422,10 @@ def _case_from_row(row: Sequence[Any]) -> CaseFacts:
         bool(taken),
         bool(declined),
         bool(reversed_),
+        UUID(notice_id) if notice_id else None,
+        bool(stands),
+        bool(window_closed),
+        bool(appeal_rejected),
     )
 
 
@@ -394,21 +452,46 @@ def _standing_from_row(row: Sequence[Any]) -> Standing:
     )
 
 
+INDEFINITE = "before terms"
+"""The key a row written before suspensions had terms gives its suspension (it never ends)."""
+
+
 def _seller_row(seller: SellerRecord) -> tuple[Any, ...]:
     strikes = {str(case): stamp(expires) for case, expires in seller.strikes.items()}
+    suspensions = {
+        key: stamp(until) if until else None for key, until in seller.suspensions.items()
+    }
     return (
         str(seller.seller_id),
-        int(seller.suspended),
+        int(bool(seller.suspensions.keys() - seller.lifted)),
         json.dumps(strikes, sort_keys=True),
         json.dumps(sorted(str(case) for case in seller.removed)),
+        json.dumps(suspensions, sort_keys=True),
+        json.dumps(sorted(seller.lifted)),
+        json.dumps(
+            {str(case): str(notice) for case, notice in seller.notices.items()}, sort_keys=True
+        ),
     )
 
 
+def _notices(stored: Any) -> dict[UUID, UUID]:
+    """Each strike's notice by case; a list (the first form of this column, notices without
+    their cases) reads as none."""
+    if not isinstance(stored, dict):
+        return {}
+    return {UUID(case): UUID(notice) for case, notice in stored.items()}
+
+
 def _seller_from_row(row: Sequence[Any]) -> SellerRecord:
-    seller_id, suspended, strikes, removed = row
+    seller_id, suspended, strikes, removed, suspensions, lifted, notices = row
+    terms = {key: _when(until) for key, until in json.loads(suspensions).items()}
+    if suspended and not terms:
+        terms = {INDEFINITE: None}
     return SellerRecord(
         UUID(seller_id),
         {UUID(case): datetime.fromisoformat(at) for case, at in json.loads(strikes).items()},
         frozenset(UUID(case) for case in json.loads(removed)),
-        bool(suspended),
+        terms,
+        frozenset(json.loads(lifted)),
+        _notices(json.loads(notices)),
     )

@@ -29,9 +29,11 @@ sys.path.insert(0, str(REPO))
 
 from consumers.envelope import encode  # noqa: E402
 from consumers.relay import RelayConfig, ensure_topics, producer_settings  # noqa: E402
+from domain.access import AccessError, Grant  # noqa: E402
+from domain.catalog import is_published  # noqa: E402
 from domain.notice import parse_notice  # noqa: E402
 from domain.notifier import NotifierKind  # noqa: E402
-from domain.values import Actor, RightType  # noqa: E402
+from domain.values import Actor, RightType, Role  # noqa: E402
 from ntd.bootstrap import FixedClock, Ntd, build, build_relay  # noqa: E402
 from ntd.config import Settings  # noqa: E402
 from ntd.logs import configure  # noqa: E402
@@ -39,7 +41,12 @@ from ntd.logs import configure  # noqa: E402
 PG = os.environ.get("NTD_BENCH_PG", "postgresql://ntd:ntd@127.0.0.1:5432/ntd_test_events")
 READ_PG = PG.rsplit("/", 1)[0] + "/ntd_test_read"
 KAFKA = os.environ.get("NTD_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+ADMIN = Actor.parse("agent:root")
+"""The first admin of each scratch store, who grants the others their roles."""
 AGENT = Actor.parse("agent:bench")
+"""Registers the brands and verifies their rights: agent and supervisor."""
+USER = Actor.parse("notifier_user:bench")
+"""Files every notice: the reporter of every brand."""
 WRITERS = 3
 """Threads filing cases in the latency run (one cannot offer 500 cases/s on its own)."""
 RESULTS: list[tuple[str, float, float, str, float | None, str]] = []
@@ -102,10 +109,23 @@ def system(schema_name: str, tmp: Path, read: bool = False) -> tuple[Ntd, FixedC
     return build(settings, clock=clock), clock
 
 
+def grant_cast(ntd: Ntd) -> None:
+    """The first admin, and AGENT as agent and supervisor, unless the store has them."""
+    try:
+        ntd.app.name_first_admin(ADMIN)
+    except AccessError:  # the store has its first admin, and the cast its roles
+        return
+    for role in (Role.AGENT, Role.SUPERVISOR):
+        ntd.app.grant_role(AGENT, Grant(role=role), ADMIN)
+
+
 def brand(ntd: Ntd, name: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """A notifier with a verified trademark, USER its reporter (the cast granted first)."""
+    grant_cast(ntd)
     notifier = ntd.app.register_notifier(name, NotifierKind.BRAND, "legal@b.example", AGENT)
     right = ntd.app.register_right(notifier, RightType.TRADEMARK, "TM1", "EU", "ab" * 32, AGENT)
     ntd.app.verify_right(notifier, right, AGENT)
+    ntd.app.grant_role(USER, Grant(role=Role.REPORTER, notifier_id=notifier), ADMIN)
     return notifier, right
 
 
@@ -114,7 +134,7 @@ def notice(notifier: uuid.UUID, right: uuid.UUID, first: int, count: int) -> Any
         {
             "notifier_id": str(notifier),
             "right_id": str(right),
-            "submitted_by": "bench",
+            "submitted_by": USER.id,
             "listings": [
                 {
                     "marketplace": "mk",
@@ -229,12 +249,12 @@ def bench_relay(size: int, tmp: Path) -> None:
         ntd, _ = system(name, tmp)
         notifier, right = brand(ntd, "RelayBench")
         for first in range(0, size, 300):
-            ntd.app.file_notice(notice(notifier, right, first, min(300, size - first)))
+            ntd.app.file_notice(notice(notifier, right, first, min(300, size - first)), USER)
         ensure_topics(KAFKA, 6, f"{name}.")
         ensure_topics(KAFKA, 6, f"{name}.raw.")
         messages = []
         for n in ntd.app.recorder.select_notifications(start=1, limit=10 * size + 100):
-            if "ListingClaim" in n.topic:
+            if not is_published(n.topic):
                 continue
             out = encode(cast(BaseModel, ntd.app.mapper.to_domain_event(n)), n.id)
             if out is not None:
@@ -283,7 +303,7 @@ def bench_filing(count: int, tmp: Path) -> None:
         def ours() -> int:
             for i in range(count):
                 clock.set(clock.now() + timedelta(seconds=1))
-                ntd.app.file_notice(notice(notifier, right, 10_000_000 + i, 1))
+                ntd.app.file_notice(notice(notifier, right, 10_000_000 + i, 1), USER)
             return count
 
         base = timed(raw)
@@ -304,7 +324,7 @@ def bench_bulk(notices: int, tmp: Path) -> None:
 
         def ours() -> int:
             for n in range(notices):
-                ntd.app.file_notice(notice(notifier, right, n * 300, 300))
+                ntd.app.file_notice(notice(notifier, right, n * 300, 300), USER)
             return notices * 300
 
         mine = timed(ours)
@@ -471,7 +491,7 @@ def bench_latency(seconds: float, rate: int, tmp: Path) -> None:
         watcher = psycopg2.connect(READ_PG, options=f"-c search_path={name}")
         watcher.autocommit = True
         # Warm up until the consumer group is joined and the path is live.
-        warm = ntd.app.file_notice(notice(notifier, right, 49_999_999, 1)).cases[0].case_id
+        warm = ntd.app.file_notice(notice(notifier, right, 49_999_999, 1), USER).cases[0].case_id
         give_up = time.monotonic() + 60
         with watcher.cursor() as cursor:
             while time.monotonic() < give_up:
@@ -510,7 +530,7 @@ def bench_latency(seconds: float, rate: int, tmp: Path) -> None:
                 if pause > 0:
                     time.sleep(pause)
                 clock.set(clock.now() + timedelta(milliseconds=10))
-                receipt = ntd.app.file_notice(notices[n])
+                receipt = ntd.app.file_notice(notices[n], USER)
                 committed[str(receipt.cases[0].case_id)] = time.perf_counter()
 
         writers = [threading.Thread(target=offer, args=(i,)) for i in range(WRITERS)]

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from ntd.cli import (
+    access,
     audit,
     case,
     config,
@@ -27,6 +28,7 @@ from ntd.cli import (
     policies,
     projections,
     relay,
+    seller,
 )
 from ntd.cli.kit import NtdGroup, Runtime
 
@@ -46,11 +48,13 @@ def cli(ctx: click.Context, data_dir: Path | None) -> None:
     agents decide each listing's case with a statement of reasons, sellers counter-notice.
 
     Every command has --help with examples. With no configuration ntd runs embedded on
-    SQLite in ~/.local/share/ntd (see `ntd config`).
+    SQLite in ~/.local/share/ntd (see `ntd config`). Commands are given --as KIND:ID (or
+    NTD_ACTOR), a principal holding a role that allows them (see `ntd access`).
 
     \b
     Examples:
       ntd demo                           build a realistic marketplace to explore
+      ntd access init agent:root         on a new store: name its first admin
       ntd notice template > notice.json  a valid notice to edit, then:
       ntd notice file --json notice.json
       ntd case show CASE_ID
@@ -61,10 +65,12 @@ def cli(ctx: click.Context, data_dir: Path | None) -> None:
     ctx.call_on_close(ctx.ensure_object(Runtime).close)
 
 
+cli.add_command(access.access)
 cli.add_command(config.config_command)
 cli.add_command(notifier.notifier)
 cli.add_command(notice.notice)
 cli.add_command(case.case)
+cli.add_command(seller.seller)
 cli.add_command(deadlines.deadlines)
 cli.add_command(dashboard.dashboard)
 cli.add_command(audit.audit)

@@ -7,9 +7,11 @@ from itertools import islice
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
+from domain.values import Actor
 from ntd.cli.kit import Refused, Runtime, pass_runtime, resolve_brand
-from ntd.cli.params import ACTOR, ID, TIME
+from ntd.cli.params import ID, TIME, as_option
 from ntd.cli.render_audit import audit_table, write_audit_csv, write_audit_jsonl
 
 
@@ -30,7 +32,7 @@ def audit() -> None:
 @click.option("--notice", "notice_id", type=ID)
 @click.option("--brand", help="notifier id or name prefix")
 @click.option("--seller", "seller_id", help="seller (as named in the audit rows)")
-@click.option("--actor", help="e.g. agent:alice")
+@click.option("--actor", "by_actor", help="rows of this actor, e.g. agent:alice")
 @click.option("--type", "event_type", help="event type, e.g. taken_down, deadline_missed")
 @click.option("--since", type=TIME)
 @click.option("--until", type=TIME)
@@ -42,9 +44,10 @@ def audit() -> None:
     default="table",
     show_default=True,
 )
+@as_option
 @pass_runtime
 def audit_query(
-    rt: Runtime, brand: str | None, limit: int | None, fmt: str, **filters: Any
+    rt: Runtime, brand: str | None, limit: int | None, fmt: str, actor: Actor, **filters: Any
 ) -> None:
     """Stream audit rows matching every filter given, oldest first.
 
@@ -56,11 +59,19 @@ def audit_query(
     """
     from projections import AuditQuery
 
+    rt.app.may_read("read_audit", actor)
     ntd = rt.caught_up()
     if brand is not None:
-        filters["notifier_id"] = resolve_brand(ntd, brand)
-    if filters.get("actor"):
-        filters["actor"] = str(ACTOR.convert(filters["actor"], None, None))
+        filters["notifier_id"] = resolve_brand(ntd, brand, actor, "read_audit")
+    by_actor = filters.pop("by_actor", None)
+    if by_actor:
+        try:
+            filters["actor"] = str(Actor.parse(by_actor))  # the system's rows too
+        except (ValueError, ValidationError):
+            raise click.BadParameter(
+                f"{by_actor!r} is not an actor: expected KIND:ID, e.g. agent:alice",
+                param_hint="'--actor'",
+            ) from None
     stream = ntd.read_store.audit_query(AuditQuery(**filters))
     try:
         rows = islice(stream, limit) if limit is not None else stream
@@ -78,14 +89,16 @@ def audit_query(
 
 
 @audit.command("verify")
+@as_option
 @pass_runtime
-def audit_verify(rt: Runtime) -> None:
+def audit_verify(rt: Runtime, actor: Actor) -> None:
     """Recompute every hash chain; exit 1 naming the first broken link if one is broken.
 
     \b
     Example:
       ntd audit verify
     """
+    rt.app.may_read("read_audit", actor)
     result = rt.caught_up().read_store.verify_audit()
     if not result.ok:
         link = result.first_broken

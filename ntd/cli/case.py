@@ -13,7 +13,7 @@ import click
 
 from domain.application import NtdApplication
 from domain.case import Case
-from domain.values import Actor, ActorKind
+from domain.values import Actor, DomainError
 from ntd.cli.kit import Runtime, pass_runtime
 from ntd.cli.params import ID, TIME, as_option, json_flag, reasons_options, statement
 from ntd.cli.render import relative, when
@@ -51,11 +51,11 @@ def _decision(
     @case.command(name, help=doc)
     @click.argument("case_id", type=ID)
     @reasons_options
-    @as_option("agent:cli")
+    @as_option
     @pass_runtime
     def command(rt: Runtime, case_id: UUID, actor: Actor, **options: Any) -> None:
         app = rt.app
-        given = statement(app.case(case_id), removal, **options)
+        given = statement(app.case(case_id, actor), removal, **options)
         _changed(method(app)(case_id, given, actor), rt.now())
 
 
@@ -139,7 +139,7 @@ _decision(
 @case.command("request-clarification")
 @click.argument("case_id", type=ID)
 @click.option("--question", required=True, help="what the notice lacks")
-@as_option("agent:cli")
+@as_option
 @pass_runtime
 def case_request_clarification(rt: Runtime, case_id: UUID, question: str, actor: Actor) -> None:
     """Ask the notifier for what is missing; the case lapses if unanswered in time.
@@ -154,7 +154,7 @@ def case_request_clarification(rt: Runtime, case_id: UUID, question: str, actor:
 @case.command("provide-clarification")
 @click.argument("case_id", type=ID)
 @click.option("--answer", required=True)
-@as_option("notifier_user:cli")
+@as_option
 @pass_runtime
 def case_provide_clarification(rt: Runtime, case_id: UUID, answer: str, actor: Actor) -> None:
     """Answer a clarification request: the case returns to review.
@@ -176,26 +176,22 @@ def case_provide_clarification(rt: Runtime, case_id: UUID, answer: str, actor: A
     show_default=True,
     help="consent to the jurisdiction of the court (DMCA 512(g)(3)(D))",
 )
-@as_option(None, "seller:<the listing's seller>")
+@as_option
 @pass_runtime
-def case_counter_notice(
-    rt: Runtime, case_id: UUID, text: str, consent: bool, actor: Actor | None
-) -> None:
-    """The seller appeals the takedown within its window.
+def case_counter_notice(rt: Runtime, case_id: UUID, text: str, consent: bool, actor: Actor) -> None:
+    """The seller appeals the takedown within its window (as a user of the listing's seller).
 
     \b
     Example:
-      ntd case counter-notice CASE --statement "Genuine stock, invoice 2291 attached" --consent
+      ntd case counter-notice CASE --statement "Genuine stock, invoice 2291 attached" --consent \\
+          --as seller:s5-ops
     """
-    app = rt.app
-    if actor is None:
-        actor = Actor(kind=ActorKind.SELLER, id=app.case(case_id).listing.seller_id)
-    _changed(app.counter_notice(case_id, text, consent, actor), rt.now())
+    _changed(rt.app.counter_notice(case_id, text, consent, actor), rt.now())
 
 
 @case.command("forward")
 @click.argument("case_id", type=ID)
-@as_option("agent:cli")
+@as_option
 @pass_runtime
 def case_forward(rt: Runtime, case_id: UUID, actor: Actor) -> None:
     """Forward the counter-notice to the notifier: the listing is restored after the
@@ -212,7 +208,7 @@ def case_forward(rt: Runtime, case_id: UUID, actor: Actor) -> None:
 @click.argument("case_id", type=ID)
 @click.option("--court", required=True)
 @click.option("--reference", required=True, help="the court's case reference")
-@as_option("notifier_user:cli")
+@as_option
 @pass_runtime
 def case_report_litigation(
     rt: Runtime, case_id: UUID, court: str, reference: str, actor: Actor
@@ -229,7 +225,7 @@ def case_report_litigation(
 @case.command("withdraw")
 @click.argument("case_id", type=ID)
 @click.option("--reason", required=True)
-@as_option("notifier_user:cli")
+@as_option
 @pass_runtime
 def case_withdraw(rt: Runtime, case_id: UUID, reason: str, actor: Actor) -> None:
     """The notifier retracts its notice for this listing.
@@ -244,7 +240,7 @@ def case_withdraw(rt: Runtime, case_id: UUID, reason: str, actor: Actor) -> None
 @case.command("close")
 @click.argument("case_id", type=ID)
 @click.option("--reason", required=True)
-@as_option("agent:cli")
+@as_option
 @pass_runtime
 def case_close(rt: Runtime, case_id: UUID, reason: str, actor: Actor) -> None:
     """Close a case for good.
@@ -259,8 +255,9 @@ def case_close(rt: Runtime, case_id: UUID, reason: str, actor: Actor) -> None:
 @case.command("show")
 @click.argument("case_id", type=ID)
 @json_flag
+@as_option
 @pass_runtime
-def case_show(rt: Runtime, case_id: UUID, as_json: bool) -> None:
+def case_show(rt: Runtime, case_id: UUID, as_json: bool, actor: Actor) -> None:
     """Show a case: state, listing, notifier, open deadlines, reasons and its timeline.
 
     \b
@@ -268,8 +265,9 @@ def case_show(rt: Runtime, case_id: UUID, as_json: bool) -> None:
       ntd case show CASE
       ntd case show CASE --json | jq .timeline
     """
-    events = rt.app.case_events(case_id)
-    _print_case(rt, rt.app.case(case_id, events[-1].originator_version), events, as_json, None)
+    events = rt.app.case_events(case_id, actor)
+    case = rt.app.case(case_id, actor, events[-1].originator_version)
+    _print_case(rt, case, events, as_json, None, actor)
 
 
 @case.command("history")
@@ -277,9 +275,15 @@ def case_show(rt: Runtime, case_id: UUID, as_json: bool) -> None:
 @click.option("--as-of", type=TIME, help="the case as it stood at this time (ISO, UTC default)")
 @click.option("--version", type=click.IntRange(1), help="the case as it stood at this version")
 @json_flag
+@as_option
 @pass_runtime
 def case_history(
-    rt: Runtime, case_id: UUID, as_of: datetime | None, version: int | None, as_json: bool
+    rt: Runtime,
+    case_id: UUID,
+    as_of: datetime | None,
+    version: int | None,
+    as_json: bool,
+    actor: Actor,
 ) -> None:
     """Show a case as it was at a moment or a version, timeline stopping there.
 
@@ -292,21 +296,26 @@ def case_history(
         raise click.UsageError("give exactly one of --as-of TIME or --version N")
     app = rt.app
     if as_of is not None:
-        past = app.case_as_of(case_id, as_of)
+        past = app.case_as_of(case_id, as_of, actor)
         label = f"at {when(as_of)} (version {past.version})"
     else:
-        past = app.case(case_id, version)
+        past = app.case(case_id, actor, version)
         label = f"at version {past.version}"
-    events = [e for e in app.case_events(case_id) if e.originator_version <= past.version]
-    _print_case(rt, past, events, as_json, label)
+    events = [e for e in app.case_events(case_id, actor) if e.originator_version <= past.version]
+    _print_case(rt, past, events, as_json, label, actor)
 
 
-def _print_case(rt: Runtime, case: Case, events: Any, as_json: bool, as_of: str | None) -> None:
+def _print_case(
+    rt: Runtime, case: Case, events: Any, as_json: bool, as_of: str | None, viewer: Actor
+) -> None:
     if as_json:
         data = case_json(case, events)
         if as_of:
             data["as_of"] = as_of
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    name = rt.app.notifier(case.notifier_id).name
+    try:
+        name = rt.app.notifier(case.notifier_id, viewer).name
+    except DomainError:  # a seller sees who complained by id only
+        name = f"notifier {case.notifier_id}"
     click.echo(case_view(case, events, name, rt.now(), as_of))

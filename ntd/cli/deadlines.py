@@ -8,7 +8,7 @@ import click
 import structlog
 
 from domain.case import Deadline
-from domain.values import Actor
+from domain.values import SYSTEM, Actor
 from ntd.bootstrap import FixedClock
 from ntd.cli.kit import Runtime, catch_up_bar, pass_runtime
 from ntd.cli.params import TIME, as_option
@@ -37,8 +37,9 @@ def deadlines() -> None:
 
 @deadlines.command("list")
 @click.option("--until", type=TIME, help="deadlines due by this time [default: now]")
+@as_option
 @pass_runtime
-def deadlines_list(rt: Runtime, until: datetime | None) -> None:
+def deadlines_list(rt: Runtime, until: datetime | None, actor: Actor) -> None:
     """List open deadlines that are due (or due by --until).
 
     \b
@@ -46,6 +47,7 @@ def deadlines_list(rt: Runtime, until: datetime | None) -> None:
       ntd deadlines list
       ntd deadlines list --until 2026-12-31
     """
+    rt.app.may_read("read_cases", actor)
     ntd = rt.caught_up()
     now = rt.now()
     due = ntd.read_store.due_deadlines(until or now)
@@ -72,10 +74,11 @@ def deadlines_list(rt: Runtime, until: datetime | None) -> None:
 @deadlines.command("run")
 @click.option("--now", "at", type=TIME, help="run as if it were this time [default: now]")
 @click.option("--dry-run", is_flag=True, help="show what would fire; change nothing")
-@as_option("system:ntd")
+@as_option
 @pass_runtime
 def deadlines_run(rt: Runtime, at: datetime | None, dry_run: bool, actor: Actor) -> None:
-    """Fire every due deadline: record it missed and apply its effect.
+    """Fire every due deadline: record it missed and apply its effect. An operator (admin or
+    supervisor) starts the run; the deadline events are the system's.
 
     \b
     Examples:
@@ -84,8 +87,9 @@ def deadlines_run(rt: Runtime, at: datetime | None, dry_run: bool, actor: Actor)
       ntd deadlines run --now 2026-12-20T09:00Z
     """
     ntd = rt.ntd(FixedClock(at) if at else None)
+    ntd.app.may_read("operate", actor)
     with catch_up_bar() as tick:
-        run = fire_due_deadlines(ntd, actor, dry_run, progress=tick)
+        run = fire_due_deadlines(ntd, SYSTEM, dry_run, progress=tick)
     for d in run.due if dry_run else []:
         click.echo(f"would fire  {_deadline_head(d)}")
     for f in run.fired:

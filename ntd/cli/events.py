@@ -10,7 +10,9 @@ import time
 import click
 import structlog
 
+from domain.values import Actor
 from ntd.cli.kit import Runtime, pass_runtime, stop_on_signals
+from ntd.cli.params import as_option
 
 log = structlog.get_logger("ntd.cli")
 
@@ -42,9 +44,14 @@ def events() -> None:
     metavar="SECONDS",
     help="Exit after this long without a new event.",
 )
+@as_option
 @pass_runtime
 def tail_command(
-    rt: Runtime, from_beginning: bool, types: tuple[str, ...], idle_exit: float | None
+    rt: Runtime,
+    from_beginning: bool,
+    types: tuple[str, ...],
+    idle_exit: float | None,
+    actor: Actor,
 ) -> None:
     """Print events as JSON lines: id, type, subject, time, data (the reference subscriber).
 
@@ -55,6 +62,7 @@ def tail_command(
     """
     from consumers.tail import tail
 
+    rt.app.may_read("read_events", actor)
     ntd_settings = rt.settings
     stop = stop_on_signals(signal.SIGTERM)
     started = time.monotonic()

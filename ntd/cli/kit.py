@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from domain.application import NtdApplication
 from domain.notice import NoticeRefused
-from domain.values import DomainError
+from domain.values import Actor, DomainError
 from ntd.bootstrap import FixedClock, Ntd, build
 from ntd.config import ConfigError, Settings
 from ntd.logs import configure
@@ -50,6 +50,10 @@ def _problems(error: ValidationError) -> list[str]:
     return [f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors()]
 
 
+def _names_actor(error: click.MissingParameter) -> bool:
+    return error.param is not None and error.param.name == "actor"
+
+
 class NtdGroup(click.Group):
     """The root group: turns every user mistake into `ntd: error:` lines and an exit code."""
 
@@ -74,6 +78,12 @@ class NtdGroup(click.Group):
             click.echo(error.format_message())
             return 0
         except click.UsageError as error:
+            if isinstance(error, click.MissingParameter) and _names_actor(error):
+                _say(
+                    "who gives this command? pass --as KIND:ID (e.g. --as agent:alice) "
+                    "or set NTD_ACTOR"
+                )
+                return 2
             _say(error.format_message())
             if error.ctx is not None:
                 click.echo(f"Try '{error.ctx.command_path} --help'.", err=True)
@@ -199,21 +209,28 @@ def stop_on_signals(*signals: signal.Signals) -> threading.Event:
 # -- lookups ---------------------------------------------------------------------------------
 
 
-def resolve_brand(ntd: Ntd, text: str) -> UUID:
-    """A notifier id, or the notifier the text names (see `ntd.notifiers.notifiers_named`)."""
+def resolve_brand(
+    ntd: Ntd, text: str, viewer: Actor, what: str = "read_dashboard", hint: str = "'--brand'"
+) -> UUID:
+    """A notifier id, or the notifier the text names (see `ntd.notifiers.notifiers_named`)
+    among those whose records `viewer` may read for `what`: a name never tells anyone that
+    another party's notifier exists. Refused first if no role of the viewer allows `what`."""
+    reach = ntd.app.notifiers_in_reach(what, viewer)
     try:
         return UUID(text)
     except ValueError:
         pass
-    matches = notifiers_named(ntd.read_store, text)
+    matches = [
+        n for n in notifiers_named(ntd.read_store, text) if reach is None or n.notifier_id in reach
+    ]
     if not matches:
         raise click.BadParameter(
-            f"no notifier is named {text!r} (see `ntd notifier list`)", param_hint="'--brand'"
+            f"no notifier is named {text!r} (see `ntd notifier list`)", param_hint=hint
         )
     if len(matches) > 1:
         names = ", ".join(sorted(n.name for n in matches))
         raise click.BadParameter(
             f"{text!r} matches {len(matches)} notifiers ({names}); give more of the name or the id",
-            param_hint="'--brand'",
+            param_hint=hint,
         )
     return matches[0].notifier_id

@@ -39,7 +39,6 @@ def notice() -> None:
 )
 @click.option("--notifier", "notifier_id", type=ID)
 @click.option("--right", "right_id", type=ID, help="the verified right relied on")
-@click.option("--by", "submitted_by", help="the notifier's user filing it")
 @click.option(
     "--listing",
     "listings",
@@ -63,11 +62,11 @@ def notice() -> None:
 )
 @click.option("--automated-detection/--no-automated-detection", default=None)
 @click.option("--notice-id", type=ID, help="client-chosen id: filing it again changes nothing")
-@as_option(None, "the notice's submitted_by, as notifier_user")
+@as_option
 @click.option("-q", "--quiet", is_flag=True, help="print only the case ids, one per line")
 @pass_runtime
 def notice_file(
-    rt: Runtime, source: TextIO | None, actor: Actor | None, quiet: bool, **flags: Any
+    rt: Runtime, source: TextIO | None, actor: Actor, quiet: bool, **flags: Any
 ) -> None:
     """File a notice from JSON and/or flags; prints the receipt (one case per listing).
 
@@ -75,7 +74,7 @@ def notice_file(
     Examples:
       ntd notice file --json notice.json
       ntd notice file --json notice.json --notifier NOTIFIER --right RIGHT
-      ntd notice file --notifier NOTIFIER --right RIGHT --by j.moreau \\
+      ntd notice file --notifier NOTIFIER --right RIGHT --as notifier_user:j.moreau \\
           --listing "marketly:B0912:https://marketly.example/item/B0912:luxe-deals" \\
           --reason counterfeit \\
           --explanation "Test buy 88121: counterfeit stitching, fake serial tag" \\
@@ -83,7 +82,7 @@ def notice_file(
           --contact-name "Jeanne Moreau" --contact-email legal@aurelia.example \\
           --signature "/s/ Jeanne Moreau" --good-faith --accurate
     """
-    filing = rt.app.file_notice(parse_notice(_notice_data(source, flags, actor)))
+    filing = rt.app.file_notice(parse_notice(_notice_data(source, flags, actor)), actor)
     if quiet:
         for filed in filing.cases:
             click.echo(str(filed.case_id))
@@ -91,9 +90,7 @@ def notice_file(
     click.echo(receipt(filing))
 
 
-def _notice_data(
-    source: TextIO | None, flags: dict[str, Any], actor: Actor | None
-) -> dict[str, Any]:
+def _notice_data(source: TextIO | None, flags: dict[str, Any], actor: Actor) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if source is not None:
         try:
@@ -108,7 +105,6 @@ def _notice_data(
     simple = {
         "notifier_id": "notifier_id",
         "right_id": "right_id",
-        "submitted_by": "submitted_by",
         "reason": "reason_code",
         "explanation": "explanation",
         "signature": "signature",
@@ -120,10 +116,8 @@ def _notice_data(
     for flag, key in simple.items():
         if flags.get(flag) is not None:
             data[key] = str(flags[flag]) if isinstance(flags[flag], UUID) else flags[flag]
-    if actor is not None:
-        if actor.kind is not ActorKind.NOTIFIER_USER:
-            raise click.BadParameter("a notice is filed by a notifier_user", param_hint="'--as'")
-        data["submitted_by"] = actor.id
+    if actor.kind is ActorKind.NOTIFIER_USER:
+        data["submitted_by"] = actor.id  # who files is who --as says, not what the file says
     if flags.get("listings"):
         data["listings"] = [_listing(text) for text in flags["listings"]]
     if flags.get("evidence"):

@@ -15,7 +15,7 @@ from domain.values import Actor, RightType
 from ntd.cli.kit import Runtime, catch_up_bar, pass_runtime
 from ntd.cli.params import ID, as_option, choice, json_flag, quiet_flag
 from ntd.cli.render import notifier_view, pct, plain, table, when
-from ntd.notifiers import admit_to_trusted_lane, warn_notifier
+from ntd.notifiers import warn_notifier
 
 
 @click.group()
@@ -27,7 +27,7 @@ def notifier() -> None:
       ntd notifier register --name "Aurelia Leather" --kind brand --email legal@aurelia.example
       ntd notifier add-right NOTIFIER --type trademark --number 018234567 \\
           --jurisdiction EU --certificate certificate.pdf
-      ntd notifier verify-right NOTIFIER RIGHT --as agent:alice
+      ntd notifier verify-right NOTIFIER RIGHT --as agent:sofia   (a supervisor)
       ntd notifier show NOTIFIER
     """
 
@@ -37,7 +37,7 @@ def notifier() -> None:
 @click.option("--kind", type=choice(NotifierKind), default="brand", show_default=True)
 @click.option("--email", required=True, help="contact address for decisions and questions")
 @click.option("--id", "notifier_id", type=ID, help="choose the id (default: a new one)")
-@as_option("agent:cli")
+@as_option
 @quiet_flag
 @pass_runtime
 def notifier_register(
@@ -80,7 +80,7 @@ def notifier_register(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="the certificate file; its SHA-256 is recorded (the file is not stored)",
 )
-@as_option("notifier_user:cli")
+@as_option
 @quiet_flag
 @pass_runtime
 def notifier_add_right(
@@ -119,7 +119,7 @@ def notifier_add_right(
 @notifier.command("verify-right")
 @click.argument("notifier_id", type=ID)
 @click.argument("right_id", type=ID)
-@as_option("agent:cli")
+@as_option
 @pass_runtime
 def notifier_verify_right(rt: Runtime, notifier_id: UUID, right_id: UUID, actor: Actor) -> None:
     """Mark a right verified: it may now back notices.
@@ -136,7 +136,7 @@ def notifier_verify_right(rt: Runtime, notifier_id: UUID, right_id: UUID, actor:
 @click.argument("notifier_id", type=ID)
 @click.argument("right_id", type=ID)
 @click.option("--reason", required=True, help="why, as the notifier will read it")
-@as_option("agent:cli")
+@as_option
 @pass_runtime
 def notifier_reject_right(
     rt: Runtime, notifier_id: UUID, right_id: UUID, reason: str, actor: Actor
@@ -153,58 +153,47 @@ def notifier_reject_right(
 
 @notifier.command("admit")
 @click.argument("notifier_id", type=ID)
+@click.option("--reason", required=True, help="why, in words: it is shown with the admission")
 @click.option(
-    "--takedown-share",
-    type=click.FloatRange(0, 1),
-    help="share of decided notices ending in takedown [default: from the read model]",
+    "--takedown-share", hidden=True, expose_value=False, callback=lambda *a: _no_figure(*a)
 )
 @click.option(
-    "--reversal-share",
-    type=click.FloatRange(0, 1),
-    help="share of takedowns reversed [default: from the read model]",
+    "--reversal-share", hidden=True, expose_value=False, callback=lambda *a: _no_figure(*a)
 )
-@click.option("--notices", type=click.IntRange(0), help="notices considered [default: read model]")
-@as_option("agent:cli")
+@click.option("--notices", hidden=True, expose_value=False, callback=lambda *a: _no_figure(*a))
+@as_option
 @pass_runtime
-def notifier_admit(
-    rt: Runtime,
-    notifier_id: UUID,
-    takedown_share: float | None,
-    reversal_share: float | None,
-    notices: int | None,
-    actor: Actor,
-) -> None:
-    """Admit a notifier to the Good Faith Takedown (trusted) lane on its figures.
+def notifier_admit(rt: Runtime, notifier_id: UUID, reason: str, actor: Actor) -> None:
+    """A supervisor admits a notifier to the Good Faith Takedown (trusted) lane by judgement.
 
-    Figures not given are the trailing-window figures of the brand dashboard; a notifier whose
-    figures do not meet the rules (see `ntd config`) is refused.
+    The admission is recorded as manual, with its reason. Admissions on the figures need no
+    command: the policies admit a notifier whose figures (computed by ntd from its decided
+    cases, see `ntd config`) meet the rules.
 
     \b
-    Examples:
-      ntd notifier admit NOTIFIER --as agent:trust-desk
-      ntd notifier admit NOTIFIER --takedown-share 0.95 --reversal-share 0.01 --notices 40
+    Example:
+      ntd notifier admit NOTIFIER --reason "Pilot brand: test buys confirmed 40 of 40" \\
+          --as agent:sofia
     """
-    with catch_up_bar() as tick:
-        used = admit_to_trusted_lane(
-            rt.ntd(),
-            notifier_id,
-            actor,
-            takedown_share=takedown_share,
-            reversal_share=reversal_share,
-            notices=notices,
-            progress=tick,
+    rt.app.admit_manually(notifier_id, reason, actor)
+    click.echo(f"notifier {notifier_id} admitted to the trusted lane (manual: {reason})")
+
+
+def _no_figure(ctx: click.Context, param: click.Parameter, value: object) -> None:
+    """Trusted-lane figures are computed by ntd, never taken from the caller."""
+    if value is not None:
+        raise click.UsageError(
+            f"--{(param.name or '').replace('_', '-')} is not taken: trusted-lane figures are "
+            "computed by ntd from the notifier's decided cases; a supervisor's admission "
+            "gives --reason instead",
+            ctx,
         )
-    click.echo(
-        f"notifier {notifier_id} admitted to the trusted lane (takedown share "
-        f"{pct(used.takedown_share)}, reversal share {pct(used.reversal_share)}, "
-        f"{used.notices} notices)"
-    )
 
 
 @notifier.command("remove")
 @click.argument("notifier_id", type=ID)
 @click.option("--reason", required=True)
-@as_option("agent:cli")
+@as_option
 @pass_runtime
 def notifier_remove(rt: Runtime, notifier_id: UUID, reason: str, actor: Actor) -> None:
     """Take a notifier out of the trusted lane; it may re-apply after the policy period.
@@ -221,25 +210,20 @@ def notifier_remove(rt: Runtime, notifier_id: UUID, reason: str, actor: Actor) -
 @click.argument("notifier_id", type=ID)
 @click.option("--reason", required=True)
 @click.option(
-    "--unfounded-share",
-    type=click.FloatRange(0, 1),
-    help="share of manifestly unfounded notices [default: decline rate from the read model]",
+    "--unfounded-share", hidden=True, expose_value=False, callback=lambda *a: _no_figure(*a)
 )
-@as_option("agent:cli")
+@as_option
 @pass_runtime
-def notifier_warn(
-    rt: Runtime, notifier_id: UUID, reason: str, unfounded_share: float | None, actor: Actor
-) -> None:
-    """Warn a notifier for manifestly unfounded notices (DSA Art. 23).
+def notifier_warn(rt: Runtime, notifier_id: UUID, reason: str, actor: Actor) -> None:
+    """Warn a notifier for manifestly unfounded notices (DSA Art. 23); the warning cites the
+    notifier's decline rate, computed by ntd.
 
     \b
     Example:
       ntd notifier warn NOTIFIER --reason "41 % of notices declined as unfounded in 8 weeks"
     """
     with catch_up_bar() as tick:
-        share = warn_notifier(
-            rt.ntd(), notifier_id, reason, actor, unfounded_share=unfounded_share, progress=tick
-        )
+        share = warn_notifier(rt.ntd(), notifier_id, reason, actor, progress=tick)
     click.echo(f"notifier {notifier_id} warned (unfounded share {pct(share)})")
 
 
@@ -247,7 +231,7 @@ def notifier_warn(
 @click.argument("notifier_id", type=ID)
 @click.option("--reason", required=True)
 @click.option("--days", type=click.IntRange(1), help="length [default: the policy's]")
-@as_option("agent:cli")
+@as_option
 @pass_runtime
 def notifier_suspend(
     rt: Runtime, notifier_id: UUID, reason: str, days: int | None, actor: Actor
@@ -259,19 +243,21 @@ def notifier_suspend(
       ntd notifier suspend NOTIFIER --reason "unfounded share 55 % after a warning" --days 30
     """
     rt.app.suspend_notifier(notifier_id, reason, days, actor)
-    until = rt.app.notifier(notifier_id).suspended_until
+    until = rt.app.notifier(notifier_id, actor).suspended_until
     click.echo(f"notifier {notifier_id} suspended until {when(until)}")
 
 
 @notifier.command("list")
+@as_option
 @pass_runtime
-def notifier_list(rt: Runtime) -> None:
+def notifier_list(rt: Runtime, actor: Actor) -> None:
     """List notifiers with their lane and case count (from the read model).
 
     \b
     Example:
       ntd notifier list
     """
+    rt.app.may_read("read_dashboard", actor)
     rows = sorted(rt.caught_up().read_store.notifiers(), key=lambda n: (-n.cases, n.name))
     if not rows:
         click.echo("no notifiers yet (ntd notifier register --help, or ntd demo)")
@@ -287,15 +273,16 @@ def notifier_list(rt: Runtime) -> None:
 @notifier.command("show")
 @click.argument("notifier_id", type=ID)
 @json_flag
+@as_option
 @pass_runtime
-def notifier_show(rt: Runtime, notifier_id: UUID, as_json: bool) -> None:
+def notifier_show(rt: Runtime, notifier_id: UUID, as_json: bool, actor: Actor) -> None:
     """Show a notifier: its rights and their status, and its standing.
 
     \b
     Example:
       ntd notifier show NOTIFIER
     """
-    n = rt.app.notifier(notifier_id)
+    n = rt.app.notifier(notifier_id, actor)
     if as_json:
         click.echo(
             json.dumps(

@@ -61,6 +61,8 @@ class TimeType(click.ParamType):
 
 
 class ActorType(click.ParamType):
+    """`KIND:ID`, a person (or a party's user); the system acts for policies and deadlines only."""
+
     name = "KIND:ID"
 
     def convert(
@@ -69,15 +71,27 @@ class ActorType(click.ParamType):
         if isinstance(value, Actor):
             return value
         try:
-            return Actor.parse(str(value))
+            actor = Actor.parse(str(value))
         except (ValueError, ValidationError):
-            kinds = ", ".join(k.value for k in ActorKind)
+            kinds = ", ".join(k.value for k in PEOPLE)
             self.fail(
                 f"{value!r} is not an actor: expected KIND:ID with KIND one of {kinds} "
                 "(e.g. agent:alice)",
                 param,
                 ctx,
             )
+        if actor.kind not in PEOPLE:
+            self.fail(
+                f"{actor} is ntd itself: the system acts for policies and deadlines only; "
+                "give your own identity (e.g. agent:alice)",
+                param,
+                ctx,
+            )
+        return actor
+
+
+PEOPLE = (ActorKind.AGENT, ActorKind.NOTIFIER_USER, ActorKind.SELLER)
+"""The actor kinds a person gives commands as: platform staff, a notifier's user, a seller's."""
 
 
 ID = UuidType()
@@ -94,13 +108,19 @@ def choice(values: Any) -> click.Choice[str]:
 # -- shared options --------------------------------------------------------------------------
 
 
-def as_option(default: str | None, who: str = "") -> Callable[[F], F]:
-    """`--as ACTOR`, who gave the command."""
-    help_text = "who gives the command, KIND:ID with KIND agent, notifier_user, seller or system"
-    help_text += f" [default: {default or who}]"
+def as_option(f: F) -> F:
+    """`--as KIND:ID`, who gives the command (default: NTD_ACTOR); the application checks
+    that this principal holds a role allowing the command."""
     return click.option(
-        "--as", "actor", type=ACTOR, default=default, show_default=False, help=help_text
-    )
+        "--as",
+        "actor",
+        type=ACTOR,
+        envvar="NTD_ACTOR",
+        required=True,
+        metavar="KIND:ID",
+        help="who gives the command: agent:ID (platform staff), notifier_user:ID or seller:ID "
+        "[default: $NTD_ACTOR]",
+    )(f)
 
 
 def json_flag(f: F) -> F:

@@ -6,14 +6,16 @@ import json
 
 import click
 
+from domain.values import Actor
 from ntd.cli.kit import Refused, Runtime, catch_up_bar, pass_runtime
-from ntd.cli.params import json_flag
+from ntd.cli.params import as_option, json_flag
 from ntd.policies import NotEmbedded, run_policies
 
 OUTCOMES = {
     "RecordStrike": "strikes recorded",
     "RemoveStrike": "strikes removed",
     "SuspendSeller": "sellers suspended",
+    "LiftSellerSuspension": "seller suspensions lifted",
     "AdmitToTrustedLane": "notifiers admitted to the trusted lane",
     "RemoveFromTrustedLane": "notifiers removed from the trusted lane",
     "WarnNotifier": "notifiers warned for misuse",
@@ -23,10 +25,11 @@ OUTCOMES = {
 
 @click.group("policies")
 def policies() -> None:
-    """The policies: what ntd does by itself about what happened (docs/domain.md, standing
-    and penalties). Strikes on upheld takedowns (removed when the takedown is undone, expired after
-    the strike lifetime), seller suspension at the strike limit, trusted-lane admission and
-    removal on the trailing figures, misuse warnings and suspensions.
+    """The policies: what ntd does by itself about what happened (docs/domain.md, standing and
+    penalties). A strike per final takedown, one per notice (removed when the takedown is
+    undone, expired after the strike lifetime), seller suspension at the strike limit for a term
+    (lifted when removed strikes leave too few), trusted-lane admission and removal on the
+    trailing figures, misuse warnings and suspensions.
 
     In embedded mode (NTD_FEED=log) they run whenever ntd catches up with its log, e.g. before
     a dashboard; with NTD_FEED=kafka they run in `ntd consume policies`.
@@ -39,9 +42,16 @@ def policies() -> None:
 
 
 @policies.command("run")
+@click.option(
+    "--replay",
+    is_flag=True,
+    help="forget what the policies' view holds and go over the whole log again (after an "
+    "upgrade that changed the rules' inputs); what they already did is found already done",
+)
 @json_flag
+@as_option
 @pass_runtime
-def run(rt: Runtime, as_json: bool) -> None:
+def run(rt: Runtime, replay: bool, as_json: bool, actor: Actor) -> None:
     """Catch the projections and the policies up with the event log now, and say what the
     policies did. Events already handled are not handled again; a command found already done
     (e.g. after a crash) changes nothing.
@@ -50,7 +60,16 @@ def run(rt: Runtime, as_json: bool) -> None:
     Examples:
       ntd policies run
       ntd policies run --json | jq .acted
+      ntd policies run --replay             once after upgrading (see the README)
     """
+    rt.app.may_read("operate", actor)
+    if replay:
+        if rt.settings.feed != "log":
+            raise Refused(
+                "--replay goes over the event log (NTD_FEED=log); with NTD_FEED=kafka the "
+                "policies consumer keeps its own view"
+            )
+        rt.ntd().policy_store.reset()
     try:
         with catch_up_bar() as tick:
             report = run_policies(rt.ntd(), tick)

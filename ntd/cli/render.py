@@ -158,7 +158,9 @@ def receipt(r: FilingReceipt) -> str:
     """What a notifier sees after filing: the notice and the case holding each listing."""
     new = len(r.new_case_ids)
     head = (
-        f"notice {r.notice_id} accepted ({r.lane.value} lane): "
+        f"notice {r.notice_id}"
+        + (f" (your id {r.client_notice_id})" if r.client_notice_id else "")
+        + f" accepted ({r.lane.value} lane): "
         f"{len(r.cases)} listing{'s' if len(r.cases) != 1 else ''}, {new} new "
         f"case{'s' if new != 1 else ''}, {len(r.cases) - new} already open"
     )

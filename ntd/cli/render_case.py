@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from domain.case import TRANSITIONS, Case, State
+from domain.case import TRANSITIONS, Case, State, SwornStatement
 from domain.catalog import event_type
 from domain.values import StatementOfReasons
 from ntd.cli.render import pairs, plain, relative, short, table, when
@@ -50,7 +50,8 @@ def event_facts(e: Any) -> str:
             return f"seller {e.seller_id} · counter-notice by {when(e.counter_notice_by)}"
         case Case.CounterNoticed():
             consent = "consents" if e.consents_to_jurisdiction else "no consent"
-            return f"“{short(e.statement, 50)}” · {consent} to jurisdiction"
+            forward = f" · forward by {when(e.forward_by)}" if e.forward_by else ""
+            return f"“{short(e.statement, 50)}” · {consent} to jurisdiction{forward}"
         case Case.ForwardedToNotifier():
             return f"restore on {when(e.restore_on)} unless litigation"
         case Case.LitigationReported():
@@ -61,6 +62,31 @@ def event_facts(e: Any) -> str:
             return f"“{short(e.reason, 60)}”"
     reasons = getattr(e, "reasons", None)
     return reasons_brief(reasons) if isinstance(reasons, StatementOfReasons) else ""
+
+
+def sworn_brief(s: SwornStatement) -> str:
+    """What the notifier swore and who signed, on one line."""
+    sworn = [
+        what
+        for what, yes in (
+            ("good faith", s.good_faith_statement),
+            ("accuracy", s.accuracy_statement),
+        )
+        if yes
+    ]
+    return (
+        f"signed “{s.signature}” by {s.submitted_by} · {s.contact.name} <{s.contact.email}> · "
+        f"affirms {' and '.join(sworn) or 'nothing'}"
+    )
+
+
+def missed_deadlines(events: Sequence[Any]) -> list[tuple[str, str, str]]:
+    """Each deadline the case missed: its kind, when it was due, when it was recorded missed."""
+    return [
+        (e.deadline.value, when(e.due_at), when(e.timestamp))
+        for e in events
+        if isinstance(e, Case.DeadlineMissed)
+    ]
 
 
 def timeline(events: Sequence[Any]) -> str:
@@ -87,8 +113,11 @@ def case_view(
     if as_of:
         title += f"\nas it stood {as_of}"
     listing = case.listing
+    notice = str(case.notice_id)
+    if case.client_notice_id and case.client_notice_id != case.notice_id:
+        notice += f"  (the notifier's id {case.client_notice_id})"
     facts = [
-        ("notice", str(case.notice_id)),
+        ("notice", notice),
         ("notifier", f"{notifier_name} ({case.notifier_id})"),
         ("right", f"{case.right_type.value} ({case.right_id})"),
         ("listing", f"{listing.marketplace}/{listing.listing_id}  {listing.url}"),
@@ -96,6 +125,8 @@ def case_view(
         ("reason", case.reason_code.value),
         ("source", case.source_type.value),
     ]
+    if case.sworn:
+        facts.append(("sworn", sworn_brief(case.sworn)))
     if case.taken_down_at:
         facts.append(("taken down", when(case.taken_down_at)))
     if case.litigation:
@@ -114,8 +145,10 @@ def case_view(
         )
     else:
         lines.append("  none")
-    if case.missed:
-        lines.append("  missed: " + ", ".join(d.value for d in case.missed))
+    missed = missed_deadlines(events)
+    if missed:
+        lines += ["", "missed deadlines"]
+        lines.append(table(("DEADLINE", "DUE", "RECORDED MISSED"), missed, indent=2))
     lines += ["", "statement of reasons"]
     lines.append(reasons_view(case.reasons) if case.reasons else "  none yet (no decision)")
     lines += ["", "timeline", timeline(events)]
@@ -146,10 +179,12 @@ def case_json(case: Case, events: Sequence[Any]) -> dict[str, Any]:
         "state": case.state.value,
         "lane": case.lane.value,
         "notice_id": str(case.notice_id),
+        "client_notice_id": str(case.client_notice_id) if case.client_notice_id else None,
         "notifier_id": str(case.notifier_id),
         "right_id": str(case.right_id),
         "right_type": case.right_type.value,
         "listing": plain(case.listing),
+        "sworn": plain(case.sworn) if case.sworn else None,
         "reason_code": case.reason_code.value,
         "source_type": case.source_type.value,
         "deadlines": {k.value: v.isoformat() for k, v in case.deadlines.items()},

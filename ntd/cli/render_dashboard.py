@@ -12,6 +12,7 @@ PASSED = {
     "clarification": "clarifications lapsed",
     "restoration": "listings restored",
     "counter_notice": "appeal windows closed",
+    "forwarding": "counter-notices not forwarded in time",
 }
 """What a missed deadline of each kind means, as a brand reads it."""
 
@@ -84,7 +85,12 @@ def dashboard_view(d: Any, days: int = 28) -> str:
         pairs(
             [
                 ("window", f"cases filed since {when(t.window_start)}"),
-                ("notices", f"{t.notices:,}  (at least {t.min_notices:,})"),
+                ("notices", f"{t.notices:,}"),
+                (
+                    "settled",
+                    f"{t.settled:,}  (at least {t.min_notices:,} decided cases whose "
+                    "counter-notice windows have closed)",
+                ),
                 (
                     "takedown share",
                     f"{pct(t.takedown_share)}  (at least {pct(t.min_takedown_share)}; "

@@ -15,15 +15,18 @@ import random
 from datetime import timedelta
 from uuid import UUID
 
+from domain.access import Grant, SellerKey
 from domain.application import NtdApplication
 from domain.case import Case, Deadline, Lane, State
 from domain.filing import FilingReceipt
 from domain.notice import NoticeRefused, NoticeSubmission
-from domain.values import Actor, ActorKind, RightType
+from domain.values import SYSTEM, Actor, ActorKind, RightType, Role
 from ntd import reasons
 from ntd.bootstrap import FixedClock
 from ntd.demo.cast import (
+    ADMIN,
     AGENTS,
+    BULK_FILER,
     CONFIRM_FACTS,
     COUNTER_STATEMENTS,
     DECLINE_FACTS,
@@ -50,6 +53,17 @@ class Behaviour(Schedule):
         self.seed = seed
         self.cases: dict[UUID, SimCase] = {}
         self.notices = self.refused = 0
+        self.seller_users: dict[tuple[str, str], Actor] = {}
+
+    def _seller_user(self, seller: Seller) -> Actor:
+        """The seller's user, given its role the first time the seller acts in ntd."""
+        key = (seller.marketplace, seller.ref)
+        if key not in self.seller_users:
+            user = Actor(kind=ActorKind.SELLER, id=f"{seller.ref}@{seller.marketplace}")
+            where = SellerKey(marketplace=seller.marketplace, seller_ref=seller.ref)
+            self.app.grant_role(user, Grant(role=Role.SELLER_USER, seller=where), ADMIN)
+            self.seller_users[key] = user
+        return self.seller_users[key]
 
     # -- filing ------------------------------------------------------------------------------
 
@@ -57,7 +71,7 @@ class Behaviour(Schedule):
         brand = p.brand
         right_id, right_type = brand.rights[p.right_index % len(brand.rights)]
         codes = REASON_FOR[right_type]
-        user = brand.users[0] if len(p.listings) < 50 else "enforcement-bot"
+        user = brand.users[0] if len(p.listings) < 50 else BULK_FILER.id
         spec = brand.spec
         submission = NoticeSubmission.model_validate(
             {
@@ -100,7 +114,9 @@ class Behaviour(Schedule):
             }
         )
         try:
-            filed = self.app.file_notice(submission)
+            filed = self.app.file_notice(
+                submission, Actor(kind=ActorKind.NOTIFIER_USER, id=submission.submitted_by)
+            )
         except NoticeRefused:
             self.refused += 1
             return
@@ -132,7 +148,7 @@ class Behaviour(Schedule):
                 p.brand.first_trusted_at = p.brand.first_trusted_at or self.now
                 sc.taken_down = True
                 sc.path.append("taken_down")
-                self._sync(sc, self.app.case(sc.case_id))
+                self._sync(sc, self.app.case(sc.case_id, SYSTEM))
                 self._after_takedown(sc)
                 if rng.random() < 0.93:
                     self.at(self.work_after(rng.lognormvariate(1.6, 0.7)), self._review, sc)
@@ -272,7 +288,7 @@ class Behaviour(Schedule):
     def _counter(self, sc: SimCase) -> None:
         if sc.state not in (State.TAKEN_DOWN, State.TAKEN_DOWN_PENDING_REVIEW):
             return
-        seller = Actor(kind=ActorKind.SELLER, id=sc.seller.ref)
+        seller = self._seller_user(sc.seller)
         self._sync(
             sc,
             self.app.counter_notice(
@@ -371,6 +387,7 @@ class Behaviour(Schedule):
                 Deadline.CLARIFICATION: "lapsed",
                 Deadline.REVIEW: "review_missed",
                 Deadline.COUNTER_NOTICE: "window_closed",
+                Deadline.FORWARDING: "forwarding_missed",
             }[kind]
         )
         if kind is Deadline.RESTORATION:

@@ -96,6 +96,15 @@ AGENTS = tuple(
     for name in ("maria.k", "tomas.b", "li.wen", "amara.o", "jonas.p", "sofia.r")
 )
 ONBOARDING = Actor(kind=ActorKind.AGENT, id="onboarding")
+"""The account manager who registers the brands."""
+SUPERVISOR = AGENTS[-1]
+"""The agent who also supervises: verifies rights, decides standing."""
+ADMIN = Actor(kind=ActorKind.AGENT, id="admin.ops")
+"""The store's first admin, who grants everyone else their roles."""
+AUDITOR = Actor(kind=ActorKind.AGENT, id="audit.kim")
+"""A compliance auditor: reads everything, changes nothing."""
+BULK_FILER = Actor(kind=ActorKind.NOTIFIER_USER, id="enforcement-bot")
+"""The brands' shared detection tool that files the bulk notices, a reporter of each brand."""
 REASON_FOR = {
     T: (ReasonCode.COUNTERFEIT, ReasonCode.TRADEMARK_MISUSE),
     C: (ReasonCode.COPYRIGHT_COPY,),

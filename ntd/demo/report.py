@@ -13,6 +13,7 @@ import click
 from ntd.bootstrap import Ntd
 from ntd.cli.render_audit import audit_excerpt
 from ntd.cli.render_dashboard import dashboard_view
+from ntd.demo.cast import ADMIN, AGENTS, AUDITOR
 from ntd.demo.simulation import DemoResult, Simulation
 
 
@@ -20,7 +21,8 @@ def policy_summary(acted: Mapping[str, int]) -> str:
     """What the policies did, in words, e.g. `412 strikes (23 taken back), 31 sellers suspended`."""
     parts = [
         f"{acted.get('RecordStrike', 0):,} strikes ({acted.get('RemoveStrike', 0):,} taken back)",
-        f"{acted.get('SuspendSeller', 0):,} sellers suspended",
+        f"{acted.get('SuspendSeller', 0):,} sellers suspended "
+        f"({acted.get('LiftSellerSuspension', 0):,} lifted)",
         f"{acted.get('AdmitToTrustedLane', 0)} admissions to and "
         f"{acted.get('RemoveFromTrustedLane', 0)} removals from the trusted lane",
         f"{acted.get('WarnNotifier', 0)} misuse warnings",
@@ -73,21 +75,36 @@ def print_report(ntd: Ntd, sim: Simulation, result: DemoResult) -> None:
             out(line)
     busiest = next(n for n, i in result.brands.items() if i == result.busiest)
     case_id = result.showcase
-    out("\nTry next:")
-    tries = []
+    agent, auditor, admin = AGENTS[0], AUDITOR, ADMIN
+    out("\nTry next (every command names who gives it; `export NTD_ACTOR=...` saves typing):")
+    tries = [(f"ntd access list --as {admin}", "who holds which role")]
     if case_id:
+        sc = sim.cases[case_id]
+        seller = sim.seller_users.get((sc.seller.marketplace, sc.seller.ref))
         tries += [
-            (f"ntd case show {case_id}", "state, deadlines, reasons and timeline"),
-            (f"ntd case history {case_id} --version 1", "the case as filed, before its takedown"),
+            (f"ntd case show {case_id} --as {agent}", "state, deadlines, reasons and timeline"),
+            (
+                f"ntd case history {case_id} --version 1 --as {agent}",
+                "the case as filed, before its takedown",
+            ),
+            (
+                f"ntd case take-down {case_id} --facts x --as {seller or 'seller:someone'}",
+                "refused: a seller may not take down cases",
+            ),
         ]
     tries += [
-        (f"ntd dashboard --brand {result.busiest}", f"{busiest}'s figures"),
+        (f"ntd dashboard --brand {result.busiest} --as {agent}", f"{busiest}'s figures"),
     ]
     if case_id:
-        tries.append((f"ntd audit query --case {case_id} --format table", "its audit rows"))
+        tries.append(
+            (f"ntd audit query --case {case_id} --format table --as {auditor}", "its audit rows")
+        )
     tries += [
-        ("ntd audit verify", "re-check every hash chain"),
-        ("ntd deadlines run --dry-run", "deadlines due now (drop --dry-run to fire them)"),
+        (f"ntd audit verify --as {auditor}", "re-check every hash chain"),
+        (
+            f"ntd deadlines run --dry-run --as {admin}",
+            "deadlines due now (drop --dry-run to fire them)",
+        ),
     ]
     width = max(len(cmd) for cmd, _ in tries)
     for cmd, why in tries:

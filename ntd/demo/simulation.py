@@ -21,18 +21,24 @@ from uuid import UUID, uuid5
 
 import click
 
+from domain.access import Grant
 from domain.application import NtdApplication
 from domain.case import Case, Deadline, Lane
-from domain.values import Actor, ActorKind
+from domain.values import SYSTEM, Actor, ActorKind, Role
 from ntd.bootstrap import FixedClock
 from ntd.deadlines import fire
 from ntd.demo.behaviour import Behaviour
 from ntd.demo.cast import (
+    ADMIN,
+    AGENTS,
+    AUDITOR,
     BRANDS,
+    BULK_FILER,
     MARKETPLACES,
     ONBOARDING,
     REJECTED_RIGHT,
     SELLER_WORDS,
+    SUPERVISOR,
     Brand,
     BrandSpec,
     NoticePlan,
@@ -98,7 +104,8 @@ class Simulation(Behaviour):
     # -- plan ------------------------------------------------------------------------------
 
     def _brand(self, spec: BrandSpec) -> Brand:
-        notifier_id = uuid5(DEMO_NAMESPACE, f"{self.seed}:notifier:{spec.name}")
+        named = uuid5(DEMO_NAMESPACE, f"{self.seed}:notifier:{spec.name}")
+        notifier_id = UUID(bytes=named.bytes, version=4)  # chosen ids are version 4 ones
         first = spec.contact.split()[0].lower()
         users = (f"{first}.{spec.contact.split()[-1][0].lower()}", "enforcement-bot", "paralegal")
         return Brand(spec, notifier_id, users=users)
@@ -275,7 +282,7 @@ class Simulation(Behaviour):
         lane = [
             b
             for b in self.brands
-            if b.notifier_id != busiest and self.app.notifier(b.notifier_id).in_trusted_lane
+            if b.notifier_id != busiest and self.app.notifier(b.notifier_id, SYSTEM).in_trusted_lane
         ]
         lane = lane or [b for b in self.brands if b.first_trusted_at]
         return DemoResult(
@@ -307,16 +314,29 @@ class Simulation(Behaviour):
 
     # -- onboarding ----------------------------------------------------------------------------
 
+    def _staff(self) -> None:
+        """The platform's people, with the roles the demo's commands need."""
+        app = self.app
+        app.name_first_admin(ADMIN)
+        for agent in AGENTS:
+            app.grant_role(agent, Grant(role=Role.AGENT), ADMIN)
+        app.grant_role(SUPERVISOR, Grant(role=Role.SUPERVISOR), ADMIN)
+        app.grant_role(ONBOARDING, Grant(role=Role.ACCOUNT_MANAGER), ADMIN)
+        app.grant_role(AUDITOR, Grant(role=Role.AUDITOR), ADMIN)
+
     def _onboard(self) -> None:
         app = self.app
+        self._staff()
         for brand in self.brands:
             spec = brand.spec
             app.register_notifier(
                 spec.name, spec.kind, f"legal@{spec.domain}", ONBOARDING, brand.notifier_id
             )
+            user = Actor(kind=ActorKind.NOTIFIER_USER, id=brand.users[0])
+            for who, role in ((user, Role.NOTIFIER_ADMIN), (BULK_FILER, Role.REPORTER)):
+                app.grant_role(who, Grant(role=role, notifier_id=brand.notifier_id), ADMIN)
             for right_type, number, where in spec.rights:
                 sha = hashlib.sha256(f"{spec.name}|{number}|{where}".encode()).hexdigest()
-                user = Actor(kind=ActorKind.NOTIFIER_USER, id=brand.users[0])
                 right_id = app.register_right(
                     brand.notifier_id, right_type, number, where, sha, user
                 )
@@ -326,10 +346,10 @@ class Simulation(Behaviour):
                         right_id,
                         "The certificate does not match the register entry: the "
                         "owner named there is a different company.",
-                        ONBOARDING,
+                        SUPERVISOR,
                     )
                 else:
-                    app.verify_right(brand.notifier_id, right_id, ONBOARDING)
+                    app.verify_right(brand.notifier_id, right_id, SUPERVISOR)
                     brand.rights.append((right_id, right_type))
             self.clock.set(self.now + timedelta(minutes=7))
 

@@ -12,7 +12,14 @@ from domain.case import Deadline, State
 from domain.rules import Rules
 from projections.audit import COLUMNS as AUDIT_COLUMNS
 from projections.audit import AuditRecord, Head, conditions, verify
-from projections.dashboard import TOP_SELLERS, Figures, Tally, hours_between, window_start
+from projections.dashboard import (
+    APPEAL_REJECTED,
+    TOP_SELLERS,
+    Figures,
+    Tally,
+    hours_between,
+    window_start,
+)
 from projections.encoding import stamp
 from projections.models import (
     AuditQuery,
@@ -98,10 +105,15 @@ def _tally(dialect: Dialect, cur: Cursor, nid: str, window: tuple[str, str] | No
             " COUNT(declined_at),"
             " SUM(CASE WHEN taken_down_at IS NOT NULL AND counter_noticed = 1"
             " THEN 1 ELSE 0 END),"
-            " SUM(withdrawn)"
+            " SUM(withdrawn),"
+            " SUM(CASE WHEN declined_at IS NOT NULL OR (taken_down_at IS NOT NULL AND"
+            " (reversed = 1"
+            " OR case_id IN (SELECT case_id FROM read_breaches WHERE notifier_id = ? AND kind = ?)"
+            " OR case_id IN (SELECT aggregate_id FROM read_audit"
+            " WHERE notifier_id = ? AND event_type = ?))) THEN 1 ELSE 0 END)"
             f" FROM read_cases WHERE notifier_id = ?{within}"
         ),
-        (nid, *(window or ())),
+        (nid, Deadline.COUNTER_NOTICE.value, nid, APPEAL_REJECTED, nid, *(window or ())),
     )
     return Tally(*(int(value or 0) for value in cur.fetchone()))
 

@@ -34,7 +34,7 @@ from ntd.rebuild import rebuild_projections
 from projections import AuditQuery
 from projections.tracking import Span
 from tests.integration.conftest import READ_DSN, REPO, read_dsn, settings_env
-from tests.integration.history import START, make_history
+from tests.integration.history import AGENT, START, make_history
 from tests.unit.dashboard_oracle import dashboard_from_events
 
 TABLES = (
@@ -219,10 +219,15 @@ def test_dashboard_figures_fed_through_kafka_equal_figures_computed_from_the_raw
         assert len(notifiers) == 2
         for notifier_id in notifiers:
             actual = figures(ntd.read_store.dashboard(notifier_id, now, Rules()).model_dump())
-            in_lane = ntd.app.notifier(notifier_id).in_trusted_lane
+            in_lane = ntd.app.notifier(notifier_id, AGENT).in_trusted_lane
             expected = figures(
                 dashboard_from_events(
-                    [e for _, e in events], notifier_id, now, Rules(), ntd.app.case, in_lane
+                    [e for _, e in events],
+                    notifier_id,
+                    now,
+                    Rules(),
+                    lambda case_id: ntd.app.case(case_id, AGENT),
+                    in_lane,
                 )
             )
             for key, value in expected.items():

@@ -22,7 +22,7 @@ from ntd import event_writer
 from ntd.bootstrap import Ntd, build
 from ntd.config import Settings
 from ntd.event_writer import PostgresOutboxRecorder
-from tests.unit.domain_fixtures import AGENT, notice_data, register_brand
+from tests.unit.domain_fixtures import AGENT, BRAND_USER, grant_cast, notice_data, register_brand
 
 from .conftest import EVENTS_DSN
 
@@ -44,8 +44,10 @@ def _execute(statement: str) -> None:
 
 
 def test_a_save_returns_its_notification_ids_in_log_order(pg_ntd: Ntd) -> None:
+    grant_cast(pg_ntd.app)
     notifier, right = register_brand(pg_ntd.app)
-    receipt = pg_ntd.app.file_notice(parse_notice(notice_data(notifier, right, listings=5)))
+    notice = parse_notice(notice_data(notifier, right, listings=5))
+    receipt = pg_ntd.app.file_notice(notice, BRAND_USER)
     log = pg_ntd.app.recorder.select_notifications(start=1, limit=100)
     stored = [pg_ntd.app.mapper.to_stored_event(e) for e in _two_notifiers()]
 
@@ -125,10 +127,12 @@ def test_a_store_set_up_before_the_function_still_takes_saves(pg_settings: Setti
     signature = f"{function}(uuid[], bigint[], text[], bytea[])"
     _execute(f"DROP FUNCTION {signature}")
     try:
+        grant_cast(ntd.app)
         notifier, right = register_brand(ntd.app)
-        receipt = ntd.app.file_notice(parse_notice(notice_data(notifier, right, listings=2)))
+        notice = parse_notice(notice_data(notifier, right, listings=2))
+        receipt = ntd.app.file_notice(notice, BRAND_USER)
         assert [c.case_id for c in receipt.cases] == [
-            ntd.app.case(c.case_id).id for c in receipt.cases
+            ntd.app.case(c.case_id, AGENT).id for c in receipt.cases
         ]
     finally:
         ntd.close()

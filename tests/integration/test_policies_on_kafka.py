@@ -1,5 +1,6 @@
 """`ntd consume policies` against the real Kafka and PostgreSQL: each command once, an expired
-strike left out, and nothing issued again when the records come again."""
+strike left out, and nothing issued again when the records come again. Strikes wait for final
+takedowns and admissions for settled cases: a takedown's counter-notice window must close."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from uuid import UUID
 
 import psycopg2
 
+from domain.case import Deadline
 from domain.notice import parse_notice
 from domain.notifier import Notifier
 from domain.seller import Seller
+from domain.values import SYSTEM
 from ntd.bootstrap import FixedClock, Ntd, build, build_consumer, open_policy_store
 from ntd.config import Settings
-from tests.integration.history import AGENT, REASONS, START, brand, notice
+from tests.integration.history import AGENT, REASONS, START, USER, brand, notice
 from tests.integration.test_consumers import relay_all
 
 
@@ -33,7 +36,7 @@ class Marketplace:
         self.filed += 1
         data = notice(self.notifier_id, self.right_id, [f"P-{self.filed}"], self.filed)
         data["listings"][0]["seller_id"] = seller  # type: ignore[index]
-        return self.ntd.app.file_notice(parse_notice(data)).cases[0].case_id
+        return self.ntd.app.file_notice(parse_notice(data), USER).cases[0].case_id
 
     def taken_down(self, seller: str) -> UUID:
         case_id = self.file(seller)
@@ -44,6 +47,15 @@ class Marketplace:
         case_id = self.file(seller)
         self.ntd.app.decline(case_id, REASONS, AGENT)
         return case_id
+
+    def close_windows(self, case_ids: list[UUID]) -> None:
+        """Let the cases' counter-notice windows pass unused: the clock moves to the last one's
+        close and the system records each closing, which makes the takedowns final."""
+        app = self.ntd.app
+        closes = [app.case(c, AGENT).deadlines[Deadline.COUNTER_NOTICE] for c in case_ids]
+        self.clock.set(max(self.clock.now(), *closes))
+        for case_id in case_ids:
+            app.miss_deadline(case_id, Deadline.COUNTER_NOTICE, SYSTEM)
 
     def consume(self) -> int:
         """Relay what is stored, then run the policy consumer until it has read every record;
@@ -91,14 +103,15 @@ def test_a_seller_with_three_live_strikes_is_suspended_once_even_when_records_co
 ) -> None:
     market = Marketplace(kafka_settings)
     try:
-        for _ in range(3):
-            market.taken_down("repeat-seller")
+        cases = [market.taken_down("repeat-seller") for _ in range(3)]  # three notices
+        assert market.consume() == 0  # the seller may still counter-notice: no strike yet
 
+        market.close_windows(cases)
         assert market.consume() == 5  # the seller's registration, 3 strikes, the suspension
         assert market.consume() == 0
 
         seller_id = Seller.id_for("mk", "repeat-seller")
-        assert market.ntd.app.seller(seller_id).suspended
+        assert market.ntd.app.seller(seller_id, AGENT).suspended
         assert len(market.events(Seller.StrikeRecorded)) == 3
         assert len(market.events(Seller.Suspended)) == 1
 
@@ -114,19 +127,18 @@ def test_a_seller_with_three_live_strikes_is_suspended_once_even_when_records_co
 def test_an_expired_strike_no_longer_counts_towards_a_suspension(kafka_settings: Settings) -> None:
     market = Marketplace(kafka_settings)
     try:
-        market.taken_down("seller-x")
+        market.close_windows([market.taken_down("seller-x")])  # its strike expires in a year
         market.consume()
         market.clock.set(START + timedelta(days=400))
-        market.taken_down("seller-x")
-        market.taken_down("seller-x")
+        market.close_windows([market.taken_down("seller-x"), market.taken_down("seller-x")])
 
         market.consume()
 
-        seller = market.ntd.app.seller(Seller.id_for("mk", "seller-x"))
+        seller = market.ntd.app.seller(Seller.id_for("mk", "seller-x"), AGENT)
         assert (len(seller.strikes), seller.live_strikes(market.clock.now())) == (3, 2)
         assert not seller.suspended
 
-        market.taken_down("seller-x")
+        market.close_windows([market.taken_down("seller-x")])
         market.consume()
         assert len(market.events(Seller.Suspended)) == 1
         (suspended,) = market.events(Seller.Suspended)
@@ -140,13 +152,16 @@ def test_a_notifier_crossing_the_thresholds_is_admitted_once_and_removed_once(
 ) -> None:
     market = Marketplace(kafka_settings)
     try:
-        for n in range(19):
-            market.taken_down(f"seller-{n}")
+        taken = [market.taken_down(f"seller-{n}") for n in range(19)]
         market.declined("seller-d")
 
+        market.consume()  # 20 decided, but only the declined one settled
+        assert not market.ntd.app.notifier(market.notifier_id, AGENT).in_trusted_lane
+
+        market.close_windows(taken)
         market.consume()
 
-        notifier = market.ntd.app.notifier(market.notifier_id)
+        notifier = market.ntd.app.notifier(market.notifier_id, AGENT)
         assert notifier.in_trusted_lane
         (admitted,) = market.events(Notifier.AdmittedToTrustedLane)
         assert (admitted.takedown_share, admitted.notices_considered) == (0.95, 20)
@@ -156,7 +171,7 @@ def test_a_notifier_crossing_the_thresholds_is_admitted_once_and_removed_once(
             market.ntd.app.reverse_takedown(case_id, REASONS, AGENT)
         market.consume()
 
-        assert not market.ntd.app.notifier(market.notifier_id).in_trusted_lane
+        assert not market.ntd.app.notifier(market.notifier_id, AGENT).in_trusted_lane
         (removed,) = market.events(Notifier.RemovedFromTrustedLane)
         assert "reversal share 8.3% is above 5%" in removed.reason
 
@@ -176,9 +191,11 @@ def test_the_embedded_catch_up_runs_the_same_policies_on_postgresql(
     settings = dataclasses.replace(kafka_settings, feed="log")
     market = Marketplace(settings)
     try:
-        for _ in range(3):
-            market.taken_down("log-seller")
+        cases = [market.taken_down("log-seller") for _ in range(3)]
+        market.ntd.catch_up()
+        assert market.events(Seller.StrikeRecorded) == []  # the windows are still open
 
+        market.close_windows(cases)
         market.ntd.catch_up()
         market.ntd.catch_up()
 

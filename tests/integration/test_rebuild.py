@@ -18,7 +18,7 @@ from ntd.rebuild import PROJECTIONS, rebuild_projections
 from projections import AuditQuery, ReadStore
 from projections.rebuild import Positions, rebuild
 from tests.integration.conftest import READ_DSN, REPO, settings_env
-from tests.integration.history import START, make_history
+from tests.integration.history import AGENT, START, make_history
 from tests.integration.test_consumers import (
     TABLES,
     clean_rebuild,
@@ -122,7 +122,7 @@ def _notifier_ids(ntd: Any) -> list[Any]:
     for notification in ntd.app.recorder.select_notifications(start=1, limit=10**9):
         if notification.topic.endswith("Notifier.Registered"):
             found.append(notification.originator_id)
-    assert found and all(isinstance(ntd.app.notifier(n), Notifier) for n in found)
+    assert found and all(isinstance(ntd.app.notifier(n, AGENT), Notifier) for n in found)
     return found
 
 

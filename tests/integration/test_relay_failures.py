@@ -22,7 +22,7 @@ from tests.integration.conftest import REPO, settings_env
 from tests.integration.history import START, make_history
 from tests.integration.kafka_reader import read_all
 from tests.integration.test_relay import relay_until_caught_up, stored_published_events
-from tests.unit.domain_fixtures import AGENT, notice_data, register_brand
+from tests.unit.domain_fixtures import AGENT, BRAND_USER, grant_cast, notice_data, register_brand
 
 
 def relay_position(settings: Settings) -> int:
@@ -200,6 +200,7 @@ def test_a_write_committing_after_a_later_one_is_not_passed_over(pg_settings: Se
     store's writers lock the events table first), the relay sees n+1, and moves past n for
     good. With the library's insert function, which does not lock, this test fails."""
     ntd = build(pg_settings, clock=FixedClock(START))
+    grant_cast(ntd.app)
     notifier, right = register_brand(ntd.app)
     ensure_topics(pg_settings.kafka_bootstrap, 3, pg_settings.topic_prefix)
     relay_until_caught_up(ntd)
@@ -214,7 +215,7 @@ def test_a_write_committing_after_a_later_one_is_not_passed_over(pg_settings: Se
             (str(stored.originator_id), stored.originator_version, stored.topic, stored.state),
         )
     notice = parse_notice(notice_data(notifier, right))
-    writer = threading.Thread(target=ntd.app.file_notice, args=(notice,))
+    writer = threading.Thread(target=ntd.app.file_notice, args=(notice, BRAND_USER))
     writer.start()
     writer.join(1.0)
     relay_until_caught_up(ntd)  # while the other writer's id is not yet committed

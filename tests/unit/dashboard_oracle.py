@@ -49,6 +49,15 @@ def dashboard_from_events(
     countered = {c for c in taken if ever(c, Case.CounterNoticed)}
     withdrawn = {c for c in filed if ever(c, Case.Withdrawn)}
     decided = set(taken) | declined
+    # Settled, as the trusted lane's minimum counts: declined, or taken down and past the
+    # counter-notice window: it closed unused, the appeal was rejected, or the listing is back.
+    window_closed = {
+        c
+        for c in taken
+        if any(e.deadline is Deadline.COUNTER_NOTICE for e in ever(c, Case.DeadlineMissed))
+    }
+    appeal_rejected = {c for c in taken if ever(c, Case.AppealRejected)}
+    settled = declined | window_closed | appeal_rejected | reversed_
 
     def share(part: int, whole: int) -> float | None:
         return part / whole if whole else None
@@ -68,7 +77,7 @@ def dashboard_from_events(
     start = now - timedelta(days=rules.trusted_window_days)
     window = {c for c, f in filed.items() if start <= f.timestamp <= now}
     w_taken, w_reversed = window & set(taken), window & reversed_
-    w_decided = window & decided
+    w_decided, w_settled = window & decided, window & settled
     takedown_share = share(len(w_taken) - len(w_reversed), len(w_decided))
     reversal_share = share(len(w_reversed), len(w_taken))
     return {
@@ -96,11 +105,12 @@ def dashboard_from_events(
         "trusted": {
             "notices": len(window),
             "decided": len(w_decided),
+            "settled": len(w_settled),
             "taken_down": len(w_taken),
             "reversed": len(w_reversed),
             "takedown_share": takedown_share,
             "reversal_share": reversal_share,
-            "qualifies": len(w_decided) >= rules.trusted_min_notices
+            "qualifies": len(w_settled) >= rules.trusted_min_notices
             and takedown_share is not None
             and takedown_share >= rules.trusted_min_takedown_share
             and (reversal_share or 0.0) <= rules.trusted_max_reversal_share,

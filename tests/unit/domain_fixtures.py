@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+from domain.access import Grant, SellerKey
 from domain.application import FilingReceipt, NtdApplication
 from domain.calendar import BusinessCalendar
 from domain.case import Case, Deadline, State
@@ -24,6 +25,7 @@ from domain.values import (
     AutomatedDecision,
     DecisionGround,
     RightType,
+    Role,
     StatementOfReasons,
     Visibility,
 )
@@ -32,8 +34,15 @@ MONDAY = datetime(2031, 3, 3, 10, 30, tzinfo=UTC)
 """Far from the host's clock, so a timestamp taken from the host would stand out."""
 
 AGENT = Actor(kind=ActorKind.AGENT, id="alice")
+"""Platform staff holding the agent and supervisor roles (make_app grants them)."""
 BRAND_USER = Actor(kind=ActorKind.NOTIFIER_USER, id="bob")
+"""The reporter of every brand register_brand registers."""
 SELLER = Actor(kind=ActorKind.SELLER, id="seller-1")
+"""A user of the seller of every listing listing_data makes (shop.example/seller-1)."""
+ADMIN = Actor(kind=ActorKind.AGENT, id="root")
+"""The store's first admin."""
+AUDITOR = Actor(kind=ActorKind.AGENT, id="audrey")
+"""Platform staff holding the auditor role only."""
 
 CERTIFICATE = "c" * 64
 EVIDENCE_HASH = "e" * 64
@@ -171,10 +180,31 @@ def make_app(
     env: dict[str, str] | None = None,
     calendar: BusinessCalendar | None = None,
     rules: Rules | None = None,
+    cast: bool = True,
 ) -> NtdApplication:
-    """The real application on a fresh store of the current Backend, unless `env` names one."""
+    """The real application on a fresh store of the current Backend, unless `env` names one;
+    on an empty store, with the tests' cast granted its roles (unless `cast=False`)."""
     env = env if env is not None else Backend.fresh_env()
-    return NtdApplication(env, clock=clock or FakeClock(), calendar=calendar, rules=rules)
+    app = NtdApplication(env, clock=clock or FakeClock(), calendar=calendar, rules=rules)
+    if cast and log_size(app) == 0:
+        grant_cast(app)
+    return app
+
+
+def grant_cast(app: NtdApplication) -> None:
+    """The first admin, AGENT as agent and supervisor, AUDITOR as auditor, SELLER as a user of
+    the seller of listing_data's listings."""
+    app.name_first_admin(ADMIN)
+    for role in (Role.AGENT, Role.SUPERVISOR):
+        app.grant_role(AGENT, Grant(role=role), ADMIN)
+    app.grant_role(AUDITOR, Grant(role=Role.AUDITOR), ADMIN)
+    seller = SellerKey(marketplace="shop.example", seller_ref="seller-1")
+    app.grant_role(SELLER, Grant(role=Role.SELLER_USER, seller=seller), ADMIN)
+
+
+def grant_reporter(app: NtdApplication, notifier_id: UUID, user: Actor = BRAND_USER) -> None:
+    """Make `user` a reporter of the notifier."""
+    app.grant_role(user, Grant(role=Role.REPORTER, notifier_id=notifier_id), ADMIN)
 
 
 def log_size(app: NtdApplication) -> int:
@@ -203,7 +233,7 @@ class Desk:
 
     def file(self, *listing_ids: str, **overrides: Any) -> FilingReceipt:
         """File a notice about the given listings."""
-        return self.app.file_notice(self.notice(*listing_ids, **overrides))
+        return self.app.file_notice(self.notice(*listing_ids, **overrides), BRAND_USER)
 
     def file_one(self, *listing_ids: str, **overrides: Any) -> UUID:
         """File a notice about one listing and return its case id."""
@@ -211,7 +241,7 @@ class Desk:
 
     def case(self, case_id: UUID) -> Case:
         """The case as stored now."""
-        return self.app.case(case_id)
+        return self.app.case(case_id, AGENT)
 
     def trust(self) -> None:
         """Admit this desk's brand to the trusted (Good Faith Takedown) lane."""
@@ -228,6 +258,7 @@ def register_brand(
     )
     if verified:
         app.verify_right(notifier_id, right_id, AGENT)
+    grant_reporter(app, notifier_id)
     return notifier_id, right_id
 
 

@@ -17,17 +17,20 @@ from uuid import UUID
 
 import pytest
 
+from domain.access import Grant, SellerKey
 from domain.application import NtdApplication
 from domain.case import DEADLINE_STEP, TRANSITIONS, Case, Deadline, ReasonCode, State
 from domain.notice import parse_notice
 from domain.notifier import NotifierKind
 from domain.values import (
+    SYSTEM,
     Actor,
     ActorKind,
     DecisionGround,
     DomainError,
     DomainEvent,
     RightType,
+    Role,
     StatementOfReasons,
     Visibility,
 )
@@ -41,6 +44,9 @@ START = datetime(2031, 3, 3, 9, 0, tzinfo=UTC)
 
 ALICE = Actor(kind=ActorKind.AGENT, id="alice")
 BOB = Actor(kind=ActorKind.AGENT, id="bob")
+"""Platform staff deciding cases: both hold the agent and supervisor roles (grant_cast)."""
+ADMIN = Actor(kind=ActorKind.AGENT, id="root")
+"""The store's first admin, who grants everyone else their roles."""
 MARKETPLACES = ("shop.example", "bazaar.example")
 SELLERS = tuple(f"s-{n:02d}" for n in range(1, 13))
 POSTGRES_URL = os.environ.get(
@@ -73,6 +79,36 @@ def reasons(ground: DecisionGround = DecisionGround.ILLEGAL_CONTENT) -> Statemen
     )
 
 
+def reporter(name: str) -> Actor:
+    """The notifier's user who files and speaks for the named brand's notices."""
+    return Actor(kind=ActorKind.NOTIFIER_USER, id=f"{name.lower()}-user")
+
+
+def seller_user(seller_id: str) -> Actor:
+    """A user of the seller of that id, on every marketplace (grant_cast)."""
+    return Actor(kind=ActorKind.SELLER, id=seller_id)
+
+
+def grant_cast(app: NtdApplication) -> None:
+    """On an empty store: the first admin, ALICE and BOB as agents and supervisors, and a user
+    for each of SELLERS on each of MARKETPLACES (the brands' reporters come with `register`)."""
+    app.name_first_admin(ADMIN)
+    for staff in (ALICE, BOB):
+        for role in (Role.AGENT, Role.SUPERVISOR):
+            app.grant_role(staff, Grant(role=role), ADMIN)
+    for seller_id in SELLERS:
+        for marketplace in MARKETPLACES:
+            key = SellerKey(marketplace=marketplace, seller_ref=seller_id)
+            app.grant_role(seller_user(seller_id), Grant(role=Role.SELLER_USER, seller=key), ADMIN)
+
+
+def new_app(clock: FakeClock, env: dict[str, str] | None = None) -> NtdApplication:
+    """The application on a store (fresh unless `env` names one), the cast granted its roles."""
+    app = NtdApplication(env, clock=clock)
+    grant_cast(app)
+    return app
+
+
 @dataclass
 class History:
     """An application with a seeded history, its clock, and the ids it made."""
@@ -86,6 +122,14 @@ class History:
     open_ids: list[UUID] = field(default_factory=list)
     """Cases not yet resolved, the ones worth moving."""
     listings: int = 0
+    reporters: dict[UUID, Actor] = field(default_factory=dict)
+    """notifier id -> the notifier's user who files and speaks for its notices"""
+    soundness: dict[UUID, float] = field(default_factory=dict)
+    """notifier id -> how sound the notices it files now are (see `step`)"""
+    sound: dict[UUID, float] = field(default_factory=dict)
+    """case id -> how sound the notice that opened it was"""
+    windows: dict[UUID, datetime] = field(default_factory=dict)
+    """case id -> when its open counter-notice window closes"""
 
     _memo: dict[str, Any] = field(default_factory=dict)
 
@@ -105,8 +149,12 @@ class History:
         self.events()
         cases: dict[UUID, Case] = self._memo["cases"]
         if case_id not in cases:
-            cases[case_id] = self.app.case(case_id)
+            cases[case_id] = self.app.case(case_id, ALICE)
         return cases[case_id]
+
+    def seller_of(self, case_id: UUID) -> Actor:
+        """The user of the seller of the case's listing (who may counter-notice it)."""
+        return seller_user(self.case(case_id).listing.seller_id)
 
     def last_id(self) -> int:
         """The log's last notification id."""
@@ -114,8 +162,8 @@ class History:
 
     # -- making history ------------------------------------------------------------------------
 
-    def register(self, name: str) -> UUID:
-        """A brand with a verified trademark."""
+    def register(self, name: str, soundness: float = 0.0) -> UUID:
+        """A brand with a verified trademark, filing notices as sound as given (`step`)."""
         notifier_id = self.app.register_notifier(
             name, NotifierKind.BRAND, f"legal@{name.lower()}.example", ALICE
         )
@@ -123,7 +171,11 @@ class History:
             notifier_id, RightType.TRADEMARK, f"TM-{name}", "eu", "c" * 64, ALICE
         )
         self.app.verify_right(notifier_id, right_id, ALICE)
+        user = reporter(name)
+        self.app.grant_role(user, Grant(role=Role.REPORTER, notifier_id=notifier_id), ADMIN)
         self.notifiers[name] = (notifier_id, right_id)
+        self.reporters[notifier_id] = user
+        self.soundness[notifier_id] = soundness
         return notifier_id
 
     def file(self, name: str, listings: int = 1) -> list[UUID]:
@@ -137,7 +189,7 @@ class History:
             {
                 "notifier_id": str(notifier_id),
                 "right_id": str(right_id),
-                "submitted_by": f"{name.lower()}-user",
+                "submitted_by": reporter(name).id,
                 "listings": list(chosen.values()),
                 "reason_code": self.rng.choice(list(ReasonCode)).value,
                 "explanation": "The listing sells counterfeit goods bearing our registered mark.",
@@ -148,9 +200,12 @@ class History:
                 "signature": f"/{name}/",
             }
         )
-        receipt = self.app.file_notice(submission)
+        receipt = self.app.file_notice(submission, reporter(name))
         self.case_ids += receipt.new_case_ids
         self.open_ids += receipt.new_case_ids
+        for case_id in receipt.new_case_ids:
+            self.sound[case_id] = self.soundness[notifier_id]
+            self._track(case_id)  # a trusted-lane takedown opens its window at once
         return receipt.new_case_ids
 
     def _listing(self) -> dict[str, str]:
@@ -168,56 +223,97 @@ class History:
         }
 
     def step(self, case_id: UUID) -> None:
-        """Move one case by a random allowed step (deadline misses included when due)."""
-        case = self.app.case(case_id)
-        moves = self._moves(case)
+        """Move one case by a random allowed step (deadline misses included when due). The
+        steps that go against the notifier are left out at the odds of its notice's soundness:
+        a sound notice is seldom declined, appealed or reversed."""
+        case = self.app.case(case_id, ALICE)
+        moves, against = self._moves(case)
+        if self.rng.random() >= self.sound.get(case_id, 0.0):
+            moves += against
         if moves:
             with suppress(DomainError):  # e.g. a window that closed meanwhile
                 self.rng.choice(moves)()
-        if self.app.case(case_id).is_resolved:
+        self._track(case_id)
+
+    def close_windows(self) -> None:
+        """Record every counter-notice window that closed unused, as the platform's daily
+        deadline sweep does; the other deadlines pass only when a step happens to take them,
+        so that they are met in time now and then, and now and then late."""
+        now = self.clock.now()
+        for case_id, closes in sorted(self.windows.items(), key=lambda item: item[1]):
+            if closes <= now:
+                self.app.miss_deadline(case_id, Deadline.COUNTER_NOTICE, SYSTEM)
+                self._track(case_id)
+
+    def _track(self, case_id: UUID) -> None:
+        """Note where a case that moved stands: its counter-notice window, and if resolved."""
+        case = self.app.case(case_id, ALICE)
+        closes = case.deadlines.get(Deadline.COUNTER_NOTICE)
+        if closes is None:
+            self.windows.pop(case_id, None)
+        else:
+            self.windows[case_id] = closes
+        if case.is_resolved and case_id in self.open_ids:
             self.open_ids.remove(case_id)
 
-    def _moves(self, case: Case) -> list[Callable[[], Any]]:
+    def _moves(self, case: Case) -> tuple[list[Callable[[], Any]], list[Callable[[], Any]]]:
+        """The allowed steps: those that leave the notice standing, and those that go against
+        the notifier (a decline, a counter-notice, a reversal, an upheld appeal, a restoration)."""
         app, cid, now = self.app, case.id, self.clock.now()
-        seller = Actor(kind=ActorKind.SELLER, id=case.listing.seller_id)
+        seller = seller_user(case.listing.seller_id)
         agent = self.rng.choice((ALICE, BOB))
-        moves: list[Callable[[], Any]] = [
-            partial(app.miss_deadline, cid, kind)
+        notifier_user = self.reporters[case.notifier_id]
+        due = [
+            kind
             for kind in case.due_deadlines(now)
             if (DEADLINE_STEP[kind], case.state) in TRANSITIONS
         ]
+        moves: list[Callable[[], Any]] = [
+            partial(app.miss_deadline, cid, kind)
+            for kind in due
+            if kind is not Deadline.RESTORATION
+        ]
+        against: list[Callable[[], Any]] = [
+            partial(app.miss_deadline, cid, kind) for kind in due if kind is Deadline.RESTORATION
+        ]
         window = case.deadlines.get(Deadline.COUNTER_NOTICE)
         if window is not None and now <= window:
-            moves.append(lambda: app.counter_notice(cid, "It is genuine stock.", True, seller))
+            against.append(lambda: app.counter_notice(cid, "It is genuine stock.", True, seller))
         by_state: dict[State, list[Callable[[], Any]]] = {
             State.FILED: [
                 lambda: app.request_clarification(cid, "Which mark exactly?", agent),
                 lambda: app.take_down(cid, reasons(), agent),
                 lambda: app.take_down(cid, reasons(), agent),
-                lambda: app.decline(cid, reasons(DecisionGround.NOT_ILLEGAL), agent),
-                lambda: app.withdraw(cid, "Settled with the seller.", case_actor(case)),
+                lambda: app.withdraw(cid, "Settled with the seller.", notifier_user),
             ],
             State.AWAITING_CLARIFICATION: [
-                lambda: app.provide_clarification(cid, "The word mark ACME.", case_actor(case)),
-                lambda: app.withdraw(cid, "Cannot substantiate.", case_actor(case)),
+                lambda: app.provide_clarification(cid, "The word mark ACME.", notifier_user),
+                lambda: app.withdraw(cid, "Cannot substantiate.", notifier_user),
             ],
-            State.TAKEN_DOWN_PENDING_REVIEW: [
-                lambda: app.confirm_takedown(cid, reasons(), agent),
-                lambda: app.reverse_takedown(cid, reasons(DecisionGround.NOT_ILLEGAL), agent),
-            ],
+            State.TAKEN_DOWN_PENDING_REVIEW: [lambda: app.confirm_takedown(cid, reasons(), agent)],
             State.COUNTER_NOTICED: [
                 lambda: app.forward_to_notifier(cid, agent),
-                lambda: self._uphold(case, agent),
                 lambda: self._reject(case, agent),
             ],
-            State.FORWARDED: [
-                lambda: app.report_litigation(cid, "LG Hamburg", "310 O 1/31", case_actor(case)),
-                lambda: self._uphold(case, agent),
+            State.FORWARDED: [  # the notifier mostly lets the restoration date come
+                lambda: app.report_litigation(cid, "LG Hamburg", "310 O 1/31", notifier_user),
+                lambda: None,
+                lambda: None,
             ],
             State.IN_LITIGATION: [lambda: self._reject(case, agent)],
             State.APPEAL_REJECTED: [lambda: app.close_case(cid, "Done.", agent)],
         }
-        return moves + by_state.get(case.state, [])
+        against_by_state: dict[State, list[Callable[[], Any]]] = {
+            State.FILED: [lambda: app.decline(cid, reasons(DecisionGround.NOT_ILLEGAL), agent)],
+            State.TAKEN_DOWN_PENDING_REVIEW: [
+                lambda: app.reverse_takedown(cid, reasons(DecisionGround.NOT_ILLEGAL), agent)
+            ],
+            State.COUNTER_NOTICED: [lambda: self._uphold(case, agent)],
+            State.FORWARDED: [lambda: self._uphold(case, agent)],
+        }
+        moves += by_state.get(case.state, [])
+        against += against_by_state.get(case.state, [])
+        return moves, against
 
     def _uphold(self, case: Case, agent: Actor) -> None:
         self.app.uphold_appeal(case.id, reasons(DecisionGround.NOT_ILLEGAL), agent)
@@ -225,33 +321,43 @@ class History:
     def _reject(self, case: Case, agent: Actor) -> None:
         self.app.reject_appeal(case.id, reasons(), agent)
         try:
-            seller_id = self.app.record_strike(
-                case.listing.marketplace, case.listing.seller_id, case.id
+            seller_id = self.app.record_strike(  # final: the appeal was rejected
+                case.listing.marketplace, case.listing.seller_id, case.id, notice_id=case.notice_id
             )
             if self.rng.random() < 0.3:
                 self.app.remove_strike(seller_id, case.id, "Counter-notice succeeded on review.")
-            elif self.app.seller(seller_id).live_strikes(self.clock.now()) >= 3:
+            elif self.app.seller(seller_id, ALICE).live_strikes(self.clock.now()) >= 3:
                 self.app.suspend_seller(seller_id, "Three live strikes.")
         except DomainError:
             pass
 
 
-def case_actor(case: Case) -> Actor:
-    """The notifier's user who speaks for a case."""
-    return Actor(kind=ActorKind.NOTIFIER_USER, id="brand-user")
+CAREFUL_FROM = 0.2
+"""How far into the history Globex starts filing with care."""
+SOUNDNESS = 0.9
+"""How sound Globex's notices are once it files with care."""
 
 
 def build_history(seed: int, rounds: int = 600, env: dict[str, str] | None = None) -> History:
     """A seeded history: three brands (one in and out of the trusted lane, one admitted to it,
-    one suspended for a while) filing notices whose cases then move by random allowed steps."""
+    one suspended for a while) filing notices whose cases then move by random allowed steps,
+    and the platform closing the counter-notice windows that passed once a day. Globex files
+    with care from a fifth of the way on: its later notices are sound, so that its figures
+    over the trailing window may qualify it for the trusted lane."""
     clock = FakeClock()
-    history = History(NtdApplication(env, clock=clock), clock, random.Random(seed))
+    history = History(new_app(clock, env), clock, random.Random(seed))
     rng = history.rng
     for name in ("Acme", "Globex", "Initech"):
         history.register(name)
     acme, globex, initech = (history.notifiers[n][0] for n in ("Acme", "Globex", "Initech"))
+    swept = clock.now().date()
     for round_ in range(rounds):
         clock.advance(minutes=rng.randint(10, 600))
+        if clock.now().date() > swept:
+            history.close_windows()
+            swept = clock.now().date()
+        if round_ == int(rounds * CAREFUL_FROM):
+            history.soundness[globex] = SOUNDNESS
         if round_ == rounds // 4:
             history.app.admit_to_trusted_lane(acme, 0.95, 0.01, 40)
         elif round_ == rounds // 2:

@@ -12,7 +12,7 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from domain.application import ATTEMPTS, ConcurrencyConflict, NtdApplication
+from domain.application import ConcurrencyConflict, NtdApplication
 from domain.case import (
     DEADLINE_STEP,
     TRANSITIONS,
@@ -23,6 +23,7 @@ from domain.case import (
     State,
     Step,
 )
+from domain.service import ATTEMPTS
 from domain.values import SYSTEM, Actor, DomainError
 from tests.unit.domain_fixtures import (
     AGENT,
@@ -33,6 +34,7 @@ from tests.unit.domain_fixtures import (
     SELLER,
     Desk,
     FakeClock,
+    grant_cast,
     log_size,
     make_app,
     make_desk,
@@ -47,7 +49,7 @@ pytestmark = pytest.mark.fast
 
 
 def _on_aggregate(desk: Desk, case_id: UUID, command: Callable[[Case, datetime], None]) -> None:
-    case = desk.app.case(case_id)
+    case = desk.app.case(case_id, AGENT)
     command(case, desk.clock.now())
     desk.app.save(case)
 
@@ -78,6 +80,7 @@ PERFORM: dict[Step, Callable[[Desk, UUID], Any]] = {
     Step.COUNTER_NOTICE: lambda d, c: d.app.counter_notice(c, "Genuine goods.", True, SELLER),
     Step.CLOSE_APPEAL_WINDOW: _miss(Deadline.COUNTER_NOTICE),
     Step.FORWARD_TO_NOTIFIER: lambda d, c: d.app.forward_to_notifier(c, AGENT),
+    Step.MISS_FORWARDING: _miss(Deadline.FORWARDING),
     Step.REPORT_LITIGATION: lambda d, c: d.app.report_litigation(c, "LG", "1/31", BRAND_USER),
     Step.RESTORE_AFTER_FORWARDING: _miss(Deadline.RESTORATION),
     Step.UPHOLD_APPEAL: lambda d, c: d.app.uphold_appeal(c, reasons(), AGENT),
@@ -114,7 +117,7 @@ def test_every_allowed_step_leads_to_the_state_the_table_names(step: Step, state
 
     case = desk.case(case_id)
     assert case.state is TRANSITIONS[(step, state)]
-    recorded = desk.app.case_events(case_id)[before]
+    recorded = desk.app.case_events(case_id, AGENT)[before]
     assert recorded.step is step
 
 
@@ -180,6 +183,13 @@ DEADLINES = [
         id="counter-notice-window-closes-the-case",
     ),
     pytest.param(
+        State.COUNTER_NOTICED,
+        Deadline.FORWARDING,
+        State.COUNTER_NOTICED,
+        3,
+        id="forwarding-is-recorded-as-missed",
+    ),
+    pytest.param(
         State.FORWARDED,
         Deadline.RESTORATION,
         State.REINSTATED,
@@ -197,7 +207,7 @@ def test_a_deadline_is_set_by_the_policy_in_business_days(
     case_id = reach(desk, state)
     case = desk.case(case_id)
 
-    set_at = max(e.timestamp for e in desk.app.case_events(case_id))
+    set_at = max(e.timestamp for e in desk.app.case_events(case_id, AGENT))
     expected = desk.app.calendar.add_business_days(set_at, business_days)
     assert case.deadlines[deadline] == expected
 
@@ -234,7 +244,7 @@ def test_a_deadline_missed_when_due_has_the_effect_the_table_gives_it(
     assert case.state is effect
     assert deadline not in case.deadlines
     assert case.missed == [deadline]
-    missed = desk.app.case_events(case_id)[-1]
+    missed = desk.app.case_events(case_id, AGENT)[-1]
     assert type(missed) is Case.DeadlineMissed
     assert (missed.deadline, missed.due_at, missed.step) == (deadline, due, DEADLINE_STEP[deadline])
     assert (missed.actor, missed.timestamp) == (SYSTEM, due)
@@ -297,9 +307,9 @@ def test_a_counter_notice_against_a_fast_lane_takedown_replaces_its_review() -> 
 
     case = desk.app.counter_notice(case_id, "Genuine goods.", True, SELLER)
 
-    assert case.deadlines == {}
+    assert set(case.deadlines) == {Deadline.FORWARDING}  # the appeal's own clock, not the review
     desk.clock.advance(LONG_AFTER)
-    assert desk.case(case_id).due_deadlines(desk.clock.moment) == []
+    assert desk.case(case_id).due_deadlines(desk.clock.moment) == [Deadline.FORWARDING]
 
 
 def test_confirming_a_fast_lane_takedown_clears_its_review_but_keeps_the_appeal_window() -> None:
@@ -378,9 +388,11 @@ def test_every_event_records_its_actor_and_the_injected_clocks_time() -> None:
     desk.app.miss_deadline(case_id, Deadline.RESTORATION)
     steps.append((SYSTEM, desk.clock.moment))
 
-    events = desk.app.case_events(case_id)
+    events = desk.app.case_events(case_id, AGENT)
 
-    assert [(e.actor, e.timestamp) for e in events] == steps
+    assert [(e.actor.principal, e.timestamp) for e in events] == [
+        (actor.principal, at) for actor, at in steps
+    ]  # each stored actor also names the role it acted under
     assert desk.case(case_id).modified_on == desk.clock.moment
 
 
@@ -409,13 +421,13 @@ def test_a_case_can_be_read_as_it_stood_at_any_version_or_moment() -> None:
     desk.clock.advance(1)
     desk.app.decline(case_id, reasons(), AGENT)
 
-    assert desk.app.case(case_id, version=1).state is State.FILED
-    assert desk.app.case_as_of(case_id, filed_at + timedelta(hours=1)).state is State.FILED
-    assert desk.app.case_as_of(case_id, desk.clock.moment).state is State.DECLINED
+    assert desk.app.case(case_id, AGENT, version=1).state is State.FILED
+    assert desk.app.case_as_of(case_id, filed_at + timedelta(hours=1), AGENT).state is State.FILED
+    assert desk.app.case_as_of(case_id, desk.clock.moment, AGENT).state is State.DECLINED
     with pytest.raises(DomainError, match="did not exist yet"):
-        desk.app.case_as_of(case_id, filed_at - timedelta(seconds=1))
+        desk.app.case_as_of(case_id, filed_at - timedelta(seconds=1), AGENT)
     with pytest.raises(DomainError, match="has only 2 versions, not 5"):
-        desk.app.case(case_id, version=5)
+        desk.app.case(case_id, AGENT, version=5)
 
 
 # -- concurrent writers --------------------------------------------------------------------------
@@ -453,6 +465,7 @@ def _sqlite(tmp_path: Path) -> dict[str, str]:
 def _racing_desk(tmp_path: Path) -> tuple[Desk, NtdApplication]:
     clock = FakeClock()
     app = RacingApp(_sqlite(tmp_path), clock=clock)
+    grant_cast(app)
     notifier_id, right_id = register_brand(app)
     return Desk(app, clock, notifier_id, right_id), make_app(FakeClock(), env=_sqlite(tmp_path))
 
@@ -469,10 +482,10 @@ def test_a_command_on_a_case_changed_meanwhile_by_another_instance_is_retried_an
     case = desk.app.withdraw(case_id, "Settled.", BRAND_USER)
 
     assert case.state is State.WITHDRAWN
-    events = other.case_events(case_id)
+    events = other.case_events(case_id, AGENT)
     assert [e.originator_version for e in events] == [1, 2, 3]
     assert [type(e).__name__ for e in events] == ["Filed", "ClarificationRequested", "Withdrawn"]
-    assert other.case(case_id).state is State.WITHDRAWN
+    assert other.case(case_id, AGENT).state is State.WITHDRAWN
 
 
 @pytest.mark.sqlite
@@ -485,7 +498,7 @@ def test_a_stale_retry_that_is_no_longer_allowed_is_refused_not_forced(tmp_path:
     with pytest.raises(IllegalStep, match="is declined: cannot take down"):
         desk.app.take_down(case_id, reasons(), AGENT)
 
-    assert [e.originator_version for e in other.case_events(case_id)] == [1, 2]
+    assert [e.originator_version for e in other.case_events(case_id, AGENT)] == [1, 2]
 
 
 @pytest.mark.sqlite
@@ -494,7 +507,7 @@ def test_the_same_listing_filed_by_two_instances_at_once_ends_in_one_case(tmp_pa
     assert isinstance(desk.app, RacingApp)
     theirs: list[UUID] = []
     desk.app.before_next_save = lambda: theirs.append(
-        other.file_notice(desk.notice("L-9")).cases[0].case_id
+        other.file_notice(desk.notice("L-9"), BRAND_USER).cases[0].case_id
     )
 
     receipt = desk.file("L-9")
@@ -507,6 +520,7 @@ def test_the_same_listing_filed_by_two_instances_at_once_ends_in_one_case(tmp_pa
 def test_a_command_that_keeps_conflicting_gives_up_with_a_clear_message() -> None:
     clock = FakeClock()
     app = AlwaysConflicting(clock=clock)
+    grant_cast(app)
     notifier_id, right_id = register_brand(app)
     desk = Desk(app, clock, notifier_id, right_id)
     case_id = desk.file_one()

@@ -1,4 +1,5 @@
-"""The `ntd` command line: a whole case lifecycle, every user mistake, help for every command."""
+"""The `ntd` command line: a whole case lifecycle, every user mistake, who may do what, help
+for every command."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from domain.notice import parse_notice
+from domain.seller import Seller
 from ntd.cli import cli
 
 NTD_SCRIPT = Path(sys.executable).parent / "ntd"
@@ -57,40 +59,88 @@ def error_lines(result: Result) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.startswith("ntd: error:")]
 
 
+def stored_events(data_dir: Path) -> int:
+    """How many events the embedded event store holds."""
+    with sqlite3.connect(data_dir / "events.db") as db:
+        (count,) = db.execute("SELECT count(*) FROM stored_events").fetchone()
+    db.close()
+    return int(count)
+
+
+# -- the cast --------------------------------------------------------------------------------
+
+ROOT = "agent:root"  # the store's first admin
+ONBOARDING = "agent:onboarding"  # an account manager: registers notifiers
+ALICE = "agent:alice"  # an agent: decides cases
+SOFIA = "agent:sofia"  # a supervisor: verifies rights, the notifiers' standing
+AUDREY = "agent:audrey"  # an auditor
+JEANNE = "notifier_user:j.moreau"  # Aurelia's notifier_admin
+SELLER = "seller:luxe-ops"  # a user of the template listing's seller
+LISTING_SELLER = "marketly/luxe-deals-88"
+
+
+@pytest.fixture
+def staff() -> None:
+    """A store with its first admin, the platform's staff and the listing's seller's user."""
+    ok("access", "init", ROOT)
+    for who, role in (
+        (ONBOARDING, "account_manager"),
+        (ALICE, "agent"),
+        (SOFIA, "supervisor"),
+        (AUDREY, "auditor"),
+    ):
+        ok("access", "grant", who, role, "--as", ROOT)
+    ok("access", "grant", SELLER, "seller_user", "--seller", LISTING_SELLER, "--as", ROOT)
+
+
 # -- a brand, a right and a notice -----------------------------------------------------------
 
 
-def brand_with_right(tmp_path: Path) -> tuple[str, str]:
-    notifier = ok(
-        "notifier",
-        "register",
-        "--name",
-        "Aurelia Leather",
-        "--kind",
-        "brand",
-        "--email",
-        "legal@aurelia.example",
-        "--as",
-        "agent:onboarding",
-        "-q",
-    ).strip()
-    certificate = tmp_path / "euipo-018234567.pdf"
-    certificate.write_bytes(b"%PDF-1.7 registration certificate")
-    right = ok(
+def add_right(tmp_path: Path, notifier: str, number: str, by: str) -> str:
+    certificate = tmp_path / f"euipo-{number}.pdf"
+    certificate.write_bytes(b"%PDF-1.7 registration certificate " + number.encode())
+    return ok(
         "notifier",
         "add-right",
         notifier,
         "--type",
         "trademark",
         "--number",
-        "018234567",
+        number,
         "--jurisdiction",
         "eu",
         "--certificate",
         str(certificate),
+        "--as",
+        by,
         "-q",
     ).strip()
-    ok("notifier", "verify-right", notifier, right, "--as", "agent:alice")
+
+
+def brand_with_right(
+    tmp_path: Path,
+    name: str = "Aurelia Leather",
+    email: str = "legal@aurelia.example",
+    admin: str = JEANNE,
+) -> tuple[str, str]:
+    """A brand registered by the platform, its notifier_admin, and a right the brand
+    registered and a supervisor verified (needs the `staff` fixture)."""
+    notifier = ok(
+        "notifier",
+        "register",
+        "--name",
+        name,
+        "--kind",
+        "brand",
+        "--email",
+        email,
+        "--as",
+        ONBOARDING,
+        "-q",
+    ).strip()
+    ok("access", "grant", admin, "notifier_admin", "--notifier", notifier, "--as", ROOT)
+    right = add_right(tmp_path, notifier, "018234567", admin)
+    ok("notifier", "verify-right", notifier, right, "--as", SOFIA)
     return notifier, right
 
 
@@ -103,9 +153,10 @@ def notice_file(tmp_path: Path, notifier: str, right: str, **changes: Any) -> Pa
 
 
 @pytest.fixture
-def filed(tmp_path: Path) -> dict[str, str]:
+def filed(tmp_path: Path, staff: None) -> dict[str, str]:
     notifier, right = brand_with_right(tmp_path)
-    case = ok("notice", "file", "--json", str(notice_file(tmp_path, notifier, right)), "-q").strip()
+    notice = str(notice_file(tmp_path, notifier, right))
+    case = ok("notice", "file", "--json", notice, "--as", JEANNE, "-q").strip()
     return {"notifier": notifier, "right": right, "case": case}
 
 
@@ -123,7 +174,7 @@ def test_a_case_goes_from_filing_to_reinstatement_through_the_cli(
         "--facts",
         "Test buy 88121: counterfeit hardware",
         "--as",
-        "agent:alice",
+        ALICE,
     )
     assert "taken_down" in taken and "counter_notice deadline" in taken
     ok(
@@ -133,16 +184,18 @@ def test_a_case_goes_from_filing_to_reinstatement_through_the_cli(
         "--statement",
         "Genuine stock, invoice 2291 attached",
         "--consent",
+        "--as",
+        SELLER,
     )
-    forwarded = ok("case", "forward", case)
+    forwarded = ok("case", "forward", case, "--as", ALICE)
     assert "forwarded_to_notifier" in forwarded and "restoration deadline" in forwarded
 
     later = (datetime.now(UTC) + timedelta(days=30)).isoformat()
-    fired = ok("deadlines", "run", "--now", later)
+    fired = ok("deadlines", "run", "--now", later, "--as", ROOT)
     assert "fired" in fired and "restoration" in fired and "→ reinstated" in fired
     assert "1 fired, 0 skipped" in fired
 
-    shown = json.loads(ok("case", "show", case, "--json"))
+    shown = json.loads(ok("case", "show", case, "--json", "--as", ALICE))
     assert shown["state"] == "reinstated"
     assert [e["event_type"] for e in shown["timeline"]] == [
         "filed",
@@ -152,16 +205,18 @@ def test_a_case_goes_from_filing_to_reinstatement_through_the_cli(
         "forwarded_to_notifier",
         "deadline_missed",
     ]
-    assert shown["timeline"][3]["actor"] == "seller:luxe-deals-88"
+    assert shown["timeline"][0]["actor"] == JEANNE
+    assert shown["timeline"][3]["actor"] == SELLER  # who gave it, not the listing's seller id
+    assert shown["timeline"][-1]["actor"] == "system:ntd"  # the deadline is the system's
     assert shown["timeline"][-1]["at"].startswith(later[:16])
 
-    before = ok("case", "history", case, "--version", "1")
+    before = ok("case", "history", case, "--version", "1", "--as", ALICE)
     assert "filed  (normal lane, version 1)" in before
     assert "taken_down" not in before and "none yet (no decision)" in before
-    past = json.loads(ok("case", "history", case, "--version", "1", "--json"))
+    past = json.loads(ok("case", "history", case, "--version", "1", "--json", "--as", ALICE))
     assert past["state"] == "filed" and len(past["timeline"]) == 1
 
-    text = ok("case", "show", case)
+    text = ok("case", "show", case, "--as", ALICE)
     for part in (
         "reinstated",
         "Aurelia Leather",
@@ -176,20 +231,46 @@ def test_a_case_goes_from_filing_to_reinstatement_through_the_cli(
 
 def test_history_as_of_a_moment_shows_the_case_as_it_stood(filed: dict[str, str]) -> None:
     case = filed["case"]
-    ok("case", "request-clarification", case, "--question", "Which class covers bags?")
+    ok(
+        "case",
+        "request-clarification",
+        case,
+        "--question",
+        "Which class covers bags?",
+        "--as",
+        ALICE,
+    )
     now = datetime.now(UTC) + timedelta(seconds=1)
-    as_of = json.loads(ok("case", "history", case, "--as-of", now.isoformat(), "--json"))
+    as_of = json.loads(
+        ok("case", "history", case, "--as-of", now.isoformat(), "--json", "--as", ALICE)
+    )
     assert as_of["state"] == "awaiting_clarification"
     assert "clarification" in as_of["deadlines"]
 
 
 def test_refiling_a_listing_points_to_its_open_case(tmp_path: Path, filed: dict[str, str]) -> None:
     again = ok(
-        "notice", "file", "--json", str(notice_file(tmp_path, filed["notifier"], filed["right"]))
+        "notice",
+        "file",
+        "--json",
+        str(notice_file(tmp_path, filed["notifier"], filed["right"])),
+        "--as",
+        JEANNE,
     )
     assert "0 new cases, 1 already open" in again and filed["case"] in again
 
 
+@pytest.mark.usefixtures("staff")
+def test_the_filer_is_who_as_names_not_who_the_notice_says(tmp_path: Path) -> None:
+    notifier, right = brand_with_right(tmp_path)
+    notice = notice_file(tmp_path, notifier, right, submitted_by="somebody.else")
+    case = ok("notice", "file", "--json", str(notice), "--as", JEANNE, "-q").strip()
+    shown = json.loads(ok("case", "show", case, "--json", "--as", ALICE))
+    assert shown["sworn"]["submitted_by"] == "j.moreau"
+    assert shown["timeline"][0]["actor"] == JEANNE
+
+
+@pytest.mark.usefixtures("staff")
 def test_a_notice_can_be_filed_from_flags(tmp_path: Path) -> None:
     notifier, right = brand_with_right(tmp_path)
     sha = "ab" * 32
@@ -200,8 +281,8 @@ def test_a_notice_can_be_filed_from_flags(tmp_path: Path) -> None:
         notifier,
         "--right",
         right,
-        "--by",
-        "j.moreau",
+        "--as",
+        JEANNE,
         "--listing",
         "marketly:MK1:https://marketly.example/item/MK1:shop-1",
         "--listing",
@@ -237,8 +318,10 @@ def test_every_decision_command_records_its_statement_of_reasons(filed: dict[str
         "de",
         "--visibility",
         "none",
+        "--as",
+        ALICE,
     )
-    reasons = json.loads(ok("case", "show", case, "--json"))["reasons"]
+    reasons = json.loads(ok("case", "show", case, "--json", "--as", ALICE))["reasons"]
     assert reasons["ground"] == "DECISION_GROUND_NOT_ILLEGAL"
     assert reasons["legal_ground"].startswith("KEYWORD_TRADEMARK_INFRINGEMENT")
     assert reasons["territorial_scope"] == ["DE"]
@@ -247,75 +330,108 @@ def test_every_decision_command_records_its_statement_of_reasons(filed: dict[str
 
 def test_the_appeal_path_commands_work_in_sequence(tmp_path: Path, filed: dict[str, str]) -> None:
     case = filed["case"]
-    ok("case", "take-down", case, "--facts", "Counterfeit")
-    ok("case", "counter-notice", case, "--statement", "Mine", "--as", "seller:luxe-deals-88")
-    ok("case", "forward", case)
-    ok("case", "report-litigation", case, "--court", "LG München I", "--reference", "33 O 1/26")
-    ok("case", "reject-appeal", case, "--facts", "Court injunction")
-    closed = ok("case", "close", case, "--reason", "Appeal decided; takedown final")
+    ok("case", "take-down", case, "--facts", "Counterfeit", "--as", ALICE)
+    ok("case", "counter-notice", case, "--statement", "Mine", "--as", SELLER)
+    ok("case", "forward", case, "--as", ALICE)
+    ok(
+        "case",
+        "report-litigation",
+        case,
+        "--court",
+        "LG München I",
+        "--reference",
+        "33 O 1/26",
+        "--as",
+        JEANNE,
+    )
+    ok("case", "reject-appeal", case, "--facts", "Court injunction", "--as", ALICE)
+    closed = ok("case", "close", case, "--reason", "Appeal decided; takedown final", "--as", ALICE)
     assert "closed" in closed
 
 
 def test_audit_queries_stream_in_every_format_and_verify_the_chain(filed: dict[str, str]) -> None:
     case = filed["case"]
-    ok("case", "take-down", case, "--facts", "Counterfeit", "--as", "agent:alice")
-    table = ok("audit", "query", "--case", case, "--format", "table").splitlines()
+    ok("case", "take-down", case, "--facts", "Counterfeit", "--as", SOFIA)
+    query = ("audit", "query", "--as", AUDREY)
+    table = ok(*query, "--case", case, "--format", "table").splitlines()
     assert table[0].split()[:3] == ["SEQ", "OCCURRED", "AGGREGATE"]
     assert [line.split()[8] for line in table[1:]] == ["filed", "taken_down", "seller_notified"]
-    rows = list(
-        csv.DictReader(io.StringIO(ok("audit", "query", "--case", case, "--format", "csv")))
-    )
+    rows = list(csv.DictReader(io.StringIO(ok(*query, "--case", case, "--format", "csv"))))
     assert [r["event_type"] for r in rows] == ["filed", "taken_down", "seller_notified"]
-    lines = ok("audit", "query", "--actor", "agent:alice", "--format", "jsonl").splitlines()
+    lines = ok(*query, "--actor", SOFIA, "--format", "jsonl").splitlines()
     assert [json.loads(line)["event_type"] for line in lines] == ["right_verified", "taken_down"]
     assert json.loads(lines[1])["reasons"]["facts"] == "Counterfeit"
-    by_brand = ok("audit", "query", "--brand", "aurelia", "--type", "filed", "--format", "csv")
+    by_brand = ok(*query, "--brand", "aurelia", "--type", "filed", "--format", "csv")
     assert len(list(csv.DictReader(io.StringIO(by_brand)))) == 1
-    assert "audit trail intact" in ok("audit", "verify")
+    assert "audit trail intact" in ok("audit", "verify", "--as", AUDREY)
 
 
 def test_a_tampered_audit_row_fails_verification_naming_the_link(
     data_dir: Path, filed: dict[str, str]
 ) -> None:
-    ok("audit", "verify")
+    ok("audit", "verify", "--as", AUDREY)
     with sqlite3.connect(data_dir / "read.db") as db:
         seq = db.execute("SELECT max(seq) FROM read_audit WHERE event_type = 'filed'").fetchone()
         db.execute("UPDATE read_audit SET actor = 'agent:mallory' WHERE seq = ?", seq)
-    result = run("audit", "verify")
+    result = run("audit", "verify", "--as", AUDREY)
     assert result.exit_code == 1
     [line] = error_lines(result)
     assert f"seq {seq[0]}" in line and "hash mismatch" in line
 
 
 def test_the_dashboard_resolves_a_brand_by_name_prefix(filed: dict[str, str]) -> None:
-    ok("case", "take-down", filed["case"], "--facts", "Counterfeit")
-    text = ok("dashboard", "--brand", "aurel")
+    ok("case", "take-down", filed["case"], "--facts", "Counterfeit", "--as", ALICE)
+    text = ok("dashboard", "--brand", "aurel", "--as", JEANNE)  # the brand's own user
     assert "Aurelia Leather" in text and "takedown rate 100.0 %" in text
-    board = json.loads(ok("dashboard", "--brand", filed["notifier"], "--format", "json"))
+    board = json.loads(
+        ok("dashboard", "--brand", filed["notifier"], "--format", "json", "--as", ALICE)
+    )
     assert board["taken_down"] == 1 and board["name"] == "Aurelia Leather"
-    assert "Aurelia Leather" in ok("notifier", "list")
+    assert "Aurelia Leather" in ok("notifier", "list", "--as", ALICE)
 
 
+@pytest.mark.usefixtures("staff")
 def test_notifier_standing_commands_change_its_standing(tmp_path: Path) -> None:
     notifier, right = brand_with_right(tmp_path)
-    refused = run("notifier", "admit", notifier)
-    assert refused.exit_code == 1 and "does not qualify" in refused.stderr
+    refused = run("notifier", "admit", notifier, "--reason", "Pilot brand", "--as", ALICE)
+    assert refused.exit_code == 1
+    [line] = error_lines(refused)
+    assert "agent:alice may not admit notifiers to the trusted lane" in line
     ok(
         "notifier",
         "admit",
         notifier,
-        "--takedown-share",
-        "0.97",
-        "--reversal-share",
-        "0.01",
-        "--notices",
-        "40",
+        "--reason",
+        "Pilot brand: test buys confirmed 40 of 40",
+        "--as",
+        SOFIA,
     )
-    ok("notifier", "remove", notifier, "--reason", "reversal share 9 %")
-    ok("notifier", "warn", notifier, "--reason", "unfounded notices", "--unfounded-share", "0.4")
-    ok("notifier", "suspend", notifier, "--reason", "still unfounded", "--days", "30")
-    ok("notifier", "reject-right", notifier, right, "--reason", "certificate mismatch")
-    shown = ok("notifier", "show", notifier)
+    assert json.loads(ok("notifier", "show", notifier, "--json", "--as", ALICE))["in_trusted_lane"]
+    ok("notifier", "remove", notifier, "--reason", "reversal share 9 %", "--as", SOFIA)
+    warned = ok("notifier", "warn", notifier, "--reason", "unfounded notices", "--as", SOFIA)
+    assert "warned (unfounded share" in warned  # the share is ntd's figure, not the caller's
+    ok(
+        "notifier",
+        "suspend",
+        notifier,
+        "--reason",
+        "still unfounded",
+        "--days",
+        "30",
+        "--as",
+        SOFIA,
+    )
+    ok(
+        "notifier",
+        "reject-right",
+        notifier,
+        right,
+        "--reason",
+        "certificate mismatch",
+        "--as",
+        SOFIA,
+    )
+    shown = ok("notifier", "show", notifier, "--as", ALICE)
     assert "misuse warnings  1" in shown and "rejected" in shown and "until" in shown
 
 
@@ -323,14 +439,14 @@ def test_deadlines_run_skips_a_deadline_the_case_no_longer_has(
     filed: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     case = filed["case"]
-    ok("case", "take-down", case, "--facts", "Counterfeit")
+    ok("case", "take-down", case, "--facts", "Counterfeit", "--as", ALICE)
     later = (datetime.now(UTC) + timedelta(days=40)).isoformat()
-    assert "counter_notice" in ok("deadlines", "list", "--until", later)
-    dry = ok("deadlines", "run", "--now", later, "--dry-run")
+    assert "counter_notice" in ok("deadlines", "list", "--until", later, "--as", ALICE)
+    dry = ok("deadlines", "run", "--now", later, "--dry-run", "--as", ROOT)
     assert "would fire" in dry and "nothing fired" in dry
-    ok("case", "withdraw", case, "--reason", "Settled")
+    ok("case", "withdraw", case, "--reason", "Settled", "--as", JEANNE)
     monkeypatch.setenv("NTD_FEED", "kafka")  # a lagging read model still lists it as due
-    skipped = ok("deadlines", "run", "--now", later)
+    skipped = ok("deadlines", "run", "--now", later, "--as", ROOT)
     assert f"skipped     counter_notice  case {case}" in skipped
     assert "0 fired, 1 skipped" in skipped
 
@@ -345,7 +461,19 @@ def test_the_data_dir_option_overrides_the_environment(
 ) -> None:
     other = tmp_path / "elsewhere"
     monkeypatch.setenv("NTD_DATA_DIR", str(tmp_path / "unused"))
-    ok("--data-dir", str(other), "notifier", "register", "--name", "X", "--email", "x@y.example")
+    ok("--data-dir", str(other), "access", "init", ROOT)
+    ok(
+        "--data-dir",
+        str(other),
+        "notifier",
+        "register",
+        "--name",
+        "X",
+        "--email",
+        "x@y.example",
+        "--as",
+        ROOT,
+    )
     assert (other / "events.db").exists() and not (tmp_path / "unused").exists()
 
 
@@ -365,28 +493,37 @@ def _listing(n: int) -> dict[str, str]:
     }
 
 
+@pytest.mark.usefixtures("staff")
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (("case", "show", "not-an-id"), 2, "'not-an-id' is not an id"),
-        (("case", "show", str(uuid4())), 1, "no case"),
+        (("case", "show", "not-an-id", "--as", ALICE), 2, "'not-an-id' is not an id"),
+        (("case", "show", str(uuid4()), "--as", ALICE), 1, "no case"),
         (
             ("case", "take-down", str(uuid4()), "--facts", "x", "--as", "wizard:merlin"),
             2,
             "'wizard:merlin' is not an actor",
         ),
         (
-            ("case", "history", str(uuid4()), "--as-of", "last tuesday"),
+            ("case", "history", str(uuid4()), "--as-of", "last tuesday", "--as", ALICE),
             2,
             "is not an ISO date or time",
         ),
-        (("case", "history", str(uuid4())), 2, "give exactly one of --as-of TIME or --version"),
-        (("case", "take-down", str(uuid4())), 2, "Missing option '--facts'"),
-        (("notice", "file", "--json", "/no/such/notice.json"), 2, "No such file"),
-        (("notice", "file", "--json", "-"), 2, "not JSON"),
-        (("notifier", "show", str(uuid4())), 1, "no notifier"),
-        (("dashboard", "--brand", "Nobody"), 2, "no notifier is named 'Nobody'"),
-        (("deadlines", "run", "--now", "2026-13-45"), 2, "is not an ISO date or time"),
+        (
+            ("case", "history", str(uuid4()), "--as", ALICE),
+            2,
+            "give exactly one of --as-of TIME or --version",
+        ),
+        (("case", "take-down", str(uuid4()), "--as", ALICE), 2, "Missing option '--facts'"),
+        (("notice", "file", "--json", "/no/such/notice.json", "--as", JEANNE), 2, "No such file"),
+        (("notice", "file", "--json", "-", "--as", JEANNE), 2, "not JSON"),
+        (("notifier", "show", str(uuid4()), "--as", ALICE), 1, "no notifier"),
+        (("dashboard", "--brand", "Nobody", "--as", ALICE), 2, "no notifier is named 'Nobody'"),
+        (
+            ("deadlines", "run", "--now", "2026-13-45", "--as", ROOT),
+            2,
+            "is not an ISO date or time",
+        ),
         (
             (
                 "notifier",
@@ -398,6 +535,8 @@ def _listing(n: int) -> dict[str, str]:
                 "1",
                 "--jurisdiction",
                 "EU",
+                "--as",
+                ALICE,
             ),
             2,
             "give exactly one of --certificate",
@@ -415,7 +554,7 @@ def test_a_user_mistake_gets_one_clear_error_line(
 
 
 def test_an_illegal_step_names_the_state_and_what_is_allowed(filed: dict[str, str]) -> None:
-    result = run("case", "forward", filed["case"])
+    result = run("case", "forward", filed["case"], "--as", ALICE)
     assert result.exit_code == 1
     [line] = error_lines(result)
     assert "is filed: cannot forward to notifier" in line and "allowed now:" in line
@@ -432,7 +571,7 @@ def test_an_invalid_notice_lists_each_problem_on_its_own_line(
         good_faith_statement=False,
         listings=[{**_listing(1), "url": "ftp://x"}],
     )
-    result = run("notice", "file", "--json", str(bad))
+    result = run("notice", "file", "--json", str(bad), "--as", JEANNE)
     assert result.exit_code == 1
     head, *problems = error_lines(result)
     assert head == "ntd: error: notice refused (3 problems):"
@@ -449,7 +588,7 @@ def test_a_notice_of_more_than_300_listings_is_refused(
     big = notice_file(
         tmp_path, filed["notifier"], filed["right"], listings=[_listing(n) for n in range(301)]
     )
-    result = run("notice", "file", "--json", str(big))
+    result = run("notice", "file", "--json", str(big), "--as", JEANNE)
     assert result.exit_code == 1
     assert any("at most 300 listings, this one names 301" in line for line in error_lines(result))
 
@@ -463,8 +602,236 @@ def test_a_bad_setting_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_a_json_notice_that_is_not_an_object_is_a_usage_error() -> None:
-    result = run("notice", "file", "--json", "-", input="[1, 2]")
+    result = run("notice", "file", "--json", "-", "--as", JEANNE, input="[1, 2]")
     assert result.exit_code == 2 and "must be a JSON object" in result.stderr
+
+
+# -- who may do what -------------------------------------------------------------------------
+
+
+def case_state(case: str) -> str:
+    return str(json.loads(ok("case", "show", case, "--json", "--as", ALICE))["state"])
+
+
+def test_a_seller_may_not_take_down_a_case_and_nothing_changes(
+    data_dir: Path, filed: dict[str, str]
+) -> None:
+    case = filed["case"]
+    before = stored_events(data_dir)
+    result = run("case", "take-down", case, "--facts", "x", "--as", SELLER)
+    assert result.exit_code == 1 and result.stdout == ""
+    [line] = error_lines(result)
+    assert line.startswith(f"ntd: error: {SELLER} may not take down cases (allowed: agent, ")
+    assert (
+        "supervisor" in line and f"{SELLER} holds seller_user for seller {LISTING_SELLER}" in line
+    )
+    assert stored_events(data_dir) == before
+    assert case_state(case) == "filed"
+
+
+def test_a_brand_may_not_verify_its_own_right_and_nothing_changes(
+    tmp_path: Path, data_dir: Path, filed: dict[str, str]
+) -> None:
+    notifier = filed["notifier"]
+    pending = add_right(tmp_path, notifier, "018999999", JEANNE)
+    before = stored_events(data_dir)
+    result = run("notifier", "verify-right", notifier, pending, "--as", JEANNE)
+    assert result.exit_code == 1 and result.stdout == ""
+    [line] = error_lines(result)
+    assert f"{JEANNE} may not verify rights (allowed: supervisor;" in line
+    assert stored_events(data_dir) == before
+    rights = json.loads(ok("notifier", "show", notifier, "--json", "--as", ALICE))["rights"]
+    assert {r["right_id"]: r["status"] for r in rights}[pending] == "pending"
+    ok("notifier", "verify-right", notifier, pending, "--as", SOFIA)  # a supervisor may
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("admit", "--takedown-share", "0.95"),
+        ("admit", "--reversal-share", "0.01"),
+        ("admit", "--notices", "40"),
+        ("warn", "--unfounded-share", "0.4"),
+    ],
+    ids=lambda c: f"{c[0]} {c[1]}",
+)
+def test_a_caller_supplied_trusted_lane_figure_is_refused_and_nothing_changes(
+    data_dir: Path, filed: dict[str, str], command: tuple[str, str, str]
+) -> None:
+    notifier = filed["notifier"]
+    name, option, figure = command
+    before = stored_events(data_dir)
+    result = run("notifier", name, notifier, option, figure, "--reason", "x", "--as", SOFIA)
+    assert result.exit_code == 2 and result.stdout == ""
+    [line] = error_lines(result)
+    assert f"{option} is not taken" in line and "computed by ntd" in line
+    assert stored_events(data_dir) == before
+    shown = json.loads(ok("notifier", "show", notifier, "--json", "--as", ALICE))
+    assert shown["in_trusted_lane"] is False and shown["warnings"] == 0
+
+
+def test_a_command_without_an_identity_is_refused_with_one_clear_line(
+    filed: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run("case", "show", filed["case"])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert error_lines(result) == [
+        "ntd: error: who gives this command? pass --as KIND:ID (e.g. --as agent:alice) "
+        "or set NTD_ACTOR"
+    ]
+    monkeypatch.setenv("NTD_ACTOR", ALICE)
+    assert "filed" in ok("case", "show", filed["case"])
+
+
+def test_the_system_is_no_identity_to_give_commands_as(
+    data_dir: Path, filed: dict[str, str]
+) -> None:
+    before = stored_events(data_dir)
+    result = run("case", "take-down", filed["case"], "--facts", "x", "--as", "system:ntd")
+    assert result.exit_code == 2 and result.stdout == ""
+    [line] = error_lines(result)
+    assert "system:ntd" in line and "the system acts for policies and deadlines only" in line
+    assert stored_events(data_dir) == before
+    assert case_state(filed["case"]) == "filed"
+
+
+def test_the_first_admin_is_named_once(data_dir: Path) -> None:
+    assert "agent:root is the first admin" in ok("access", "init", ROOT)
+    listed = ok("access", "list", "--json", "--as", ROOT)
+    before = stored_events(data_dir)
+    again = run("access", "init", "agent:mallory")
+    assert again.exit_code == 1 and again.stdout == ""
+    [line] = error_lines(again)
+    assert "already has its first admin" in line
+    assert stored_events(data_dir) == before
+    assert ok("access", "list", "--json", "--as", ROOT) == listed
+    assert [(g["principal"], g["grant"]["role"]) for g in json.loads(listed)] == [(ROOT, "admin")]
+    refused = run("access", "list", "--as", "agent:mallory")
+    assert refused.exit_code == 1
+    [line] = error_lines(refused)
+    assert "agent:mallory may not read who holds which roles" in line
+
+
+def test_a_notifier_admin_grants_roles_for_its_own_notifier_only(
+    tmp_path: Path, data_dir: Path, filed: dict[str, str]
+) -> None:
+    other, _ = brand_with_right(
+        tmp_path, "Halcyon Watches", "legal@halcyon.example", "notifier_user:h.berg"
+    )
+    reporter = "notifier_user:m.rossi"
+    ok("access", "grant", reporter, "reporter", "--notifier", filed["notifier"], "--as", JEANNE)
+    listed = ok("access", "list", reporter, "--json", "--as", AUDREY)
+    before = stored_events(data_dir)
+    result = run("access", "grant", reporter, "reporter", "--notifier", other, "--as", JEANNE)
+    assert result.exit_code == 1 and result.stdout == ""
+    [line] = error_lines(result)
+    assert line == f"ntd: error: no notifier {other}"
+    assert stored_events(data_dir) == before
+    assert ok("access", "list", reporter, "--json", "--as", AUDREY) == listed
+    assert [g["grant"]["notifier_id"] for g in json.loads(listed)] == [filed["notifier"]]
+
+
+def test_another_brands_case_is_not_there_for_a_reporter(
+    tmp_path: Path, filed: dict[str, str]
+) -> None:
+    other_admin = "notifier_user:h.berg"
+    other, right = brand_with_right(
+        tmp_path, "Halcyon Watches", "legal@halcyon.example", other_admin
+    )
+    notice = str(notice_file(tmp_path, other, right))
+    theirs = ok("notice", "file", "--json", notice, "--as", other_admin, "-q").strip()
+    reporter = "notifier_user:m.rossi"
+    ok("access", "grant", reporter, "reporter", "--notifier", filed["notifier"], "--as", JEANNE)
+    assert "Aurelia Leather" in ok("case", "show", filed["case"], "--as", reporter)
+    for command in (("show",), ("history", "--version", "1")):
+        result = run("case", command[0], theirs, *command[1:], "--as", reporter)
+        assert result.exit_code == 1 and result.stdout == ""
+        assert error_lines(result) == [f"ntd: error: no case {theirs}"]
+    assert "Halcyon Watches" in ok("case", "show", theirs, "--as", other_admin)
+
+
+def test_a_name_tells_no_one_about_another_partys_notifier(
+    tmp_path: Path, filed: dict[str, str]
+) -> None:
+    brand_with_right(tmp_path, "Halcyon Watches", "legal@halcyon.example", "notifier_user:h.berg")
+    stranger = run("dashboard", "--brand", "", "--as", "seller:nobody")
+    assert stranger.exit_code == 1
+    [line] = error_lines(stranger)
+    assert "may not read dashboards" in line and "Halcyon" not in line
+    own = run("dashboard", "--brand", "", "--as", JEANNE)  # '' prefixes every name
+    assert own.exit_code == 0, own.output
+    assert "Aurelia Leather" in own.stdout
+    other = run("dashboard", "--brand", "Halcyon", "--as", JEANNE)
+    [line] = error_lines(other)
+    assert "no notifier is named 'Halcyon'" in line
+    grant = run(
+        "access", "grant", "notifier_user:x", "reporter", "--notifier", "Halc", "--as", JEANNE
+    )
+    assert [line for line in error_lines(grant) if "Halcyon" in line] == []
+
+
+def test_an_auditor_finds_the_systems_own_rows(filed: dict[str, str]) -> None:
+    ok("case", "take-down", filed["case"], "--facts", "Counterfeit", "--as", ALICE)
+    rows = ok("audit", "query", "--actor", "system:ntd", "--format", "jsonl", "--as", AUDREY)
+    assert rows and all(json.loads(r)["actor"] == "system:ntd" for r in rows.splitlines())
+    bad = run("audit", "query", "--actor", "nobody", "--as", AUDREY)
+    assert bad.exit_code == 2 and len(error_lines(bad)) == 1
+
+
+def test_a_seller_given_wrongly_is_one_clear_line(filed: dict[str, str]) -> None:
+    for seller in ("no-slash", "m" * 150 + "/x"):
+        result = run("access", "grant", "seller:s", "seller_user", "--seller", seller, "--as", ROOT)
+        assert result.exit_code == 2 and len(error_lines(result)) == 1, result.output
+
+
+def test_only_a_supervisor_lifts_a_seller_suspension(filed: dict[str, str]) -> None:
+    agent = run("seller", "lift-suspension", "marketly/nobody", "--reason", "r", "--as", ALICE)
+    assert agent.exit_code == 1
+    [line] = error_lines(agent)
+    assert line.startswith("ntd: error: agent:alice may not lift seller suspensions")
+    missing = run("seller", "lift-suspension", "marketly/nobody", "--reason", "r", "--as", SOFIA)
+    assert error_lines(missing) == [f"ntd: error: no seller {Seller.id_for('marketly', 'nobody')}"]
+    bad = run("seller", "show", "no-slash", "--as", SOFIA)
+    assert bad.exit_code == 2 and len(error_lines(bad)) == 1
+
+
+def test_access_list_as_of_shows_a_revoked_registered_agent_before_and_not_after(
+    filed: dict[str, str],
+) -> None:
+    agent = "notifier_user:k.law"
+    brand = filed["notifier"]
+    ok("access", "grant", agent, "registered_agent", "--notifier", brand, "--as", JEANNE)
+    held = datetime.now(UTC)
+    ok(
+        "access",
+        "revoke",
+        agent,
+        "registered_agent",
+        "--notifier",
+        brand,
+        "--reason",
+        "mandate ended",
+        "--as",
+        JEANNE,
+    )
+    gone = datetime.now(UTC)
+
+    def as_of(moment: datetime) -> list[dict[str, Any]]:
+        text = ok("access", "list", agent, "--as-of", moment.isoformat(), "--json", "--as", AUDREY)
+        return list(json.loads(text))
+
+    [then] = as_of(held)
+    assert then["principal"] == agent
+    assert then["grant"] == {"role": "registered_agent", "notifier_id": brand, "seller": None}
+    assert as_of(gone) == []
+    assert "no roles held at" in ok(
+        "access", "list", agent, "--as-of", gone.isoformat(), "--as", AUDREY
+    )
+    assert "no roles held" in ok("access", "list", agent, "--as", AUDREY)
+    refused = run("case", "show", filed["case"], "--as", agent)  # and it acts no more
+    assert refused.exit_code == 1
+    [line] = error_lines(refused)
+    assert f"{agent} may not read cases" in line
 
 
 # -- help ------------------------------------------------------------------------------------
@@ -504,6 +871,10 @@ def test_the_command_tree_covers_every_lifecycle_step() -> None:
         "notifier suspend",
         "deadlines run",
         "audit verify",
+        "access init",
+        "access grant",
+        "access revoke",
+        "access list",
         "demo",
     ):
         assert wanted in names
@@ -519,7 +890,7 @@ def test_every_command_has_help_with_examples(path: tuple[str, ...]) -> None:
 def test_the_installed_script_reports_errors_without_a_traceback(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NTD_")}
     done = subprocess.run(
-        [str(NTD_SCRIPT), "--data-dir", str(tmp_path), "case", "show", "x"],
+        [str(NTD_SCRIPT), "--data-dir", str(tmp_path), "case", "show", "x", "--as", ALICE],
         capture_output=True,
         text=True,
         env=env,

@@ -3,9 +3,12 @@ from the stored events, its suggestions are real commands, and a seed always giv
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
+import shlex
+import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,6 +22,7 @@ from click.testing import CliRunner, Result
 
 from domain.case import Case, Deadline
 from domain.notifier import Notifier
+from domain.values import SYSTEM
 from ntd.bootstrap import Ntd, build
 from ntd.cli import cli
 from ntd.config import Settings
@@ -193,10 +197,26 @@ def tried(demo: Demo, command: str) -> str:
     return match.group(1)
 
 
+def suggested(demo: Demo, command: str) -> list[str]:
+    """The arguments of the `Try next` suggestion that starts `ntd {command}`, its --as too."""
+    match = re.search(rf"^  ntd ({re.escape(command)} [^#\n]*?)\s*#", demo.out, re.MULTILINE)
+    assert match, f"no suggestion `ntd {command} …` in the demo's output"
+    args = shlex.split(match.group(1))
+    assert "--as" in args, f"`ntd {command}` is suggested without --as"
+    return args
+
+
 def section(demo: Demo, title: str) -> str:
     """The lines of one `== title ==` section of the report."""
     part = demo.out.split(f"== {title} ==", 1)[1]
-    return part.split("\n== ", 1)[0].split("\nTry next:", 1)[0]
+    return part.split("\n== ", 1)[0].split("\nTry next", 1)[0]
+
+
+def event_count(data_dir: Path) -> int:
+    with sqlite3.connect(data_dir / "events.db") as db:
+        (count,) = db.execute("SELECT count(*) FROM stored_events").fetchone()
+    db.close()
+    return int(count)
 
 
 def test_the_demo_reports_dashboards_an_audit_excerpt_and_what_to_try(demo: Demo) -> None:
@@ -205,9 +225,11 @@ def test_the_demo_reports_dashboards_an_audit_excerpt_and_what_to_try(demo: Demo
         "== Busiest brand ==",
         "== A trusted-lane brand ==",
         "== Audit trail of case",
-        "Try next:",
-        "ntd audit verify",
-        "ntd deadlines run",
+        "Try next",
+        "ntd access list --as agent:admin.ops",
+        "ntd audit verify --as ",
+        "ntd deadlines run --dry-run --as agent:admin.ops",
+        "refused: a seller may not take down cases",
     ):
         assert part in demo.out
     assert "week 1/8" in demo.result.stderr and "events/s" in demo.result.stderr
@@ -230,7 +252,7 @@ def test_every_dashboard_matches_figures_recomputed_from_the_stored_events(
             }
             assert not wrong, f"{name}: (recomputed, dashboard) differ: {wrong}"
             states = Counter(
-                ntd.app.case(cid).state.value
+                ntd.app.case(cid, SYSTEM).state.value
                 for cid, c in book.cases.items()
                 if c.notifier_id == notifier_id
             )
@@ -281,24 +303,53 @@ def test_the_run_admits_brands_to_the_trusted_lane_and_removes_one(book: Book) -
 
 def test_the_suggested_commands_work_on_the_suggested_ids(demo: Demo) -> None:
     case = tried(demo, "case show")
-    shown = invoke(demo.data_dir, "case", "show", case)
-    assert shown.exit_code == 0 and "timeline" in shown.stdout
-    assert "reinstated" in shown.stdout.splitlines()[0]
-    before = invoke(demo.data_dir, "case", "history", case, "--version", "1")
-    assert before.exit_code == 0
+    shown = invoke(demo.data_dir, *suggested(demo, "case show"))
+    assert shown.exit_code == 0 and "timeline" in shown.stdout, shown.output
+    assert "reinstated" in shown.stdout.splitlines()[0] and case in shown.stdout.splitlines()[0]
+    before = invoke(demo.data_dir, *suggested(demo, "case history"))
+    assert before.exit_code == 0, before.output
     assert "filed  (normal lane, version 1)" in before.stdout
     assert "taken_down" not in before.stdout
-    audit = invoke(demo.data_dir, "audit", "query", "--case", case, "--format", "table")
+    verified = invoke(demo.data_dir, *suggested(demo, "audit verify"))
+    assert verified.exit_code == 0 and "intact" in verified.stdout, verified.output
+    dry = invoke(demo.data_dir, *suggested(demo, "deadlines run"))
+    assert dry.exit_code == 0 and "nothing fired" in dry.stdout, dry.output
+    board = invoke(demo.data_dir, *suggested(demo, "dashboard"))
+    assert board.exit_code == 0 and tried(demo, "dashboard --brand") in board.stdout, board.output
+    audit = invoke(demo.data_dir, *suggested(demo, "audit query"))
+    assert audit.exit_code == 0, audit.output
     assert [line.split()[8] for line in audit.stdout.splitlines()[1:]][:4] == [
         "filed",
         "taken_down",
         "seller_notified",
         "counter_noticed",
     ]
-    verified = invoke(demo.data_dir, "audit", "verify")
-    assert verified.exit_code == 0 and "intact" in verified.stdout
-    dry = invoke(demo.data_dir, "deadlines", "run", "--dry-run")
-    assert dry.exit_code == 0 and "nothing fired" in dry.stdout
+
+
+def test_the_demo_names_its_first_admin_and_grants_its_cast(demo: Demo) -> None:
+    listed = invoke(demo.data_dir, *suggested(demo, "access list"), "--json")
+    assert listed.exit_code == 0, listed.output
+    held = {(g["principal"], g["grant"]["role"]) for g in json.loads(listed.stdout)}
+    assert ("agent:admin.ops", "admin") in held
+    roles = {role for _, role in held}
+    for role in ("agent", "supervisor", "auditor", "notifier_admin", "seller_user"):
+        assert role in roles, role
+    again = invoke(demo.data_dir, "access", "init", "agent:mallory")
+    assert again.exit_code == 1 and "already has its first admin" in again.stderr
+
+
+def test_the_suggested_take_down_by_a_seller_is_refused_and_changes_nothing(demo: Demo) -> None:
+    args = suggested(demo, "case take-down")
+    case, seller = args[2], args[args.index("--as") + 1]
+    assert case == tried(demo, "case show") and seller.startswith("seller:")
+    before = event_count(demo.data_dir)
+    refused = invoke(demo.data_dir, *args)
+    assert refused.exit_code == 1 and refused.stdout == ""
+    lines = [line for line in refused.stderr.splitlines() if line.startswith("ntd: error:")]
+    assert len(lines) == 1 and f"{seller} may not take down cases" in lines[0], lines
+    assert event_count(demo.data_dir) == before
+    shown = invoke(demo.data_dir, *suggested(demo, "case show"))
+    assert "reinstated" in shown.stdout.splitlines()[0]
 
 
 def test_the_demo_refuses_a_store_that_already_holds_events(demo: Demo) -> None:

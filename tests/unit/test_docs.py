@@ -22,6 +22,7 @@ from domain.rules import Rules
 from domain.values import Actor, DecisionGround, RightType, StatementOfReasons, Visibility
 from ntd import docs
 from projections.dashboard import window_start
+from tests.unit.domain_fixtures import grant_cast, grant_reporter
 
 pytestmark = pytest.mark.fast  # in memory: the domain on eventsourcing.popo, no store file
 
@@ -33,9 +34,11 @@ LENGTHS = Rules(
     trusted_review_days=4,
     counter_notice_days=6,
     restoration_days=7,
+    forwarding_days=5,
     strike_lifetime_days=100,
     trusted_reapply_days=40,
     misuse_suspension_days=12,
+    seller_suspension_days=77,
     trusted_window_days=50,
 )
 """Every period a different length, so a deadline set from the wrong rule shows."""
@@ -152,7 +155,7 @@ def test_an_undocumented_rule_state_or_field_stops_the_generator(
 ) -> None:
     groups = {**docs.RULE_GROUPS, "strikes": ("strike_lifetime_days",)}
     monkeypatch.setattr(docs, "RULE_GROUPS", groups)
-    with pytest.raises(LookupError, match="undocumented rules \\['strikes_to_suspend'\\]"):
+    with pytest.raises(LookupError, match="undocumented rules \\['strikes_to_suspend'"):
         docs.generated()
     monkeypatch.undo()
 
@@ -208,6 +211,7 @@ class World:
         )
         self.rules = rules
         app = self.app
+        grant_cast(app)
         self.notifier = app.register_notifier(
             "Acme", NotifierKind.BRAND, "legal@acme.example", AGENT
         )
@@ -215,11 +219,12 @@ class World:
             self.notifier, RightType.TRADEMARK, "EU-1", "EU", "ab" * 32, AGENT
         )
         app.verify_right(self.notifier, self.right, AGENT)
+        grant_reporter(app, self.notifier, NOTIFIER_USER)
         self.listings = 0
 
     def file(self, trusted: bool = False) -> UUID:
         """A new case, filed in the trusted lane or the normal one."""
-        if trusted and not self.app.notifier(self.notifier).in_trusted_lane:
+        if trusted and not self.app.notifier(self.notifier, AGENT).in_trusted_lane:
             self.app.admit_to_trusted_lane(self.notifier, 1.0, 0.0, self.rules.trusted_min_notices)
         self.listings += 1
         listing = f"L-{self.listings}"
@@ -245,7 +250,7 @@ class World:
                 "signature": "/Bob/",
             }
         )
-        return self.app.file_notice(notice).cases[0].case_id
+        return self.app.file_notice(notice, NOTIFIER_USER).cases[0].case_id
 
     def do(self, step: Step, case_id: UUID) -> Case:
         return DO[step](self.app, case_id)
@@ -273,6 +278,7 @@ OPENING: dict[Step, tuple[bool, tuple[Step, ...]]] = {
         False,
         (Step.TAKE_DOWN, Step.COUNTER_NOTICE, Step.FORWARD_TO_NOTIFIER),
     ),
+    Step.COUNTER_NOTICE: (False, (Step.TAKE_DOWN, Step.COUNTER_NOTICE)),
 }
 """How a case gets to the step that opens a deadline: the lane to file in, the commands to give."""
 
@@ -282,7 +288,7 @@ def _opened(world: World, clock: docs.Clock) -> Case:
     case_id = world.file(trusted)
     for step in steps:
         world.do(step, case_id)
-    return world.app.case(case_id)
+    return world.app.case(case_id, AGENT)
 
 
 @pytest.mark.parametrize("clock", docs.CLOCKS, ids=lambda c: c.deadline.value)
@@ -293,7 +299,7 @@ def test_each_deadline_opens_with_its_step_for_its_rule_in_business_days(clock: 
 
     opening = [
         e
-        for e in world.app.case_events(case.id)
+        for e in world.app.case_events(case.id, AGENT)
         if isinstance(e, Case.Transitioned) and e.step is clock.opened_by
     ]
     assert [type(e) for e in opening] == [docs.recorded_as(clock.opened_by)]
@@ -317,7 +323,7 @@ def test_each_deadline_closes_early_with_the_steps_the_document_names(
     after = world.do(step, case.id)
 
     assert clock.deadline not in after.deadlines
-    assert type(world.app.case_events(case.id)[-1]) is docs.recorded_as(step)
+    assert type(world.app.case_events(case.id, AGENT)[-1]) is docs.recorded_as(step)
 
 
 @pytest.mark.parametrize("clock", docs.CLOCKS, ids=lambda c: c.deadline.value)
@@ -329,7 +335,7 @@ def test_a_passed_deadline_does_what_the_lifecycle_table_says(clock: docs.Clock)
     after = world.app.miss_deadline(case.id, clock.deadline)
 
     assert after.state is TRANSITIONS[(DEADLINE_STEP[clock.deadline], case.state)]
-    event = world.app.case_events(case.id)[-1]
+    event = world.app.case_events(case.id, AGENT)[-1]
     assert type(event) is docs.recorded_as(DEADLINE_STEP[clock.deadline])
 
 
@@ -337,13 +343,13 @@ def _strike_expiry(world: World) -> tuple[datetime, datetime]:
     upheld = THURSDAY - timedelta(days=1)
     case_id = uuid4()
     seller_id = world.app.record_strike("shop.example", "seller-1", case_id, upheld_at=upheld)
-    return world.app.seller(seller_id).strikes[case_id].expires_at, upheld
+    return world.app.seller(seller_id, AGENT).strikes[case_id].expires_at, upheld
 
 
 def _reapply_on(world: World) -> tuple[date, date]:
     world.app.admit_to_trusted_lane(world.notifier, 1.0, 0.0, LENGTHS.trusted_min_notices)
     world.app.remove_from_trusted_lane(world.notifier, "figures")
-    reapply = world.app.notifier(world.notifier).may_reapply_on
+    reapply = world.app.notifier(world.notifier, AGENT).may_reapply_on
     assert reapply is not None
     return reapply, THURSDAY.date()
 
@@ -351,7 +357,16 @@ def _reapply_on(world: World) -> tuple[date, date]:
 def _suspended_until(world: World) -> tuple[datetime, datetime]:
     world.app.warn_notifier(world.notifier, "unfounded", 0.4)
     world.app.suspend_notifier(world.notifier, "still unfounded")
-    until = world.app.notifier(world.notifier).suspended_until
+    until = world.app.notifier(world.notifier, AGENT).suspended_until
+    assert until is not None
+    return until, THURSDAY
+
+
+def _seller_suspended_until(world: World) -> tuple[datetime, datetime]:
+    for _ in range(3):
+        seller_id = world.app.record_strike("shop.example", "seller-1", uuid4())
+    world.app.suspend_seller(seller_id, "repeat infringer")
+    until = world.app.seller(seller_id, AGENT).suspended_until
     assert until is not None
     return until, THURSDAY
 
@@ -365,6 +380,7 @@ CALENDAR: dict[str, Callable[[World], tuple[Any, Any]]] = {
     "trusted_reapply_days": _reapply_on,
     "misuse_suspension_days": _suspended_until,
     "trusted_window_days": _window,
+    "seller_suspension_days": _seller_suspended_until,
 }
 """For each rule the document counts in calendar days: (later, earlier) moments it separates."""
 

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.fast
 
 def file_raw(app: NtdApplication, data: Any) -> FilingReceipt:
     """What an entry point does with a notice as received: validate it, then file it."""
-    return app.file_notice(parse_notice(data))
+    return app.file_notice(parse_notice(data), BRAND_USER)
 
 
 def refusal(desk: Desk, data: Any) -> list[str]:
@@ -186,7 +186,7 @@ def test_an_evidence_hash_in_upper_case_is_accepted_and_stored_in_lower_case(des
 
     case_id = file_raw(desk.app, valid(desk, evidence=evidence)).cases[0].case_id
 
-    filed = desk.app.case_events(case_id)[0]
+    filed = desk.app.case_events(case_id, AGENT)[0]
     assert filed.evidence[0].sha256 == "ab" * 32
 
 
@@ -238,7 +238,7 @@ def test_a_notice_relying_on_a_rejected_right_is_refused(desk: Desk) -> None:
 def test_a_notice_by_a_suspended_notifier_is_refused_until_the_suspension_ends(desk: Desk) -> None:
     desk.app.warn_notifier(desk.notifier_id, "Unfounded notices.", 0.4)
     desk.app.suspend_notifier(desk.notifier_id, "Still unfounded.", days=30)
-    until = desk.app.notifier(desk.notifier_id).suspended_until
+    until = desk.app.notifier(desk.notifier_id, AGENT).suspended_until
 
     problems = refusal(desk, valid(desk))
     assert problems == [f"notifier_id: notifier is suspended until {until}"]
@@ -413,7 +413,8 @@ def test_retrying_a_notice_with_the_same_client_notice_id_returns_the_same_cases
 
     retry = desk.file("L-1", "L-2", notice_id=str(notice_id))
 
-    assert first.notice_id == retry.notice_id == notice_id
+    assert first.notice_id == retry.notice_id != notice_id  # stored scoped to the notifier
+    assert first.client_notice_id == retry.client_notice_id == notice_id
     assert [c.case_id for c in retry.cases] == [c.case_id for c in first.cases]
     assert retry.new_case_ids == []
     assert log_size(desk.app) == stored
@@ -433,15 +434,29 @@ def test_retrying_a_notice_after_its_case_was_resolved_still_returns_that_case(
     assert log_size(desk.app) == stored
 
 
-def test_a_client_notice_id_already_used_by_another_notifier_is_refused(desk: Desk) -> None:
+def test_a_client_notice_id_another_notifier_used_opens_a_notice_of_its_own(desk: Desk) -> None:
     notice_id = str(uuid4())
-    desk.file_one("L-1", notice_id=notice_id)
+    ours = desk.file("L-1", notice_id=notice_id)
     notifier_id, right_id = register_brand(desk.app, "Other")
     theirs = notice_data(notifier_id, right_id, [listing_data("L-1")], notice_id=notice_id)
 
-    problems = refusal(desk, theirs)
+    receipt = file_raw(desk.app, theirs)
 
-    assert problems == [f"notice_id: {notice_id} is another notifier's notice"]
+    assert receipt.notice_id != ours.notice_id
+    assert len(receipt.new_case_ids) == 1
+    assert desk.case(receipt.new_case_ids[0]).notifier_id == notifier_id
+
+
+def test_a_client_notice_id_used_again_for_other_listings_is_refused(desk: Desk) -> None:
+    notice_id = str(uuid4())
+    desk.file("L-1", notice_id=notice_id)
+
+    problems = refusal(desk, valid(desk, listings=[listing_data("L-2")], notice_id=notice_id))
+
+    assert problems == [
+        f"notice_id: {notice_id} was already used for listings shop.example/L-1; this notice "
+        "names shop.example/L-2 (added: shop.example/L-2; missing: shop.example/L-1)"
+    ]
 
 
 # -- the trusted lane (Good Faith Takedown) -------------------------------------------------------
@@ -458,7 +473,7 @@ def test_a_trusted_notifier_filing_takes_the_listing_down_at_once() -> None:
     assert case.state is State.TAKEN_DOWN_PENDING_REVIEW
     assert case.source_type is SourceType.TRUSTED_FLAGGER
     assert case.taken_down_at == filed_at
-    filed, taken_down, notified = desk.app.case_events(case.id)
+    filed, taken_down, notified = desk.app.case_events(case.id, AGENT)
     assert type(filed) is Case.Filed and filed.lane is Lane.TRUSTED
     assert type(taken_down) is Case.TakenDown
     assert taken_down.lane is Lane.TRUSTED

@@ -15,6 +15,7 @@ from domain.seller import Seller, SellerError
 from domain.values import SYSTEM, DomainError, InvalidInput, RightType
 from tests.unit.domain_fixtures import (
     AGENT,
+    BRAND_USER,
     CERTIFICATE,
     Desk,
     FakeClock,
@@ -33,7 +34,7 @@ def test_a_registered_notifier_starts_with_no_rights_no_lane_and_no_record() -> 
     app = make_app()
     notifier_id = app.register_notifier("Acme", NotifierKind.BRAND, "legal@acme.example", AGENT)
 
-    notifier = app.notifier(notifier_id)
+    notifier = app.notifier(notifier_id, AGENT)
 
     assert (notifier.name, notifier.kind) == ("Acme", NotifierKind.BRAND)
     assert notifier.rights == {}
@@ -56,14 +57,14 @@ def test_a_right_awaits_verification_before_it_can_back_a_notice() -> None:
         desk.notifier_id, RightType.COPYRIGHT, "VA-1-234", "us", "AB" * 32, AGENT
     )
 
-    right = desk.app.notifier(desk.notifier_id).right(right_id)
+    right = desk.app.notifier(desk.notifier_id, AGENT).right(right_id)
     assert right.status is RightStatus.PENDING
     assert (right.jurisdiction, right.certificate_sha256) == ("US", "ab" * 32)
     same = Notifier.right_id_for(desk.notifier_id, RightType.COPYRIGHT, "VA-1-234", "us")
     assert right_id == same
 
     desk.app.verify_right(desk.notifier_id, right_id, AGENT)
-    assert desk.app.notifier(desk.notifier_id).right(right_id).status is RightStatus.VERIFIED
+    assert desk.app.notifier(desk.notifier_id, AGENT).right(right_id).status is RightStatus.VERIFIED
 
 
 def test_the_same_right_cannot_be_registered_twice() -> None:
@@ -82,7 +83,7 @@ def test_rights_that_read_alike_when_joined_with_a_bar_are_two_rights() -> None:
     one = register(desk.notifier_id, RightType.TRADEMARK, "TM|1", "EU", CERTIFICATE, AGENT)
     other = register(desk.notifier_id, RightType.TRADEMARK, "TM", "1|EU", CERTIFICATE, AGENT)
 
-    rights = desk.app.notifier(desk.notifier_id).rights
+    rights = desk.app.notifier(desk.notifier_id, AGENT).rights
     assert one != other
     assert (rights[one].registration_number, rights[other].registration_number) == ("TM|1", "TM")
 
@@ -114,16 +115,17 @@ def test_an_unknown_right_cannot_be_verified_or_rejected() -> None:
         desk.app.reject_right(desk.notifier_id, unknown, "No such right.", AGENT)
 
 
-def test_a_rejected_right_carries_its_reason_until_it_is_verified_after_all() -> None:
+def test_a_rejected_right_carries_its_reason_and_stays_rejected() -> None:
     desk = make_desk()
 
     desk.app.reject_right(desk.notifier_id, desk.right_id, "Certificate expired.", AGENT)
-    right = desk.app.notifier(desk.notifier_id).right(desk.right_id)
+    right = desk.app.notifier(desk.notifier_id, AGENT).right(desk.right_id)
     assert (right.status, right.rejection_reason) == (RightStatus.REJECTED, "Certificate expired.")
 
-    desk.app.verify_right(desk.notifier_id, desk.right_id, AGENT)
-    right = desk.app.notifier(desk.notifier_id).right(desk.right_id)
-    assert (right.status, right.rejection_reason) == (RightStatus.VERIFIED, None)
+    with pytest.raises(NotifierError, match="was rejected: a new submission is a new right"):
+        desk.app.verify_right(desk.notifier_id, desk.right_id, AGENT)
+    right = desk.app.notifier(desk.notifier_id, AGENT).right(desk.right_id)
+    assert (right.status, right.rejection_reason) == (RightStatus.REJECTED, "Certificate expired.")
 
 
 def test_an_unknown_notifier_is_not_found() -> None:
@@ -138,7 +140,7 @@ def test_an_unknown_notifier_is_not_found() -> None:
 
 def test_a_notifier_admitted_to_the_trusted_lane_cannot_be_admitted_twice() -> None:
     desk = make_desk(trusted=True)
-    assert desk.app.notifier(desk.notifier_id).in_trusted_lane
+    assert desk.app.notifier(desk.notifier_id, AGENT).in_trusted_lane
 
     with pytest.raises(NotifierError, match="already in the trusted lane"):
         desk.trust()
@@ -149,7 +151,7 @@ def test_a_notifier_admitted_to_the_trusted_lane_cannot_be_admitted_twice() -> N
     [
         (0.89, 0.01, 40, "takedown share 89.0% is below 90%"),
         (0.95, 0.06, 40, "reversal share 6.0% is above 5%"),
-        (0.95, 0.01, 19, "19 decided notices is fewer than 20"),
+        (0.95, 0.01, 19, "19 decided notices past their counter-notice window is fewer than 20"),
     ],
 )
 def test_a_notifier_whose_figures_miss_a_threshold_is_not_admitted(
@@ -193,7 +195,7 @@ def test_a_notifier_removed_from_the_lane_may_reapply_only_after_the_policy_peri
 
     desk.app.remove_from_trusted_lane(desk.notifier_id, "Reversal share 8 %.")
 
-    notifier = desk.app.notifier(desk.notifier_id)
+    notifier = desk.app.notifier(desk.notifier_id, AGENT)
     reapply_on = (removed_at + timedelta(days=91)).date()
     assert not notifier.in_trusted_lane
     assert notifier.may_reapply_on == reapply_on
@@ -204,7 +206,7 @@ def test_a_notifier_removed_from_the_lane_may_reapply_only_after_the_policy_peri
 
     desk.clock.set(removed_at + timedelta(days=91))
     desk.trust()
-    notifier = desk.app.notifier(desk.notifier_id)
+    notifier = desk.app.notifier(desk.notifier_id, AGENT)
     assert notifier.in_trusted_lane
     assert notifier.may_reapply_on is None
 
@@ -215,7 +217,7 @@ def test_the_reapply_period_is_policy() -> None:
     desk.app.remove_from_trusted_lane(desk.notifier_id, "Takedown share 80 %.")
 
     reapply_on = (desk.clock.moment + timedelta(days=7)).date()
-    assert desk.app.notifier(desk.notifier_id).may_reapply_on == reapply_on
+    assert desk.app.notifier(desk.notifier_id, AGENT).may_reapply_on == reapply_on
 
 
 def test_a_notifier_outside_the_lane_cannot_be_removed_from_it() -> None:
@@ -241,11 +243,11 @@ def test_a_notifier_cannot_be_suspended_before_it_was_warned() -> None:
 def test_a_warned_notifier_is_suspended_for_the_policy_period() -> None:
     desk = make_desk()
     desk.app.warn_notifier(desk.notifier_id, "40 % of notices unfounded.", 0.4)
-    assert desk.app.notifier(desk.notifier_id).warnings == 1
+    assert desk.app.notifier(desk.notifier_id, AGENT).warnings == 1
 
     desk.app.suspend_notifier(desk.notifier_id, "Still 55 % unfounded.")
 
-    notifier = desk.app.notifier(desk.notifier_id)
+    notifier = desk.app.notifier(desk.notifier_id, AGENT)
     assert notifier.suspended_until == desk.clock.moment + timedelta(days=30)
     assert notifier.is_suspended(desk.clock.moment + timedelta(days=29))
     assert not notifier.is_suspended(desk.clock.moment + timedelta(days=30))
@@ -257,7 +259,7 @@ def test_a_suspension_may_be_given_its_own_length() -> None:
 
     desk.app.suspend_notifier(desk.notifier_id, "Unfounded.", days=90)
 
-    until = desk.app.notifier(desk.notifier_id).suspended_until
+    until = desk.app.notifier(desk.notifier_id, AGENT).suspended_until
     assert until == desk.clock.moment + timedelta(days=90)
 
 
@@ -265,7 +267,7 @@ def test_a_suspended_notifier_leaves_the_trusted_lane_and_cannot_rejoin_while_su
     desk = make_desk(trusted=True)
     desk.app.warn_notifier(desk.notifier_id, "Unfounded.", 0.4)
     desk.app.suspend_notifier(desk.notifier_id, "Unfounded.")
-    assert not desk.app.notifier(desk.notifier_id).in_trusted_lane
+    assert not desk.app.notifier(desk.notifier_id, AGENT).in_trusted_lane
 
     with pytest.raises(NotifierError, match="is suspended until"):
         desk.trust()
@@ -278,7 +280,7 @@ def test_a_suspended_notifier_cannot_file() -> None:
     stored = log_size(desk.app)
 
     with pytest.raises(NoticeRefused, match="notifier_id: notifier is suspended until"):
-        desk.app.file_notice(parse_notice(notice_data(desk.notifier_id, desk.right_id)))
+        desk.app.file_notice(parse_notice(notice_data(desk.notifier_id, desk.right_id)), BRAND_USER)
 
     assert log_size(desk.app) == stored
 
@@ -286,7 +288,7 @@ def test_a_suspended_notifier_cannot_file() -> None:
 def test_a_suspension_must_end_after_it_starts() -> None:
     desk = make_desk()
     desk.app.warn_notifier(desk.notifier_id, "Unfounded.", 0.4)
-    notifier = desk.app.notifier(desk.notifier_id)
+    notifier = desk.app.notifier(desk.notifier_id, AGENT)
 
     with pytest.raises(NotifierError, match="must end after it starts"):
         notifier.suspend("Unfounded.", desk.clock.moment, AGENT, desk.clock.moment)
@@ -308,7 +310,7 @@ def test_a_sellers_first_strike_registers_the_seller() -> None:
 
     seller_id = desk.app.record_strike("shop.example", "seller-1", case_id)
 
-    seller = desk.app.seller(seller_id)
+    seller = desk.app.seller(seller_id, AGENT)
     assert seller_id == SELLER_ID
     assert (seller.marketplace, seller.seller_ref) == ("shop.example", "seller-1")
     assert seller.strikes[case_id].recorded_at == desk.clock.moment
@@ -318,7 +320,7 @@ def test_a_sellers_first_strike_registers_the_seller() -> None:
 def test_a_strike_stays_live_for_365_days_and_then_expires() -> None:
     desk = make_desk()
     strike(desk)
-    seller = desk.app.seller(SELLER_ID)
+    seller = desk.app.seller(SELLER_ID, AGENT)
     start = desk.clock.moment
 
     assert seller.live_strikes(start) == 1
@@ -342,7 +344,7 @@ def test_a_removed_strike_no_longer_counts() -> None:
 
     desk.app.remove_strike(SELLER_ID, case_id, "Counter-notice upheld.")
 
-    assert desk.app.seller(SELLER_ID).live_strikes(desk.clock.moment) == 0
+    assert desk.app.seller(SELLER_ID, AGENT).live_strikes(desk.clock.moment) == 0
     with pytest.raises(SellerError, match=f"has no strike for case {case_id}"):
         desk.app.remove_strike(SELLER_ID, case_id, "Twice.")
 
@@ -355,7 +357,7 @@ def test_three_live_strikes_suspend_a_seller() -> None:
 
     desk.app.suspend_seller(SELLER_ID, "Repeat infringer.")
 
-    assert desk.app.seller(SELLER_ID).suspended
+    assert desk.app.seller(SELLER_ID, AGENT).suspended
     event = list(desk.app.events.get(SELLER_ID))[-1]
     assert type(event) is Seller.Suspended
     assert event.live_strikes == 3
@@ -385,7 +387,7 @@ def test_two_live_strikes_and_one_expired_do_not_suspend_a_seller() -> None:
 
     with pytest.raises(SellerError, match="has 2 live strikes; 3 suspend"):
         desk.app.suspend_seller(SELLER_ID, "Repeat infringer.")
-    assert not desk.app.seller(SELLER_ID).suspended
+    assert not desk.app.seller(SELLER_ID, AGENT).suspended
 
 
 def test_two_live_strikes_and_one_removed_do_not_suspend_a_seller() -> None:
@@ -408,7 +410,7 @@ def test_the_strike_lifetime_and_threshold_are_policy() -> None:
         app.record_strike("shop.example", "seller-1", uuid4())
 
     clock.advance(30)
-    assert app.seller(SELLER_ID).live_strikes(clock.now()) == 0
+    assert app.seller(SELLER_ID, AGENT).live_strikes(clock.now()) == 0
     with pytest.raises(SellerError, match="has 0 live strikes; 2 suspend"):
         app.suspend_seller(SELLER_ID, "Repeat infringer.")
 
@@ -421,9 +423,9 @@ def test_sellers_that_read_alike_when_joined_with_a_bar_keep_their_own_strikes()
     other = desk.app.record_strike("m|x", "y", case_other)
 
     assert one != other
-    assert set(desk.app.seller(one).strikes) == {case_one}
-    assert set(desk.app.seller(other).strikes) == {case_other}
-    assert desk.app.seller(other).marketplace == "m|x"
+    assert set(desk.app.seller(one, AGENT).strikes) == {case_one}
+    assert set(desk.app.seller(other, AGENT).strikes) == {case_other}
+    assert desk.app.seller(other, AGENT).marketplace == "m|x"
 
 
 def test_an_unknown_seller_is_not_found() -> None:

@@ -47,10 +47,14 @@ pytestmark = pytest.mark.fast
 RULES = Rules()
 NOTIFIER = UUID("00000000-0000-0000-0000-00000000000a")
 CASE = UUID("00000000-0000-0000-0000-0000000000c1")
+NOTICE = UUID("00000000-0000-0000-0000-0000000000e1")
+OTHER_CASE = UUID("00000000-0000-0000-0000-0000000000c2")
+"""Another case of the same notice, about another listing of the same seller."""
 SELLER_ID = Seller.id_for("shop.example", "seller-1")
 
 
-def facts(case_id: UUID = CASE, filed_at: datetime = MONDAY, **flags: bool) -> CaseFacts:
+def facts(case_id: UUID = CASE, filed_at: datetime = MONDAY, **flags: Any) -> CaseFacts:
+    flags.setdefault("notice_id", NOTICE)
     return CaseFacts(case_id, NOTIFIER, "shop.example", "seller-1", filed_at, **flags)
 
 
@@ -83,71 +87,96 @@ def struck(*cases: UUID, at: datetime = MONDAY, **changes: Any) -> SellerRecord:
 # -- strikes ------------------------------------------------------------------------------------
 
 
+CLOSED = case_event(
+    Case.DeadlineMissed, deadline=Deadline.COUNTER_NOTICE, step=Step.CLOSE_APPEAL_WINDOW
+)
+"""The seller's counter-notice window closing unused."""
+STOOD = {"taken_down": True, "stands": True}
+FINAL = {**STOOD, "window_closed": True}
+
+
 @pytest.mark.parametrize(
-    ("event", "seller", "expected"),
+    ("event", "case", "seller", "expected"),
     [
-        (case_event(Case.TakenDown), struck(), [RecordStrike]),
-        (case_event(Case.TakenDown, lane=Lane.TRUSTED, step=Step.TAKE_DOWN_TRUSTED), struck(), []),
-        (case_event(Case.TakedownConfirmed), struck(), [RecordStrike]),
-        (case_event(Case.AppealRejected), struck(), [RecordStrike]),
-        (case_event(Case.AppealRejected), struck(CASE), []),
-        (case_event(Case.AppealRejected), struck(removed=frozenset({CASE})), []),
-        (case_event(Case.TakenDown), struck(suspended=True), []),
-        (case_event(Case.AppealUpheld), struck(CASE), [RemoveStrike]),
-        (case_event(Case.AppealUpheld), struck(), []),
+        (case_event(Case.TakenDown), STOOD, struck(), []),
+        (CLOSED, FINAL, struck(), [RecordStrike]),
+        (CLOSED, {"taken_down": True, "window_closed": True}, struck(), []),
+        (case_event(Case.TakedownConfirmed), FINAL, struck(), [RecordStrike]),
+        (case_event(Case.TakedownConfirmed), STOOD, struck(), []),
+        (
+            case_event(Case.AppealRejected),
+            {"taken_down": True, "appeal_rejected": True},
+            struck(),
+            [RecordStrike],
+        ),
+        (CLOSED, FINAL, struck(CASE), []),
+        (CLOSED, FINAL, struck(removed=frozenset({CASE})), []),
+        (CLOSED, FINAL, struck(suspensions={"c:1": None}), []),
+        (CLOSED, FINAL, struck(suspensions={"c:1": MONDAY + timedelta(days=1)}), []),
+        (CLOSED, FINAL, struck(suspensions={"c:1": MONDAY}), [RecordStrike]),
+        (
+            CLOSED,
+            FINAL,
+            struck(suspensions={"c:1": None}, lifted=frozenset({"c:1"})),
+            [RecordStrike],
+        ),
+        (CLOSED, FINAL, struck(OTHER_CASE, notices={OTHER_CASE: NOTICE}), []),
+        (  # the notice's strike was removed: another final takedown of it may give one
+            CLOSED,
+            FINAL,
+            struck(removed=frozenset({OTHER_CASE}), notices={OTHER_CASE: NOTICE}),
+            [RecordStrike],
+        ),
+        (case_event(Case.AppealUpheld), {"reversed": True}, struck(CASE), [RemoveStrike]),
+        (case_event(Case.AppealUpheld), {"reversed": True}, struck(), []),
         (
             case_event(Case.DeadlineMissed, deadline=Deadline.RESTORATION),
+            {"reversed": True},
             struck(CASE),
             [RemoveStrike],
         ),
-        (
-            case_event(
-                Case.DeadlineMissed, deadline=Deadline.COUNTER_NOTICE, step=Step.CLOSE_APPEAL_WINDOW
-            ),
-            struck(CASE),
-            [],
-        ),
-        (case_event(Case.TakedownReversed), struck(CASE), [RemoveStrike]),
-        (case_event(Case.Withdrawn), struck(CASE), [RemoveStrike]),
+        (case_event(Case.TakedownReversed), {"reversed": True}, struck(CASE), [RemoveStrike]),
+        (case_event(Case.Withdrawn), FINAL, struck(CASE), [RemoveStrike]),
         (
             case_event(Case.CounterNoticed, statement="Mine.", consents_to_jurisdiction=True),
+            STOOD,
             struck(CASE),
             [],
         ),
     ],
 )
-def test_an_upheld_takedown_gives_one_strike_and_an_undone_one_takes_it_back(
-    event: Any, seller: SellerRecord, expected: list[type[Any]]
+def test_a_final_takedown_gives_one_strike_and_an_undone_one_takes_it_back(
+    event: Any, case: dict[str, bool], seller: SellerRecord, expected: list[type[Any]]
 ) -> None:
-    commands = strike_commands(event, facts(), seller, RULES)
+    commands = strike_commands(event, facts(**case), seller, RULES)
 
     assert [type(c) for c in commands] == expected
     assert all(c.cause == cause_of(event) for c in commands)
 
 
-def test_a_strike_expires_a_strike_lifetime_after_the_takedown_was_upheld() -> None:
-    event = case_event(Case.TakenDown, at=MONDAY)
+def test_a_strike_expires_a_strike_lifetime_after_the_takedown_became_final() -> None:
+    event = case_event(Case.DeadlineMissed, deadline=Deadline.COUNTER_NOTICE, at=MONDAY)
 
-    (strike,) = strike_commands(event, facts(), struck(), RULES)
+    (strike,) = strike_commands(event, facts(**FINAL), struck(), RULES)
 
     assert isinstance(strike, RecordStrike)
     assert (strike.upheld_at, strike.expires_at) == (MONDAY, MONDAY + timedelta(days=365))
-    assert (strike.marketplace, strike.seller_ref, strike.case_id) == (
+    assert (strike.marketplace, strike.seller_ref, strike.case_id, strike.notice_id) == (
         "shop.example",
         "seller-1",
         CASE,
+        NOTICE,
     )
 
 
 def test_the_third_live_strike_suspends_the_seller() -> None:
-    event = case_event(Case.TakenDown)
-
-    commands = strike_commands(event, facts(), struck(uuid4(), uuid4()), RULES)
+    commands = strike_commands(CLOSED, facts(**FINAL), struck(uuid4(), uuid4()), RULES)
 
     assert [type(c) for c in commands] == [RecordStrike, SuspendSeller]
     suspend = commands[1]
     assert isinstance(suspend, SuspendSeller)
     assert (suspend.seller_id, suspend.live_strikes) == (SELLER_ID, 3)
+    assert "suspend a seller for 180 days" in suspend.reason
 
 
 def test_an_expired_strike_does_not_count_towards_a_suspension() -> None:
@@ -155,15 +184,13 @@ def test_an_expired_strike_does_not_count_towards_a_suspension() -> None:
     seller = struck(uuid4(), at=old)
     seller = seller.with_strike(uuid4(), MONDAY + timedelta(days=200))
 
-    commands = strike_commands(case_event(Case.TakenDown), facts(), seller, RULES)
+    commands = strike_commands(CLOSED, facts(**FINAL), seller, RULES)
 
     assert [type(c) for c in commands] == [RecordStrike]
 
 
 def test_the_strike_limit_is_policy() -> None:
-    commands = strike_commands(
-        case_event(Case.TakenDown), facts(), struck(), Rules(strikes_to_suspend=1)
-    )
+    commands = strike_commands(CLOSED, facts(**FINAL), struck(), Rules(strikes_to_suspend=1))
 
     assert [type(c) for c in commands] == [RecordStrike, SuspendSeller]
 
@@ -200,9 +227,16 @@ def test_a_seller_record_ends_the_same_whatever_order_its_events_arrive_in() -> 
 # -- the trusted lane -----------------------------------------------------------------------------
 
 
-def tally(decided: int, taken: int, reversed_: int = 0, notices: int | None = None) -> Tally:
+def tally(
+    decided: int,
+    taken: int,
+    reversed_: int = 0,
+    notices: int | None = None,
+    settled: int | None = None,
+) -> Tally:
     declined = decided - taken
-    return Tally(notices or decided, decided, taken, reversed_, declined)
+    settled = decided if settled is None else settled
+    return Tally(notices or decided, decided, taken, reversed_, declined, settled)
 
 
 LATER = MONDAY + timedelta(days=10)
@@ -214,6 +248,8 @@ LATER = MONDAY + timedelta(days=10)
         (Standing(NOTIFIER), tally(20, 19), AdmitToTrustedLane),
         (Standing(NOTIFIER), tally(20, 18), AdmitToTrustedLane),
         (Standing(NOTIFIER), tally(19, 19, notices=40), None),
+        (Standing(NOTIFIER), tally(25, 25, settled=19), None),
+        (Standing(NOTIFIER, in_lane=True), tally(25, 20, settled=19), None),
         (Standing(NOTIFIER), tally(20, 17), None),
         (Standing(NOTIFIER), tally(40, 40, reversed_=3), None),
         (Standing(NOTIFIER, may_reapply_on=LATER.date()), tally(20, 20), None),
@@ -224,7 +260,7 @@ LATER = MONDAY + timedelta(days=10)
         (Standing(NOTIFIER, in_lane=True), tally(19, 10), None),
     ],
 )
-def test_the_trusted_lane_follows_the_trailing_shares(
+def test_the_trusted_lane_follows_the_trailing_shares_once_enough_decisions_settled(
     standing: Standing, figures: Tally, expected: type[Any] | None
 ) -> None:
     command = lane_command(standing, figures, MONDAY, RULES, "cause")
@@ -233,9 +269,11 @@ def test_the_trusted_lane_follows_the_trailing_shares(
 
 
 def test_an_admission_carries_the_figures_that_justify_it() -> None:
-    command = lane_command(Standing(NOTIFIER), tally(25, 24, 1), MONDAY, RULES, "c:2")
+    figures = tally(25, 24, 1, settled=21)
 
-    assert command == AdmitToTrustedLane(NOTIFIER, 23 / 25, 1 / 24, 25, "c:2")
+    command = lane_command(Standing(NOTIFIER), figures, MONDAY, RULES, "c:2")
+
+    assert command == AdmitToTrustedLane(NOTIFIER, 23 / 25, 1 / 24, 21, "c:2")
 
 
 def test_a_removal_says_which_share_failed_and_over_which_window() -> None:
@@ -322,13 +360,20 @@ class View:
         return self.book
 
 
-def test_a_takedown_that_completes_the_figures_gives_a_strike_and_an_admission() -> None:
-    cases = [facts(uuid4(), taken_down=True) for _ in range(19)] + [facts(taken_down=True)]
+def test_a_window_closing_that_completes_the_figures_gives_a_strike_and_an_admission() -> None:
+    cases = [facts(uuid4(), **FINAL) for _ in range(19)] + [facts(**FINAL)]
     view = View(cases, struck(), Standing(NOTIFIER))
 
-    commands = decide(case_event(Case.TakenDown), view, RULES)
+    commands = decide(CLOSED, view, RULES)
 
     assert [type(c) for c in commands] == [RecordStrike, AdmitToTrustedLane]
+
+
+def test_takedowns_still_open_to_a_counter_notice_give_neither_strike_nor_admission() -> None:
+    cases = [facts(uuid4(), **STOOD) for _ in range(24)] + [facts(**STOOD)]
+    view = View(cases, struck(), Standing(NOTIFIER))
+
+    assert decide(case_event(Case.TakenDown), view, RULES) == []
 
 
 def test_an_event_of_a_case_the_view_never_saw_filed_decides_nothing() -> None:
@@ -395,13 +440,9 @@ def test_a_ledger_counts_each_window_as_a_recount_would() -> None:
             case = facts(uuid4(), moment - timedelta(hours=rng.uniform(0, 30)))
         else:
             old = rng.choice(list(cases.values()))
-            flag = rng.choice(["taken_down", "declined", "reversed"])
-            case = replace(
-                old,
-                taken_down=old.taken_down or flag == "taken_down",
-                declined=old.declined or flag == "declined",
-                reversed=old.reversed or flag == "reversed",
-            )
+            flags = ["taken_down", "declined", "reversed", "window_closed", "appeal_rejected"]
+            flag = rng.choice(flags)
+            case = replace(old, **{flag: True})
         cases[case.case_id] = case
         ledger.put(case)
         for name, days in (("lane", 91), ("short", rng.choice([5, 6, 30]))):
@@ -425,14 +466,14 @@ def test_a_lane_event_stored_before_causes_existed_replays_without_one() -> None
         [
             StoredEvent(
                 originator_id=desk.notifier_id,
-                originator_version=desk.app.notifier(desk.notifier_id).version + 1,
+                originator_version=desk.app.notifier(desk.notifier_id, AGENT).version + 1,
                 topic=get_topic(Notifier.AdmittedToTrustedLane),
                 state=payload,
             )
         ]
     )
 
-    notifier = desk.app.notifier(desk.notifier_id)
+    notifier = desk.app.notifier(desk.notifier_id, AGENT)
 
     assert notifier.in_trusted_lane and notifier.causes == set()
     assert list(desk.app.events.get(desk.notifier_id))[-1].cause is None
@@ -453,7 +494,7 @@ def test_a_notifier_acts_on_one_cause_once() -> None:
 
     assert log_size(desk.app) == stored
     desk.app.suspend_notifier(desk.notifier_id, "Unfounded.", cause="c:2")
-    assert desk.app.notifier(desk.notifier_id).causes == {"c:1", "c:2"}
+    assert desk.app.notifier(desk.notifier_id, AGENT).causes == {"c:1", "c:2"}
 
 
 def test_a_lane_change_the_notifier_already_made_is_already_done() -> None:
@@ -486,15 +527,18 @@ def test_a_strike_runs_from_when_the_takedown_was_upheld() -> None:
 
     desk.app.record_strike("shop.example", "seller-1", CASE, upheld_at=upheld)
 
-    strike = desk.app.seller(SELLER_ID).strikes[CASE]
+    strike = desk.app.seller(SELLER_ID, AGENT).strikes[CASE]
     assert (strike.recorded_at, strike.expires_at) == (MONDAY, upheld + timedelta(days=365))
 
 
-def test_suspending_a_suspended_seller_is_already_done() -> None:
+def test_a_suspension_for_the_same_cause_is_already_done_and_another_one_refused() -> None:
     desk = make_desk()
     for _ in range(3):
         desk.app.record_strike("shop.example", "seller-1", uuid4())
-    desk.app.suspend_seller(SELLER_ID, "Repeat infringer.")
+    desk.app.suspend_seller(SELLER_ID, "Repeat infringer.", cause="c:1")
 
-    with pytest.raises(SellerAlreadyDone, match="is already suspended"):
-        desk.app.suspend_seller(SELLER_ID, "Again.")
+    with pytest.raises(SellerAlreadyDone, match="already acted on for event c:1"):
+        desk.app.suspend_seller(SELLER_ID, "Again.", cause="c:1")
+    with pytest.raises(SellerError, match="is already suspended") as other:
+        desk.app.suspend_seller(SELLER_ID, "Again.", cause="c:2")
+    assert not isinstance(other.value, AlreadyDone)

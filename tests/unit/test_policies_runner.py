@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -21,14 +21,25 @@ from domain.catalog import aggregate_type
 from domain.notifier import Notifier
 from domain.rules import Rules
 from domain.seller import Seller
-from domain.values import DomainEvent
+from domain.values import SYSTEM, DomainEvent
 from ntd.bootstrap import FixedClock, build
 from ntd.cli import cli
 from ntd.config import Settings
 from projections.policy_sql import open_sql_policy_store
 from projections.policy_view import MemoryPolicyStore, PolicyBatch, PolicyStore
 from projections.tracking import Span, Tracked
-from tests.unit.domain_fixtures import AGENT, SELLER, Desk, FakeClock, make_desk, reasons
+from tests.unit.domain_fixtures import (
+    ADMIN,
+    AGENT,
+    BRAND_USER,
+    LONG_AFTER,
+    SELLER,
+    Desk,
+    FakeClock,
+    grant_cast,
+    make_desk,
+    reasons,
+)
 
 pytestmark = pytest.mark.fast
 
@@ -41,6 +52,7 @@ class World:
 
     desk: Desk
     store: PolicyStore
+    cases: list[UUID] = field(default_factory=list)
 
     @property
     def app(self) -> Any:
@@ -65,6 +77,17 @@ class World:
         self.app.take_down(case_id, reasons(), AGENT)
         return case_id
 
+    def seller(self, seller_id: UUID = SELLER_ID) -> Seller:
+        return cast(Seller, self.app.seller(seller_id, SYSTEM))
+
+    def close_windows(self) -> None:
+        """Let time pass beyond every deadline and close every counter-notice window still
+        open, unused: each takedown that stands becomes final."""
+        self.clock.set(self.clock.moment + timedelta(days=LONG_AFTER))
+        for case_id in self.cases:
+            if Deadline.COUNTER_NOTICE in self.desk.case(case_id).deadlines:
+                self.app.miss_deadline(case_id, Deadline.COUNTER_NOTICE)
+
     def declined(self) -> UUID:
         case_id = self.file()
         self.app.decline(case_id, reasons(), AGENT)
@@ -77,7 +100,9 @@ class World:
         data["listings"][0]["seller_id"] = seller
         from domain.notice import parse_notice
 
-        return self.app.file_notice(parse_notice(data)).cases[0].case_id
+        case_id: UUID = self.app.file_notice(parse_notice(data), BRAND_USER).cases[0].case_id
+        self.cases.append(case_id)
+        return case_id
 
 
 def log(app: Any) -> list[tuple[int, DomainEvent]]:
@@ -109,55 +134,77 @@ def make_world(request: pytest.FixtureRequest) -> Iterator[Any]:
 # -- strikes and sellers -------------------------------------------------------------------------
 
 
-def test_each_upheld_takedown_is_one_strike_and_the_third_suspends_the_seller_once(
+def test_each_final_takedown_is_one_strike_and_the_third_suspends_the_seller_once(
     make_world: Any,
 ) -> None:
     world = make_world()
     for _ in range(3):
         world.taken_down()
+    assert world.run().acted == {}  # the seller may still counter-notice
 
+    world.close_windows()
     report = world.run()
 
     assert report.acted == {"RecordStrike": 3, "SuspendSeller": 1}
-    seller = world.app.seller(SELLER_ID)
-    assert seller.suspended and seller.live_strikes(world.clock.moment) == 3
-    assert len(world.events(Seller.Suspended)) == 1
+    seller = world.seller()
+    assert seller.is_suspended(world.clock.moment) and seller.live_strikes(world.clock.moment) == 3
+    (suspended,) = world.events(Seller.Suspended)
+    assert suspended.until == world.clock.moment + timedelta(days=180)
     assert world.run().changed == 0
 
     world.taken_down()
+    world.close_windows()
     assert world.run().changed == 0
     assert len(world.events(Seller.StrikeRecorded)) == 3
 
 
-def test_a_fast_lane_takedown_is_a_strike_only_once_confirmed_on_review(make_world: Any) -> None:
+def test_a_fast_lane_takedown_is_a_strike_once_confirmed_and_its_window_closed(
+    make_world: Any,
+) -> None:
     world = make_world()
     world.desk.trust()
-    case_id = world.file()
+    confirmed_first, closed_first = world.file(), world.file()
+    world.app.confirm_takedown(confirmed_first, reasons(), AGENT)
     world.run()
     assert world.events(Seller.StrikeRecorded) == []
 
-    world.app.confirm_takedown(case_id, reasons(), AGENT)
+    world.close_windows()
     world.run()
+    assert [s.case_id for s in world.events(Seller.StrikeRecorded)] == [confirmed_first]
 
-    (strike,) = world.events(Seller.StrikeRecorded)
-    assert strike.case_id == case_id
+    world.app.confirm_takedown(closed_first, reasons(), AGENT)
+    world.run()
+    strikes = world.events(Seller.StrikeRecorded)
+    assert [s.case_id for s in strikes] == [confirmed_first, closed_first]
 
 
-def test_an_upheld_counter_notice_removes_the_strike(make_world: Any) -> None:
+def test_an_upheld_counter_notice_leaves_no_strike(make_world: Any) -> None:
     world = make_world()
     case_id = world.taken_down()
     world.run()
     world.app.counter_notice(case_id, "Genuine goods.", True, SELLER)
     world.app.uphold_appeal(case_id, reasons(), AGENT)
 
+    assert world.run().acted == {}
+    assert world.events(Seller.StrikeRecorded) == []
+
+
+def test_a_rejected_appeal_is_a_strike_and_a_withdrawal_takes_it_back(make_world: Any) -> None:
+    world = make_world()
+    case_id = world.taken_down()
+    world.app.counter_notice(case_id, "Genuine goods.", True, SELLER)
+    world.app.reject_appeal(case_id, reasons(), AGENT)
+    assert world.run().acted == {"RecordStrike": 1}
+
+    world.app.withdraw(case_id, "Settled with the seller.", BRAND_USER)
+
     assert world.run().acted == {"RemoveStrike": 1}
-
-    assert world.app.seller(SELLER_ID).live_strikes(world.clock.moment) == 0
+    assert world.seller().live_strikes(world.clock.moment) == 0
     (removed,) = world.events(Seller.StrikeRemoved)
-    assert removed.reason == "the seller's counter-notice was upheld"
+    assert removed.reason == "the notifier withdrew the notice"
 
 
-def test_a_listing_restored_after_the_counter_notice_loses_its_strike_in_the_same_run(
+def test_a_listing_restored_after_the_counter_notice_never_gives_a_strike(
     make_world: Any,
 ) -> None:
     world = make_world()
@@ -167,27 +214,30 @@ def test_a_listing_restored_after_the_counter_notice_loses_its_strike_in_the_sam
     world.clock.advance(30)
     world.app.miss_deadline(case_id, Deadline.RESTORATION)
 
-    assert world.run().acted == {"RecordStrike": 1, "RemoveStrike": 1}
-    assert world.app.seller(SELLER_ID).strikes == {}
+    assert world.run().acted == {}
+    assert world.events(Seller.StrikeRecorded) == []
 
 
 def test_an_expired_strike_no_longer_counts_towards_a_suspension(make_world: Any) -> None:
     world = make_world()
     world.taken_down()
+    world.close_windows()
     world.run()
     world.clock.advance(400)
     world.taken_down()
     world.taken_down()
+    world.close_windows()
 
     world.run()
 
-    seller = world.app.seller(SELLER_ID)
+    seller = world.seller()
     assert (len(seller.strikes), seller.live_strikes(world.clock.moment)) == (3, 2)
     assert not seller.suspended
 
     world.taken_down()
+    world.close_windows()
     assert world.run().acted == {"RecordStrike": 1, "SuspendSeller": 1}
-    assert world.app.seller(SELLER_ID).suspended
+    assert world.seller().is_suspended(world.clock.moment)
 
 
 # -- the trusted lane -----------------------------------------------------------------------------
@@ -205,6 +255,8 @@ def test_a_notifier_crossing_the_thresholds_is_admitted_once_and_removed_once(
 ) -> None:
     world = make_world()
     qualify(world)
+    assert world.run().acted["AdmitToTrustedLane"] == 0  # windows still open: too few settled
+    world.close_windows()
 
     assert world.run().acted["AdmitToTrustedLane"] == 1
     assert world.run().changed == 0
@@ -225,24 +277,26 @@ def test_a_notifier_crossing_the_thresholds_is_admitted_once_and_removed_once(
     (removed,) = world.events(Notifier.RemovedFromTrustedLane)
     assert "reversal share 8.3% is above 5%" in removed.reason
     assert len(world.events(Notifier.AdmittedToTrustedLane)) == 1
-    assert not world.app.notifier(world.notifier_id).in_trusted_lane
+    assert not world.app.notifier(world.notifier_id, SYSTEM).in_trusted_lane
 
 
 def test_a_removed_notifier_is_admitted_again_only_from_its_reapply_date(make_world: Any) -> None:
     world = make_world(Rules(trusted_reapply_days=180))
     qualify(world)
+    world.close_windows()
     world.run()
     world.app.remove_from_trusted_lane(world.notifier_id, "Reviewed by the trust desk.")
     removed_at = world.clock.moment
 
     world.clock.set(removed_at + timedelta(days=100))
     qualify(world, taken=20, declined=0)
+    world.close_windows()
     assert world.run().acted["AdmitToTrustedLane"] == 0
 
     world.clock.set(removed_at + timedelta(days=181))
-    world.taken_down(seller="late")
+    world.declined()
     assert world.run().acted["AdmitToTrustedLane"] == 1
-    assert world.app.notifier(world.notifier_id).in_trusted_lane
+    assert world.app.notifier(world.notifier_id, SYSTEM).in_trusted_lane
 
 
 # -- misuse ---------------------------------------------------------------------------------------
@@ -253,7 +307,7 @@ def test_a_notifier_filing_unfounded_notices_is_warned_then_suspended_once(
 ) -> None:
     world = make_world()
     qualify(world, taken=7, declined=3)
-    assert world.run().acted == {"RecordStrike": 7, "WarnNotifier": 1}
+    assert world.run().acted == {"WarnNotifier": 1}
 
     world.clock.advance(1)
     qualify(world, taken=6, declined=4)
@@ -296,6 +350,7 @@ def test_a_batch_redelivered_after_a_crash_issues_no_second_command(make_world: 
     qualify(world)
     for _ in range(3):
         world.taken_down()
+    world.close_windows()
     crash_after_commands(world)
     stored = len(log(world.app))
     assert world.store.position() == 0
@@ -311,13 +366,24 @@ def test_a_batch_redelivered_after_a_crash_issues_no_second_command(make_world: 
 def test_replaying_every_event_into_an_empty_view_issues_nothing_new(make_world: Any) -> None:
     world = make_world()
     qualify(world, taken=7, declined=3)
+    world.close_windows()
     world.run()
-    case_id = world.taken_down()
-    world.app.counter_notice(case_id, "Genuine goods.", True, SELLER)
-    world.app.uphold_appeal(case_id, reasons(), AGENT)
+    upheld = world.taken_down()
+    world.app.counter_notice(upheld, "Genuine goods.", True, SELLER)
+    world.app.uphold_appeal(upheld, reasons(), AGENT)
+    world.taken_down()
+    world.taken_down()
+    rejected = world.taken_down()
+    world.app.counter_notice(rejected, "Genuine goods.", True, SELLER)
+    world.app.reject_appeal(rejected, reasons(), AGENT)
+    world.close_windows()
+    world.run()
+    world.app.withdraw(rejected, "Settled with the seller.", BRAND_USER)
     world.run()
     qualify(world)
+    world.close_windows()
     world.run()
+    assert [len(world.events(cls)) for cls in (Seller.Suspended, Seller.SuspensionLifted)] == [1, 1]
     stored = len(log(world.app))
 
     world.store.reset()
@@ -332,7 +398,9 @@ def test_replaying_every_event_into_an_empty_view_issues_nothing_new(make_world:
 
 def embedded(tmp_path: Path) -> Any:
     settings = Settings(data_dir=tmp_path, read_dsn=f"sqlite:///{tmp_path / 'read.db'}")
-    return build(settings, clock=FixedClock(FakeClock().moment))
+    ntd = build(settings, clock=FixedClock(FakeClock().moment))
+    grant_cast(ntd.app)
+    return ntd
 
 
 @pytest.mark.sqlite  # the embedded system: SQLite stores in the data dir
@@ -341,6 +409,7 @@ def test_catching_up_runs_the_policies_and_projects_what_they_did(tmp_path: Path
     try:
         world = World(Desk(ntd.app, cast(Any, ntd.clock), *_brand(ntd.app)), ntd.policy_store)
         qualify(world)
+        world.close_windows()
 
         ntd.catch_up()
 
@@ -354,22 +423,28 @@ def test_catching_up_runs_the_policies_and_projects_what_they_did(tmp_path: Path
 
 
 @pytest.mark.sqlite
-@pytest.mark.parametrize(("decided", "admitted"), [(19, False), (20, True)])
-def test_the_dashboard_and_the_policy_agree_on_the_trusted_lane_counting_decided_notices(
-    tmp_path: Path, decided: int, admitted: bool
+@pytest.mark.parametrize(
+    ("decided", "closed", "admitted"), [(19, True, False), (20, True, True), (25, False, False)]
+)
+def test_the_dashboard_and_the_policy_agree_on_the_trusted_lane_counting_settled_decisions(
+    tmp_path: Path, decided: int, closed: bool, admitted: bool
 ) -> None:
     ntd = embedded(tmp_path)
     try:
         world = World(Desk(ntd.app, cast(Any, ntd.clock), *_brand(ntd.app)), ntd.policy_store)
         for n in range(25):  # all decided ones taken down; the rest await a decision
             world.taken_down() if n < decided else world.file()
+        if closed:
+            world.close_windows()
 
         ntd.catch_up()
 
         (notifier,) = ntd.read_store.notifiers()
         dashboard = ntd.read_store.dashboard(world.notifier_id, ntd.clock.now(), ntd.app.rules)
-        assert (dashboard.trusted.notices, dashboard.trusted.decided) == (25, decided)
-        assert dashboard.trusted.qualifies is admitted
+        trusted = dashboard.trusted
+        assert (trusted.notices, trusted.decided) == (25, decided)
+        assert trusted.settled == (decided if closed else 0)
+        assert trusted.qualifies is admitted
         assert notifier.in_trusted_lane is admitted
     finally:
         ntd.close()
@@ -388,10 +463,11 @@ def test_ntd_policies_run_says_what_the_policies_did(tmp_path: Path) -> None:
         world = World(Desk(ntd.app, cast(Any, ntd.clock), *_brand(ntd.app)), ntd.policy_store)
         for _ in range(3):
             world.taken_down()
+        world.close_windows()
     finally:
         ntd.close()
     env: dict[str, str | None] = {name: None for name in os.environ if name.startswith("NTD_")}
-    env |= {"NTD_DATA_DIR": str(tmp_path), "NTD_LOG_FORMAT": "json"}
+    env |= {"NTD_DATA_DIR": str(tmp_path), "NTD_LOG_FORMAT": "json", "NTD_ACTOR": str(ADMIN)}
 
     first = CliRunner(env=env).invoke(cli, ["policies", "run"])
     second = CliRunner(env=env).invoke(cli, ["policies", "run", "--json"])
@@ -424,6 +500,7 @@ def test_an_event_re_sent_at_a_new_offset_reaches_the_policies_once(make_world: 
     qualify(world)
     for _ in range(3):
         world.taken_down()
+    world.close_windows()
     records = as_tracked(log(world.app))
     ends = {r.topic: r.offset + 1 for r in records}
     copies = []
@@ -452,6 +529,7 @@ def test_an_event_past_a_missing_version_still_reaches_the_policies_and_is_count
 ) -> None:
     world = make_world()
     world.taken_down()
+    world.close_windows()
     records = as_tracked(log(world.app))
     missing = next(
         r

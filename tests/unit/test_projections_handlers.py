@@ -12,28 +12,24 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import TypeAdapter
 
-from domain.application import NtdApplication
 from domain.case import Deadline, State
 from domain.rules import Rules
-from domain.values import Actor, ActorKind
 from projections import AuditQuery, catch_up
 from projections.dashboard import Figures, Tally, percentile, ratio, trusted
 from projections.encoding import stamp
 from projections.handlers import _HANDLERS, CASE_FACTS
 from projections.memory import MemoryReadStore
-from tests.unit.projection_fixtures import ALICE, FakeClock, History, reasons
+from tests.unit.projection_fixtures import ALICE, FakeClock, History, new_app, reasons
 
 pytestmark = pytest.mark.fast
 
-SELLER = Actor(kind=ActorKind.SELLER, id="s-01")
-BRAND = Actor(kind=ActorKind.NOTIFIER_USER, id="brand-user")
 PROJECTIONS = Path(__file__).resolve().parents[2] / "projections"
 
 
 @pytest.fixture
 def desk() -> History:
     clock = FakeClock()
-    history = History(NtdApplication(clock=clock), clock, random.Random(1))
+    history = History(new_app(clock), clock, random.Random(1))
     history.register("Acme")
     return history
 
@@ -46,7 +42,7 @@ def synced(desk: History) -> MemoryReadStore:
 
 def assert_mirrors_case(desk: History, case_id: UUID) -> None:
     store = synced(desk)
-    case, summary = desk.app.case(case_id), store.case(case_id)
+    case, summary = desk.case(case_id), store.case(case_id)
     assert summary is not None
     assert (summary.state, summary.deadlines) == (case.state, case.deadlines)
 
@@ -106,10 +102,13 @@ def figures_with(window: Tally) -> Figures:
 @pytest.mark.parametrize(
     ("window", "qualifies"),
     [
-        (Tally(cases=20, decided=20, taken_down=19, reversed=0), True),
-        (Tally(cases=19, decided=19, taken_down=19, reversed=0), False),  # too few notices
-        (Tally(cases=20, decided=20, taken_down=18, reversed=1), False),  # 85 % net takedowns
-        (Tally(cases=40, decided=40, taken_down=40, reversed=3), False),  # 7.5 % reversed
+        (Tally(cases=20, decided=20, taken_down=19, reversed=0, settled=20), True),
+        # too few notices settled
+        (Tally(cases=19, decided=19, taken_down=19, reversed=0, settled=19), False),
+        # 85 % net takedowns
+        (Tally(cases=20, decided=20, taken_down=18, reversed=1, settled=20), False),
+        # 7.5 % reversed
+        (Tally(cases=40, decided=40, taken_down=40, reversed=3, settled=40), False),
         (Tally(cases=40, decided=0), False),  # nothing decided yet
     ],
 )
@@ -136,7 +135,7 @@ def test_a_fast_lane_case_opens_and_clears_deadlines_exactly_as_the_case_does(
         Deadline.COUNTER_NOTICE,
     }
     clock.advance(hours=5)
-    app.counter_notice(case_id, "Genuine stock.", True, SELLER)
+    app.counter_notice(case_id, "Genuine stock.", True, desk.seller_of(case_id))
     assert_mirrors_case(desk, case_id)
     app.forward_to_notifier(case_id, ALICE)
     assert_mirrors_case(desk, case_id)
@@ -153,7 +152,7 @@ def test_a_missed_restoration_is_a_reversal_and_a_breach(desk: History) -> None:
     app, clock = desk.app, desk.clock
     (case_id,) = desk.file("Acme")
     app.take_down(case_id, reasons(), ALICE)
-    app.counter_notice(case_id, "Genuine stock.", True, SELLER)
+    app.counter_notice(case_id, "Genuine stock.", True, desk.seller_of(case_id))
     app.forward_to_notifier(case_id, ALICE)
     clock.advance(days=30)
     app.miss_deadline(case_id, Deadline.RESTORATION)

@@ -11,6 +11,7 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import StoredEvent
 
+from domain.catalog import aggregate_type, is_published
 from domain.mapping import event_payload, published_payload, with_originator
 from domain.values import DomainEvent, RightType
 from projections import AuditQuery, ReadStore, catch_up
@@ -186,7 +187,9 @@ def test_rows_written_from_the_stored_payloads_are_the_rows_serialising_the_even
 def test_the_audit_row_keeps_the_payload_its_feed_read_rather_than_serialising_again(
     history: History,
 ) -> None:
-    seq, event = next((s, e) for s, e in history.events() if e.originator_version == 1)
+    seq, event = next(
+        (s, e) for s, e in history.events() if e.originator_version == 1 and aggregate_type(type(e))
+    )
     as_read = " " + event_payload(event).decode()  # same JSON, not the bytes pydantic writes
 
     staged = Replay().apply([(seq, event)], {seq: as_read})
@@ -199,7 +202,8 @@ def test_every_feed_keeps_a_stored_state_as_it_is_even_when_pydantic_would_write
     tmp_path: Path,
 ) -> None:
     history = build_history(seed=9, rounds=5)
-    registered = next(n for n in history.app.recorder.select_notifications(1, 10**6) if n.id == 1)
+    notifications = history.app.recorder.select_notifications(1, 10**6)
+    registered = next(n for n in notifications if is_published(n.topic))  # the first notifier
     spaced = b"{ " + registered.state[1:]  # the same JSON, not the bytes pydantic writes
     newcomer = uuid4()
     history.app.recorder.insert_events([StoredEvent(newcomer, 1, registered.topic, spaced)])

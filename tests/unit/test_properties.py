@@ -107,10 +107,10 @@ class CaseLifecycle(RuleBasedStateMachine):
         if live is not None:
             assert snapshot(live) == snapshot(current)
         for version in range(1, current.version + 1):
-            at_version = app.case(self.case_id, version=version)
+            at_version = app.case(self.case_id, AGENT, version=version)
             seen = self.seen.setdefault(version, snapshot(at_version))
             assert snapshot(at_version) == seen
-        events = app.case_events(self.case_id)
+        events = app.case_events(self.case_id, AGENT)
         for event in events[max(1, self.transitions_checked) :]:
             was = self.seen[event.originator_version - 1]["state"]
             now = self.seen[event.originator_version]["state"]
@@ -146,7 +146,7 @@ class CaseLifecycle(RuleBasedStateMachine):
     def _command(self, step: Step, automated: bool) -> tuple[Callable[[], Case | None], str | None]:
         """The application (or, for steps it takes internally, aggregate) call for a step."""
         app, case_id, clock = self.desk.app, self.case_id, self.desk.clock
-        case = app.case(case_id)
+        case = app.case(case_id, AGENT)
         given = AUTOMATED if automated else reasons()
         human = "automated" if automated else None
         if step in MISSES:
@@ -182,7 +182,7 @@ class CaseLifecycle(RuleBasedStateMachine):
         return commands[step], human if step in HUMAN_ONLY else None
 
     def _on_aggregate(self, command: Callable[[Case, datetime], None]) -> Case:
-        case = self.desk.app.case(self.case_id)
+        case = self.desk.app.case(self.case_id, AGENT)
         command(case, self.desk.clock.now())
         self.desk.app.save(case)
         return case

@@ -14,15 +14,16 @@ from consumers.relay_pages import InlinePages, ProcessPages
 from domain.notice import parse_notice
 from ntd.bootstrap import FixedClock, Ntd, build, open_log_pages
 from ntd.config import Settings
-from tests.unit.domain_fixtures import notice_data, register_brand
+from tests.unit.domain_fixtures import BRAND_USER, grant_cast, notice_data, register_brand
 
 
 @pytest.fixture
 def filed(tmp_path: Path) -> Any:
     settings = Settings(data_dir=tmp_path, read_dsn=f"sqlite:///{tmp_path / 'r.db'}")
     system = build(settings, clock=FixedClock(datetime(2026, 3, 2, 9, tzinfo=UTC)))
+    grant_cast(system.app)
     notifier, right = register_brand(system.app)
-    system.app.file_notice(parse_notice(notice_data(notifier, right, listings=12)))
+    system.app.file_notice(parse_notice(notice_data(notifier, right, listings=12)), BRAND_USER)
     yield settings, system
     system.close()
 

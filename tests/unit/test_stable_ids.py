@@ -25,9 +25,11 @@ from domain.seller import Seller
 from domain.values import NTD_NAMESPACE, RightType, stable_id
 from tests.unit.domain_fixtures import (
     AGENT,
+    BRAND_USER,
     CERTIFICATE,
     Desk,
     FakeClock,
+    grant_cast,
     listing_data,
     log_size,
     make_desk,
@@ -50,6 +52,10 @@ def written_by_the_old_code() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         for module in (domain.filing, domain.listing_claim, domain.notifier, domain.seller):
             patch.setattr(module, "stable_id", old_id)
+        # the old code filed a client's notice id as the notice id itself, keeping no record
+        patch.setattr(
+            domain.filing, "notice_id_for", lambda sub, _n, _k: (sub.notice_id or uuid4(), False)
+        )
         yield
 
 
@@ -139,7 +145,7 @@ ALIKE = listing_data("y", marketplace="marketly|x")
 
 def file(desk: Desk, *listings: dict[str, Any], **overrides: Any) -> FilingReceipt:
     data = notice_data(desk.notifier_id, desk.right_id, list(listings), **overrides)
-    return desk.app.file_notice(parse_notice(data))
+    return desk.app.file_notice(parse_notice(data), BRAND_USER)
 
 
 @pytest.fixture(params=["one by one", pytest.param("batch reader", marks=pytest.mark.sqlite)])
@@ -158,6 +164,7 @@ def old_desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Desk]:
     system = build(Settings(data_dir=tmp_path, read_dsn=f"sqlite:///{tmp_path}/r.db"), clock)
     assert system.app.batch_reader is not None
     try:
+        grant_cast(system.app)
         with written_by_the_old_code():
             brand = register_brand(system.app)
         yield Desk(system.app, clock, *brand)
@@ -218,13 +225,13 @@ def test_a_claim_the_old_code_shared_answers_for_the_listing_of_the_case_it_hold
     with written_by_the_old_code():
         first = file(old_desk, BAR).cases[0].case_id
         assert file(old_desk, ALIKE).cases[0].case_id == first  # the collision, as it was
-        old_desk.app.withdraw(first, "Settled.", AGENT)
+        old_desk.app.withdraw(first, "Settled.", BRAND_USER)
         held = file(old_desk, ALIKE).cases[0].case_id  # in the claim opened for BAR
 
     assert file(old_desk, ALIKE).cases[0].case_id == held
     bar = file(old_desk, BAR)
     assert bar.new_case_ids and bar.new_case_ids != [held]
-    old_desk.app.withdraw(held, "Settled.", AGENT)
+    old_desk.app.withdraw(held, "Settled.", BRAND_USER)
     again = file(old_desk, BAR, ALIKE)
     assert again.cases[0].case_id == bar.new_case_ids[0]
     assert len(again.new_case_ids) == 1
@@ -238,7 +245,7 @@ def test_a_sellers_strikes_recorded_by_the_old_code_are_still_found() -> None:
         seller_id = desk.app.record_strike("shop.example", "seller-1", earlier)
 
     assert desk.app.record_strike("shop.example", "seller-1", later) == seller_id
-    assert set(desk.app.seller(seller_id).strikes) == {earlier, later}
+    assert set(desk.app.seller(seller_id, AGENT).strikes) == {earlier, later}
 
 
 @pytest.mark.parametrize("number", ["TM-1", "TM|1"])
