@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Self
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from domain.lifecycle import (
     DEADLINE_STEP,
+    IDENTIFYING,
     RESOLVED,
     TRANSITIONS,
     Deadline,
@@ -83,6 +85,89 @@ class SwornStatement(Frozen):
     signature: str = Field(min_length=2, max_length=200)
 
 
+class Authenticity(StrEnum):
+    """The notifier's verdict on whether the listing's goods are its own."""
+
+    COUNTERFEIT = "counterfeit"
+    GENUINE = "genuine"
+    CANNOT_TELL = "cannot_tell"
+
+
+class ItemKind(StrEnum):
+    """What an identification request asks the notifier to judge."""
+
+    LISTING = "listing"
+    TEST_BUY = "test_buy"
+    PHOTO = "photo"
+    DOCUMENT = "document"
+    QUESTION = "question"
+
+
+HASHED_ITEMS = frozenset({ItemKind.TEST_BUY, ItemKind.PHOTO, ItemKind.DOCUMENT})
+"""Items that are files: named by their hash, the file itself stays with whoever holds it."""
+
+
+class IdentificationItem(Frozen):
+    """One thing the notifier is asked to judge; a file (test buy, photo, document) by hash."""
+
+    kind: ItemKind
+    reference: str = Field(min_length=1, max_length=500)
+    sha256: Sha256 | None = None
+
+    @model_validator(mode="after")
+    def _files_are_hashed(self) -> Self:
+        if self.kind in HASHED_ITEMS and self.sha256 is None:
+            raise ValueError(f"a {self.kind.value} item needs the sha256 of its file")
+        return self
+
+
+class IdentificationCited(Frozen):
+    """The notifier's answer to an identification request, as a decision cites it."""
+
+    verdict: Authenticity
+    basis: str = Field(min_length=1, max_length=5000)
+    answered_at: AwareDatetime
+    answered_by: Actor
+
+
+class IdentificationRequest(Frozen):
+    """An open identification request, as the case holds it (not stored: its event is)."""
+
+    question: str
+    items: tuple[IdentificationItem, ...]
+    respond_by: datetime
+    requested_at: datetime
+    requested_by: Actor
+
+
+class Message(Frozen):
+    """One message of a case's conversation (not stored: its event is)."""
+
+    author: Actor
+    at: datetime
+    text: str
+    evidence: tuple[Evidence, ...]
+
+
+MESSAGE_MAX = 4000
+ALLOWED_CONTROLS = frozenset("\n\t")
+
+
+def control_character(text: str) -> tuple[int, str] | None:
+    """The first control character of the text other than newline and tab, with its position."""
+    for position, char in enumerate(text):
+        if (ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F) and char not in ALLOWED_CONTROLS:
+            return position, char
+    return None
+
+
+CITED = Field(
+    None,
+    exclude_if=lambda cited: cited is None,  # events stored before identification keep bytes
+    description="the notifier's latest identification answer on the case, if any",
+)
+
+
 class CaseError(DomainError):
     """A case command refused for a reason other than the lifecycle table."""
 
@@ -120,6 +205,11 @@ class Case(EventSourced):
         self.taken_down_at: datetime | None = None
         self.counter_noticed = False
         self.litigation = False
+        self.identification_request: IdentificationRequest | None = None
+        """The open identification request, if any."""
+        self.identification: IdentificationCited | None = None
+        """The notifier's latest identification answer, if any."""
+        self.messages: list[Message] = []
 
     # -- events: each only assigns -----------------------------------------------------------
 
@@ -148,6 +238,10 @@ class Case(EventSourced):
         def apply(self, case: Case) -> None:
             case.state = TRANSITIONS[(self.step, case.state)]
             self.settle(case)
+            if case.state not in IDENTIFYING:  # a step out of identification closes a request
+                case.deadlines.pop(Deadline.IDENTIFICATION, None)
+            if Deadline.IDENTIFICATION not in case.deadlines:
+                case.identification_request = None
 
         def settle(self, case: Case) -> None:
             """Further assignments of a particular event."""
@@ -171,6 +265,7 @@ class Case(EventSourced):
         step: Step = Step.TAKE_DOWN
         lane: Lane
         reasons: StatementOfReasons
+        identification: IdentificationCited | None = CITED
         review_by: AwareDatetime | None = None
 
         def settle(self, case: Case) -> None:
@@ -190,6 +285,7 @@ class Case(EventSourced):
     class Declined(Transitioned):
         step: Step = Step.DECLINE
         reasons: StatementOfReasons
+        identification: IdentificationCited | None = CITED
 
         def settle(self, case: Case) -> None:
             case.reasons = self.reasons
@@ -197,6 +293,7 @@ class Case(EventSourced):
     class TakedownConfirmed(Transitioned):
         step: Step = Step.CONFIRM_TAKEDOWN
         reasons: StatementOfReasons
+        identification: IdentificationCited | None = CITED
 
         def settle(self, case: Case) -> None:
             case.reasons = self.reasons
@@ -205,6 +302,7 @@ class Case(EventSourced):
     class TakedownReversed(Transitioned):
         step: Step = Step.REVERSE_TAKEDOWN
         reasons: StatementOfReasons
+        identification: IdentificationCited | None = CITED
 
         def settle(self, case: Case) -> None:
             case.reasons = self.reasons
@@ -244,6 +342,7 @@ class Case(EventSourced):
     class AppealUpheld(Transitioned):
         step: Step = Step.UPHOLD_APPEAL
         reasons: StatementOfReasons
+        identification: IdentificationCited | None = CITED
 
         def settle(self, case: Case) -> None:
             case.reasons = self.reasons
@@ -252,6 +351,7 @@ class Case(EventSourced):
     class AppealRejected(Transitioned):
         step: Step = Step.REJECT_APPEAL
         reasons: StatementOfReasons
+        identification: IdentificationCited | None = CITED
 
         def settle(self, case: Case) -> None:
             case.reasons = self.reasons
@@ -263,6 +363,55 @@ class Case(EventSourced):
 
         def settle(self, case: Case) -> None:
             case.deadlines.clear()
+
+    class IdentificationRequested(Transitioned):
+        """The platform asks the notifier whether the listing's goods are genuine."""
+
+        step: Step = Step.REQUEST_IDENTIFICATION
+        question: str = Field(min_length=1, max_length=2000)
+        items: tuple[IdentificationItem, ...] = Field(max_length=20)
+        respond_by: AwareDatetime
+
+        def settle(self, case: Case) -> None:
+            case.deadlines[Deadline.IDENTIFICATION] = self.respond_by
+            case.identification_request = IdentificationRequest(
+                question=self.question,
+                items=self.items,
+                respond_by=self.respond_by,
+                requested_at=self.timestamp,
+                requested_by=self.actor,
+            )
+
+    class IdentificationAnswered(Transitioned):
+        """The notifier's verdict on the open request, with its basis."""
+
+        step: Step = Step.ANSWER_IDENTIFICATION
+        verdict: Authenticity
+        basis: str = Field(min_length=1, max_length=5000)
+        evidence: tuple[Evidence, ...] = Field(max_length=20)
+
+        def settle(self, case: Case) -> None:
+            case.deadlines.pop(Deadline.IDENTIFICATION, None)
+            case.identification = IdentificationCited(
+                verdict=self.verdict,
+                basis=self.basis,
+                answered_at=self.timestamp,
+                answered_by=self.actor,
+            )
+
+    class MessagePosted(EventSourced.Event):
+        """A message of the case's conversation between the notifier's side and the platform's
+        staff; its author is the event's actor. Sellers never see it."""
+
+        text: str = Field(min_length=1, max_length=MESSAGE_MAX)
+        evidence: tuple[Evidence, ...] = Field(max_length=10)
+
+        def apply(self, case: Case) -> None:
+            case.messages.append(
+                Message(
+                    author=self.actor, at=self.timestamp, text=self.text, evidence=self.evidence
+                )
+            )
 
     class DeadlineMissed(Transitioned):
         deadline: Deadline
@@ -339,12 +488,20 @@ class Case(EventSourced):
         self.record(self.ClarificationProvided, actor, at, answer=answer)
 
     def take_down(
-        self, reasons: StatementOfReasons, actor: Actor, at: datetime, review_by: datetime | None
+        self,
+        reasons: StatementOfReasons,
+        actor: Actor,
+        at: datetime,
+        review_by: datetime | None,
+        *,
+        despite_genuine: bool = False,
     ) -> None:
-        """Remove the listing; a trusted-lane removal (review_by given) awaits post-hoc review."""
+        """Remove the listing; a trusted-lane removal (review_by given) awaits post-hoc review.
+        After the notifier answered that the goods are genuine, only `despite_genuine`."""
         trusted = review_by is not None
         step = Step.TAKE_DOWN_TRUSTED if trusted else Step.TAKE_DOWN
         self._guard(step)
+        self._weigh_identification("take it down", despite_genuine)
         self.record(
             self.TakenDown,
             actor,
@@ -353,6 +510,7 @@ class Case(EventSourced):
             lane=Lane.TRUSTED if trusted else Lane.NORMAL,
             reasons=reasons,
             review_by=review_by,
+            identification=self.identification,
         )
 
     def notify_seller(self, counter_notice_by: datetime, actor: Actor, at: datetime) -> None:
@@ -369,19 +527,32 @@ class Case(EventSourced):
     def decline(self, reasons: StatementOfReasons, actor: Actor, at: datetime) -> None:
         """Refuse the notice for this listing, with reasons the notifier will see."""
         self._guard(Step.DECLINE)
-        self.record(self.Declined, actor, at, reasons=reasons)
+        self.record(self.Declined, actor, at, reasons=reasons, identification=self.identification)
 
-    def confirm_takedown(self, reasons: StatementOfReasons, actor: Actor, at: datetime) -> None:
-        """Post-hoc review agrees with a fast-lane removal."""
+    def confirm_takedown(
+        self,
+        reasons: StatementOfReasons,
+        actor: Actor,
+        at: datetime,
+        *,
+        despite_genuine: bool = False,
+    ) -> None:
+        """Post-hoc review agrees with a fast-lane removal (after a `genuine` answer, only
+        `despite_genuine`)."""
         self._guard(Step.CONFIRM_TAKEDOWN)
         self._require_human(reasons, "confirm a takedown")
-        self.record(self.TakedownConfirmed, actor, at, reasons=reasons)
+        self._weigh_identification("confirm its takedown", despite_genuine)
+        self.record(
+            self.TakedownConfirmed, actor, at, reasons=reasons, identification=self.identification
+        )
 
     def reverse_takedown(self, reasons: StatementOfReasons, actor: Actor, at: datetime) -> None:
         """Post-hoc review undoes a fast-lane removal; the listing is reinstated."""
         self._guard(Step.REVERSE_TAKEDOWN)
         self._require_human(reasons, "reverse a takedown")
-        self.record(self.TakedownReversed, actor, at, reasons=reasons)
+        self.record(
+            self.TakedownReversed, actor, at, reasons=reasons, identification=self.identification
+        )
 
     def counter_notice(
         self,
@@ -425,18 +596,89 @@ class Case(EventSourced):
         """The seller was right: reinstate the listing."""
         self._guard(Step.UPHOLD_APPEAL)
         self._require_human(reasons, "uphold an appeal")
-        self.record(self.AppealUpheld, actor, at, reasons=reasons)
+        self.record(
+            self.AppealUpheld, actor, at, reasons=reasons, identification=self.identification
+        )
 
-    def reject_appeal(self, reasons: StatementOfReasons, actor: Actor, at: datetime) -> None:
-        """The takedown stands."""
+    def reject_appeal(
+        self,
+        reasons: StatementOfReasons,
+        actor: Actor,
+        at: datetime,
+        *,
+        despite_genuine: bool = False,
+    ) -> None:
+        """The takedown stands (after a `genuine` answer, only `despite_genuine`)."""
         self._guard(Step.REJECT_APPEAL)
         self._require_human(reasons, "reject an appeal")
-        self.record(self.AppealRejected, actor, at, reasons=reasons)
+        self._weigh_identification("reject the appeal", despite_genuine)
+        self.record(
+            self.AppealRejected, actor, at, reasons=reasons, identification=self.identification
+        )
 
     def withdraw(self, reason: str, actor: Actor, at: datetime) -> None:
         """The notifier retracts the notice for this listing."""
         self._guard(Step.WITHDRAW)
         self.record(self.Withdrawn, actor, at, reason=reason)
+
+    def request_identification(
+        self,
+        question: str,
+        items: tuple[IdentificationItem, ...],
+        respond_by: datetime,
+        actor: Actor,
+        at: datetime,
+    ) -> None:
+        """Ask the notifier whether the listing's goods are genuine, naming what to judge; the
+        request lapses at `respond_by` unless answered. One request is open at a time."""
+        self._guard(Step.REQUEST_IDENTIFICATION)
+        open_until = self.deadlines.get(Deadline.IDENTIFICATION)
+        if open_until is not None:
+            raise CaseError(
+                f"case {self.id} already has an identification request open until "
+                f"{open_until.isoformat()}; wait for its answer or its lapse"
+            )
+        if respond_by <= at:
+            raise CaseError(f"case {self.id}: the answer must be due after the request")
+        self.record(
+            self.IdentificationRequested,
+            actor,
+            at,
+            question=question,
+            items=items,
+            respond_by=respond_by,
+        )
+
+    def answer_identification(
+        self,
+        verdict: Authenticity,
+        basis: str,
+        evidence: tuple[Evidence, ...],
+        actor: Actor,
+        at: datetime,
+    ) -> None:
+        """The notifier's verdict on the open request; the decision that follows cites it."""
+        self._guard(Step.ANSWER_IDENTIFICATION)
+        if Deadline.IDENTIFICATION not in self.deadlines:
+            raise CaseError(f"case {self.id} has no open identification request to answer")
+        self.record(
+            self.IdentificationAnswered, actor, at, verdict=verdict, basis=basis, evidence=evidence
+        )
+
+    def post_message(
+        self, text: str, evidence: tuple[Evidence, ...], actor: Actor, at: datetime
+    ) -> None:
+        """Add a message to the case's conversation; any time before the case is closed."""
+        if self.state is State.CLOSED:
+            raise CaseError(f"case {self.id} is closed: its conversation takes no more messages")
+        found = control_character(text)
+        if found is not None:
+            position, char = found
+            raise CaseError(
+                f"a message may not hold control characters: U+{ord(char):04X} at position "
+                f"{position} (newlines and tabs are fine)"
+            )
+        self.record(self.MessagePosted, actor, at, text=text, evidence=evidence)
 
     def miss_deadline(self, deadline: Deadline, actor: Actor, at: datetime) -> None:
         """Record that an open deadline passed, with the effect the table gives it."""
@@ -470,6 +712,19 @@ class Case(EventSourced):
     def _guard(self, step: Step) -> None:
         if (step, self.state) not in TRANSITIONS:
             raise IllegalStep(self.id, self.state, step)
+
+    def _weigh_identification(self, what: str, despite_genuine: bool) -> None:
+        """A `genuine` answer from the notifier weighs against keeping the listing down: only an
+        explicit decision against it may, and the decision event cites the answer."""
+        answer = self.identification
+        if answer is None or answer.verdict is not Authenticity.GENUINE or despite_genuine:
+            return
+        raise CaseError(
+            f"case {self.id}: {answer.answered_by.principal} answered on "
+            f"{answer.answered_at.isoformat(timespec='seconds')} that the goods are genuine; "
+            f"to {what} anyway, "
+            "decide so explicitly (--despite-genuine) and say why in the facts"
+        )
 
     def _require_human(self, reasons: StatementOfReasons, what: str) -> None:
         if reasons.automated_decision is not reasons.automated_decision.NOT_AUTOMATED:

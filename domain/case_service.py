@@ -12,11 +12,11 @@ from eventsourcing.persistence import IntegrityError
 
 from domain import filing
 from domain.access import Grant
-from domain.case import Case, Deadline
+from domain.case import Authenticity, Case, Deadline, Evidence, IdentificationItem
 from domain.filing import FilingReceipt
 from domain.notice import NoticeRefused, NoticeSubmission
 from domain.notifier import Notifier
-from domain.permissions import Target, allowed
+from domain.permissions import Forbidden, Target, allowed
 from domain.service import (
     ATTEMPTS,
     ConcurrencyConflict,
@@ -126,11 +126,19 @@ class CaseService(Service):
             lambda c, now, by: c.provide_clarification(answer, by, now),
         )
 
-    def take_down(self, case_id: UUID, reasons: StatementOfReasons, actor: Actor) -> Case:
-        """Remove the listing and tell the seller, whose appeal window opens."""
+    def take_down(
+        self,
+        case_id: UUID,
+        reasons: StatementOfReasons,
+        actor: Actor,
+        *,
+        despite_genuine: bool = False,
+    ) -> Case:
+        """Remove the listing and tell the seller, whose appeal window opens. After the
+        notifier answered `genuine`, only `despite_genuine`."""
 
         def change(case: Case, now: datetime, by: Actor) -> None:
-            case.take_down(reasons, by, now, review_by=None)
+            case.take_down(reasons, by, now, review_by=None, despite_genuine=despite_genuine)
             self._notify_seller(case, now)
 
         return self._change_case("take_down", case_id, actor, change)
@@ -141,13 +149,23 @@ class CaseService(Service):
             "decline", case_id, actor, lambda c, now, by: c.decline(reasons, by, now)
         )
 
-    def confirm_takedown(self, case_id: UUID, reasons: StatementOfReasons, actor: Actor) -> Case:
-        """Post-hoc review of a fast-lane takedown: it stands."""
+    def confirm_takedown(
+        self,
+        case_id: UUID,
+        reasons: StatementOfReasons,
+        actor: Actor,
+        *,
+        despite_genuine: bool = False,
+    ) -> Case:
+        """Post-hoc review of a fast-lane takedown: it stands (after a `genuine` answer, only
+        `despite_genuine`)."""
         return self._change_case(
             "confirm_takedown",
             case_id,
             actor,
-            lambda c, now, by: c.confirm_takedown(reasons, by, now),
+            lambda c, now, by: c.confirm_takedown(
+                reasons, by, now, despite_genuine=despite_genuine
+            ),
         )
 
     def reverse_takedown(self, case_id: UUID, reasons: StatementOfReasons, actor: Actor) -> Case:
@@ -195,10 +213,21 @@ class CaseService(Service):
             "uphold_appeal", case_id, actor, lambda c, now, by: c.uphold_appeal(reasons, by, now)
         )
 
-    def reject_appeal(self, case_id: UUID, reasons: StatementOfReasons, actor: Actor) -> Case:
-        """The counter-notice fails: the takedown stands."""
+    def reject_appeal(
+        self,
+        case_id: UUID,
+        reasons: StatementOfReasons,
+        actor: Actor,
+        *,
+        despite_genuine: bool = False,
+    ) -> Case:
+        """The counter-notice fails: the takedown stands (after a `genuine` answer, only
+        `despite_genuine`)."""
         return self._change_case(
-            "reject_appeal", case_id, actor, lambda c, now, by: c.reject_appeal(reasons, by, now)
+            "reject_appeal",
+            case_id,
+            actor,
+            lambda c, now, by: c.reject_appeal(reasons, by, now, despite_genuine=despite_genuine),
         )
 
     def withdraw(self, case_id: UUID, reason: str, actor: Actor) -> Case:
@@ -213,6 +242,60 @@ class CaseService(Service):
             "close_case", case_id, actor, lambda c, now, by: c.close(reason, by, now)
         )
 
+    # -- Joint-Force collaboration ---------------------------------------------------------------
+
+    def request_identification(
+        self,
+        case_id: UUID,
+        question: str,
+        items: Sequence[IdentificationItem],
+        actor: Actor,
+    ) -> Case:
+        """Ask the notifier whether the listing's goods are genuine; it has the identification
+        window (business days) to answer, or the request lapses."""
+
+        def change(case: Case, now: datetime, by: Actor) -> None:
+            due = self.calendar.add_business_days(now, self.rules.identification_days)
+            case.request_identification(question, tuple(items), due, by, now)
+
+        return self._change_case("request_identification", case_id, actor, change)
+
+    def answer_identification(
+        self,
+        case_id: UUID,
+        verdict: Authenticity,
+        basis: str,
+        evidence: Sequence[Evidence],
+        actor: Actor,
+    ) -> Case:
+        """The notifier's verdict (counterfeit, genuine, cannot tell) on the open request."""
+        return self._change_case(
+            "answer_identification",
+            case_id,
+            actor,
+            lambda c, now, by: c.answer_identification(verdict, basis, tuple(evidence), by, now),
+        )
+
+    def post_message(
+        self, case_id: UUID, text: str, evidence: Sequence[Evidence], actor: Actor
+    ) -> Case:
+        """Add a message to the case's conversation between the notifier's side and the staff."""
+        return self._change_case(
+            "post_message",
+            case_id,
+            actor,
+            lambda c, now, by: c.post_message(text, tuple(evidence), by, now),
+        )
+
+    def _may_read_conversation(self, viewer: Actor, target: Target) -> bool:
+        """Whether the viewer may read the conversation of a case with these parties (the
+        notifier's side and the staff; sellers never may)."""
+        try:
+            self._authorize("read_conversations", viewer, target)
+        except (Forbidden, NotFound):
+            return False
+        return True
+
     def miss_deadline(self, case_id: UUID, deadline: Deadline, actor: Actor = SYSTEM) -> Case:
         """Record a passed deadline and apply its effect."""
         return self._change_case(
@@ -223,12 +306,15 @@ class CaseService(Service):
         )
 
     def case(self, case_id: UUID, viewer: Actor, version: int | None = None) -> Case:
-        """The case now, or as it stood at the given version."""
+        """The case now, or as it stood at the given version; its conversation only for a
+        viewer who may read it (never a seller)."""
         scoped = self._scoped("case", viewer)
         case = self._get(Case, case_id, version)
         scoped(target_of(case))  # before saying anything about its versions
         if version is not None and case.version != version:
             raise NotFound(f"case {case_id} has only {case.version} versions, not {version}")
+        if not self._may_read_conversation(viewer, target_of(case)):
+            case.messages.clear()  # this copy is the viewer's: folded for this call, never saved
         return case
 
     def case_as_of(self, case_id: UUID, moment: datetime, viewer: Actor) -> Case:
@@ -243,10 +329,14 @@ class CaseService(Service):
         return self.case(case_id, viewer, version)
 
     def case_events(self, case_id: UUID, viewer: Actor) -> Sequence[Any]:
-        """Every stored event of a case, oldest first."""
+        """Every stored event of a case, oldest first; its messages only for a viewer who may
+        read the conversation (never a seller)."""
         scoped = self._scoped("case_events", viewer)
         events = list(self.events.get(case_id))
         if not events or not isinstance(events[0], Case.Filed):
             raise NotFound(f"no case {case_id}")
-        scoped(target_of(events[0]))
+        target = target_of(events[0])
+        scoped(target)
+        if not self._may_read_conversation(viewer, target):
+            events = [e for e in events if not isinstance(e, Case.MessagePosted)]
         return events

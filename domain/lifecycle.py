@@ -47,6 +47,9 @@ class Step(StrEnum):
     REJECT_APPEAL = "reject_appeal"
     WITHDRAW = "withdraw"
     CLOSE = "close"
+    REQUEST_IDENTIFICATION = "request_identification"
+    ANSWER_IDENTIFICATION = "answer_identification"
+    LAPSE_IDENTIFICATION = "lapse_identification"
 
 
 S = State
@@ -55,6 +58,10 @@ APPEALING = (S.COUNTER_NOTICED, S.FORWARDED, S.IN_LITIGATION)
 OPEN = (S.FILED, S.AWAITING_CLARIFICATION, *TAKEN, *APPEALING, S.APPEAL_REJECTED)
 RESOLVED = frozenset({S.DECLINED, S.REINSTATED, S.WITHDRAWN, S.LAPSED, S.CLOSED})
 """A listing with a resolved case may be the subject of a new case."""
+IDENTIFYING = (S.FILED, S.TAKEN_DOWN_PENDING_REVIEW, S.COUNTER_NOTICED)
+"""Where the notifier may be asked whether the listing's goods are genuine: before a decision,
+during a fast-lane takedown's review, and on appeal. A step that leaves these states closes an
+open request unanswered (domain/case.py)."""
 
 TRANSITIONS: dict[tuple[Step, State], State] = {
     (Step.REQUEST_CLARIFICATION, S.FILED): S.AWAITING_CLARIFICATION,
@@ -78,6 +85,9 @@ TRANSITIONS: dict[tuple[Step, State], State] = {
     **{(Step.REJECT_APPEAL, s): S.APPEAL_REJECTED for s in APPEALING},
     **{(Step.WITHDRAW, s): S.WITHDRAWN for s in OPEN},
     **{(Step.CLOSE, s): S.CLOSED for s in State if s is not S.CLOSED},
+    **{(Step.REQUEST_IDENTIFICATION, s): s for s in IDENTIFYING},
+    **{(Step.ANSWER_IDENTIFICATION, s): s for s in IDENTIFYING},
+    **{(Step.LAPSE_IDENTIFICATION, s): s for s in IDENTIFYING},
 }
 """Every allowed (step, from-state) pair and the state it leads to; nothing else is allowed."""
 
@@ -88,6 +98,7 @@ class Deadline(StrEnum):
     COUNTER_NOTICE = "counter_notice"
     FORWARDING = "forwarding"
     RESTORATION = "restoration"
+    IDENTIFICATION = "identification"
 
 
 DEADLINE_STEP = {
@@ -96,9 +107,11 @@ DEADLINE_STEP = {
     Deadline.COUNTER_NOTICE: Step.CLOSE_APPEAL_WINDOW,
     Deadline.FORWARDING: Step.MISS_FORWARDING,
     Deadline.RESTORATION: Step.RESTORE_AFTER_FORWARDING,
+    Deadline.IDENTIFICATION: Step.LAPSE_IDENTIFICATION,
 }
 """What passing each deadline does, as a step of the table. A missed review or forwarding
-leaves the case where it is: the step is still owed, and the breach is on record."""
+leaves the case where it is: the step is still owed, and the breach is on record; a lapsed
+identification request leaves it where it is too, unanswered."""
 
 
 class IllegalStep(DomainError):

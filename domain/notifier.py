@@ -11,6 +11,7 @@ from pydantic import Field, StringConstraints
 
 from domain.values import (
     Actor,
+    ActorKind,
     AlreadyDone,
     AwareDatetime,
     DomainError,
@@ -58,6 +59,14 @@ Cause = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 CAUSE = "the event a policy acted on (its ce_id); none when a person gave the command"
 
 
+class ManagerTerm(Frozen):
+    """One account manager's time with a notifier (not stored: its event is)."""
+
+    manager: Actor
+    assigned_at: datetime
+    assigned_by: Actor
+
+
 class Notifier(EventSourced):
     """A brand, agent or trade association that files notices."""
 
@@ -74,6 +83,10 @@ class Notifier(EventSourced):
         self.suspended_until: datetime | None = None
         self.causes: set[str] = set()
         """The events that policies have already acted on for this notifier."""
+        self.account_manager: Actor | None = None
+        """The platform's account manager for this notifier, if one was assigned."""
+        self.managers: list[ManagerTerm] = []
+        """Every account manager the notifier had, oldest first."""
 
     class Registered(EventSourced.Created):
         name: str = Field(min_length=1, max_length=200)
@@ -166,6 +179,20 @@ class Notifier(EventSourced):
             notifier.in_trusted_lane = False
             notifier.warned_at = None
             notifier.remember(self.cause)
+
+    class AccountManagerAssigned(EventSourced.Event):
+        """A supervisor made a platform account manager this notifier's manager."""
+
+        manager: Actor
+        previous: Actor | None = None
+
+        def apply(self, notifier: Notifier) -> None:
+            notifier.account_manager = self.manager
+            notifier.managers.append(
+                ManagerTerm(
+                    manager=self.manager, assigned_at=self.timestamp, assigned_by=self.actor
+                )
+            )
 
     @classmethod
     def register(
@@ -337,6 +364,18 @@ class Notifier(EventSourced):
         if until <= at:
             raise NotifierError("a suspension must end after it starts")
         self.record(self.Suspended, actor, at, reason=reason, until=until, cause=cause)
+
+    def assign_manager(self, manager: Actor, actor: Actor, at: datetime) -> None:
+        """Make a member of the platform's staff the notifier's account manager, in place of
+        any earlier one (who stays in the history)."""
+        if manager.kind is not ActorKind.AGENT:
+            raise NotifierError(f"an account manager is platform staff (agent:ID), not {manager}")
+        manager = manager.principal
+        if self.account_manager == manager:
+            raise NotifierAlreadyDone(f"{manager} is already the account manager of {self.id}")
+        self.record(
+            self.AccountManagerAssigned, actor, at, manager=manager, previous=self.account_manager
+        )
 
     def right(self, right_id: UUID) -> Right:
         """The notifier's right with this id, or a clear error."""

@@ -5,15 +5,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from domain.access import Principal
 from domain.figures import lane_verdict
-from domain.notifier import Notifier, NotifierKind
+from domain.notifier import Notifier, NotifierError, NotifierKind
 from domain.permissions import Target
 from domain.service import Service, target_of
 from domain.values import (
     SYSTEM,
     Actor,
+    ActorKind,
     DomainError,
     RightType,
+    Role,
 )
 
 
@@ -162,6 +165,25 @@ class NotifierService(Service):
             n.suspend(reason, now + span, by, now, cause)
 
         self._change(Notifier, notifier_id, "suspend_notifier", actor, change)
+
+    def assign_manager(self, notifier_id: UUID, manager: Actor, actor: Actor) -> None:
+        """Make a platform account manager the notifier's manager (reassigning keeps history);
+        the manager must hold the account_manager role."""
+
+        def change(n: Notifier, now: datetime, by: Actor) -> None:
+            if manager.kind is ActorKind.AGENT:  # other kinds: the notifier says why not
+                self._require_account_manager(manager)
+            n.assign_manager(manager, by, now)
+
+        self._change(Notifier, notifier_id, "assign_manager", actor, change)
+
+    def _require_account_manager(self, manager: Actor) -> None:
+        principal = self._find(Principal, Principal.id_for(manager))
+        if principal is None or Role.ACCOUNT_MANAGER not in {g.role for g in principal.grants}:
+            raise NotifierError(
+                f"{manager.principal} does not hold account_manager; grant it first "
+                f"(ntd access grant {manager.principal} account_manager)"
+            )
 
     def notifier(self, notifier_id: UUID, viewer: Actor) -> Notifier:
         """A notifier by id."""

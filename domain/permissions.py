@@ -6,7 +6,7 @@ anything, whether the principal holds any role the command allows at all (if not
 is refused, whatever it names); once it has read what the command acts on, which of those roles
 reach it. A party's role reaches only its own notifier or seller, and another party's case,
 notifier or seller is not found, never merely forbidden: refusing would confirm it exists.
-docs/access.md shows the table (scripts/docs).
+docs/domain.md shows the table (scripts/docs).
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ PERMISSIONS: dict[str, Permission] = {
     "remove_from_trusted_lane": _row("remove notifiers from the trusted lane", POLICY),
     "warn_notifier": _row("warn notifiers", POLICY),
     "suspend_notifier": _row("suspend notifiers", POLICY),
+    "assign_manager": _row("assign account managers", {R.SUPERVISOR: S.ANY}),
     "notifier": _row("read notifiers", READERS, NOTIFIER_SIDE),
     # filing and deciding
     "file_notice": _row("file notices", NOTIFIER_SIDE),
@@ -106,6 +107,10 @@ PERMISSIONS: dict[str, Permission] = {
     "withdraw": _row("withdraw notices", NOTIFIER_SIDE),
     "close_case": _row("close cases", DECIDERS),
     "miss_deadline": _row("record missed deadlines", {R.SYSTEM: S.ANY}),
+    # Joint-Force collaboration: identification and the case's conversation
+    "request_identification": _row("request identifications", DECIDERS),
+    "answer_identification": _row("answer identification requests", NOTIFIER_SIDE),
+    "post_message": _row("post messages on cases", DECIDERS, NOTIFIER_SIDE),
     "case": _row("read cases", READERS, NOTIFIER_SIDE, SELLER_SIDE),
     "case_as_of": _row("read cases", READERS, NOTIFIER_SIDE, SELLER_SIDE),
     "case_events": _row("read cases", READERS, NOTIFIER_SIDE, SELLER_SIDE),
@@ -118,6 +123,7 @@ PERMISSIONS: dict[str, Permission] = {
     # the read models (the entry points ask before they query)
     "read_cases": _row("list cases", READERS, NOTIFIER_SIDE, SELLER_SIDE),
     "read_dashboard": _row("read dashboards", READERS, NOTIFIER_SIDE),
+    "read_conversations": _row("read case conversations (never a seller)", READERS, NOTIFIER_SIDE),
     "read_audit": _row(
         "read the audit trail", {R.AUDITOR: S.ANY, R.ADMIN: S.ANY, R.SUPERVISOR: S.ANY}
     ),

@@ -12,6 +12,9 @@ class Rules(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     clarification_days: int = Field(5, ge=1, description="notifier must answer a clarification")
+    identification_days: int = Field(
+        5, ge=1, description="notifier must answer an identification request"
+    )
     counter_notice_days: int = Field(10, ge=1, description="seller's window to counter-notice")
     restoration_days: int = Field(
         10, ge=1, description="restore after forwarding unless litigation"

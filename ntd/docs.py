@@ -97,6 +97,14 @@ CLOCKS: tuple[Clock, ...] = (
         "restoration_days",
         (Step.REPORT_LITIGATION,),
     ),
+    Clock(
+        Deadline.IDENTIFICATION,
+        Step.REQUEST_IDENTIFICATION,
+        "identification_days",
+        (Step.ANSWER_IDENTIFICATION, Step.DECLINE),
+        "one open at a time; any step out of `filed`, `taken_down_pending_review` and "
+        "`counter_noticed` closes it unanswered",
+    ),
 )
 """Every deadline of a case; checked against the application in tests/unit/test_docs.py."""
 

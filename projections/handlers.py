@@ -7,10 +7,10 @@ stand-in for the case, so the read side moves and clears deadlines exactly as `C
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from functools import cache
 from typing import Any, cast
-from uuid import UUID
 
 from domain.case import Case, Deadline, State, reinstates
 from domain.notifier import Notifier
@@ -18,7 +18,15 @@ from domain.values import DomainEvent, StatementOfReasons
 from projections.arrival import Arrival, arrival
 from projections.audit import open_chain, published_type, seal
 from projections.models import CaseSummary
-from projections.ports import Breach, NotifierRecord, Views
+from projections.ports import (
+    Breach,
+    IdentificationRecord,
+    IdentificationStep,
+    MessageRecord,
+    NotifierRecord,
+    StepRecord,
+    Views,
+)
 
 Handler = Callable[[int, Any, Views], None]
 _HANDLERS: dict[type[Any], Handler] = {}
@@ -102,19 +110,19 @@ def record_audit(seq: int, event: DomainEvent, views: Views) -> None:
 def case_filed(seq: int, event: Case.Filed, views: Views) -> None:
     """A new case row, in state filed."""
     listing = event.listing
-    views.put_case(
-        CaseSummary(
-            case_id=event.originator_id,
-            notice_id=event.notice_id,
-            notifier_id=event.notifier_id,
-            marketplace=listing.marketplace,
-            listing_id=listing.listing_id,
-            seller_id=listing.seller_id,
-            state=State.FILED,
-            lane=event.lane,
-            filed_at=event.timestamp,
-        )
+    case = CaseSummary(
+        case_id=event.originator_id,
+        notice_id=event.notice_id,
+        notifier_id=event.notifier_id,
+        marketplace=listing.marketplace,
+        listing_id=listing.listing_id,
+        seller_id=listing.seller_id,
+        state=State.FILED,
+        lane=event.lane,
+        filed_at=event.timestamp,
     )
+    views.put_case(case)
+    views.add_step(step_of(seq, event, case))
 
 
 @handles(Case.Transitioned)
@@ -127,15 +135,72 @@ def case_moved(seq: int, event: Case.Transitioned, views: Views) -> None:
         )
     changes = follow(case, event)
     changes.update(CASE_FACTS.get(type(event), _no_facts)(event, case))
-    if reinstates(event):
-        changes["reversed"] = case.taken_down_at is not None
-    views.put_case(case.model_copy(update=changes))
+    if reinstates(event) and case.taken_down_at is not None:
+        changes["reversed"] = True
+        changes["reversed_at"] = case.reversed_at or event.timestamp
+    moved = case.model_copy(update=changes)
+    views.put_case(moved)
+    views.add_step(step_of(seq, event, moved))
     if isinstance(event, Case.DeadlineMissed):
         views.add_breach(
             Breach(
                 seq, case.case_id, case.notifier_id, event.deadline, event.due_at, event.timestamp
             )
         )
+    elif isinstance(event, Case.IdentificationRequested):
+        views.add_identification(
+            IdentificationRecord(
+                seq,
+                case.case_id,
+                case.notifier_id,
+                IdentificationStep.REQUESTED,
+                event.timestamp,
+                event.timestamp,
+            )
+        )
+    elif isinstance(event, Case.IdentificationAnswered):
+        views.add_identification(
+            IdentificationRecord(
+                seq,
+                case.case_id,
+                case.notifier_id,
+                IdentificationStep.ANSWERED,
+                event.timestamp,
+                case.identification_requested_at or event.timestamp,
+                event.verdict,
+            )
+        )
+
+
+def step_of(seq: int, event: DomainEvent, case: CaseSummary) -> StepRecord:
+    """Where the case stands after the event."""
+    return StepRecord(
+        seq,
+        case.case_id,
+        case.notifier_id,
+        event.timestamp,
+        case.state,
+        frozenset(case.deadlines),
+    )
+
+
+@handles(Case.MessagePosted)
+def message_posted(seq: int, event: Case.MessagePosted, views: Views) -> None:
+    """A message of the case's conversation, kept for unread counts."""
+    case = views.case(event.originator_id)
+    if case is None:
+        raise ProjectionError(f"message at {seq} for unknown case {event.originator_id}")
+    views.add_message(
+        MessageRecord(
+            seq,
+            case.case_id,
+            event.originator_version,
+            case.notifier_id,
+            str(event.actor),  # `kind:id`, the role left out: how read marks name people
+            event.actor.role,
+            event.timestamp,
+        )
+    )
 
 
 class _CaseStandIn:
@@ -150,6 +215,8 @@ class _CaseStandIn:
         self.taken_down_at: datetime | None = None
         self.counter_noticed = False
         self.litigation = False
+        self.identification_request: Any = None
+        self.identification: Any = None
 
 
 def follow(case: CaseSummary, event: Case.Transitioned) -> dict[str, Any]:
@@ -178,11 +245,21 @@ def _declined(event: Case.Declined, case: CaseSummary) -> dict[str, Any]:
 
 
 def _counter_noticed(event: Case.CounterNoticed, case: CaseSummary) -> dict[str, Any]:
-    return {"counter_noticed": True}
+    return {"counter_noticed": True, "counter_noticed_at": event.timestamp}
 
 
 def _withdrawn(event: Case.Withdrawn, case: CaseSummary) -> dict[str, Any]:
-    return {"withdrawn": True}
+    return {"withdrawn": True, "withdrawn_at": event.timestamp}
+
+
+def _identification_requested(
+    event: Case.IdentificationRequested, case: CaseSummary
+) -> dict[str, Any]:
+    return {"identification_requested_at": event.timestamp}
+
+
+def _identified(event: Case.IdentificationAnswered, case: CaseSummary) -> dict[str, Any]:
+    return {"identification_answered_at": event.timestamp, "identification_verdict": event.verdict}
 
 
 CASE_FACTS: dict[type[Any], Callable[[Any, CaseSummary], dict[str, Any]]] = {
@@ -190,6 +267,8 @@ CASE_FACTS: dict[type[Any], Callable[[Any, CaseSummary], dict[str, Any]]] = {
     Case.Declined: _declined,
     Case.CounterNoticed: _counter_noticed,
     Case.Withdrawn: _withdrawn,
+    Case.IdentificationRequested: _identification_requested,
+    Case.IdentificationAnswered: _identified,
 }
 """What each case event records beyond state and deadlines (and `reinstates`, for any)."""
 
@@ -203,20 +282,33 @@ def notifier_registered(seq: int, event: Notifier.Registered, views: Views) -> N
     views.put_notifier(NotifierRecord(event.originator_id, event.name))
 
 
-@handles(Notifier.AdmittedToTrustedLane, Notifier.ManuallyAdmittedToTrustedLane)
-def notifier_admitted(seq: int, event: DomainEvent, views: Views) -> None:
-    """The notifier enters the trusted lane, on its figures or by a supervisor's judgement."""
-    _set_lane(seq, event.originator_id, True, views)
+LANE_CHANGES: dict[type[Any], bool] = {
+    Notifier.AdmittedToTrustedLane: True,
+    Notifier.ManuallyAdmittedToTrustedLane: True,
+    Notifier.RemovedFromTrustedLane: False,
+    Notifier.Suspended: False,
+}
+"""The events that move a notifier in or out of the trusted lane: admission on its figures or
+by a supervisor's judgement puts it in, removal and suspension both take it out. The figures
+as of a past moment read the lane from the last of these before it."""
 
 
-@handles(Notifier.RemovedFromTrustedLane, Notifier.Suspended)
-def notifier_left_lane(seq: int, event: DomainEvent, views: Views) -> None:
-    """Removal and suspension both take the notifier out of the trusted lane."""
-    _set_lane(seq, event.originator_id, False, views)
-
-
-def _set_lane(seq: int, notifier_id: UUID, in_lane: bool, views: Views) -> None:
-    notifier = views.notifier(notifier_id)
+@handles(*LANE_CHANGES)
+def notifier_lane_changed(seq: int, event: DomainEvent, views: Views) -> None:
+    """The notifier enters or leaves the trusted lane."""
+    notifier = views.notifier(event.originator_id)
     if notifier is None:
-        raise ProjectionError(f"lane change at {seq} for unknown notifier {notifier_id}")
-    views.put_notifier(NotifierRecord(notifier.notifier_id, notifier.name, in_lane))
+        raise ProjectionError(f"lane change at {seq} for unknown notifier {event.originator_id}")
+    in_lane = next(v for kind, v in LANE_CHANGES.items() if isinstance(event, kind))
+    views.put_notifier(replace(notifier, in_trusted_lane=in_lane))
+
+
+@handles(Notifier.AccountManagerAssigned)
+def account_manager_assigned(
+    seq: int, event: Notifier.AccountManagerAssigned, views: Views
+) -> None:
+    """The notifier's account manager, in place of any earlier one."""
+    notifier = views.notifier(event.originator_id)
+    if notifier is None:
+        raise ProjectionError(f"manager at {seq} for unknown notifier {event.originator_id}")
+    views.put_notifier(replace(notifier, account_manager=str(event.manager)))

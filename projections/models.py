@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_serializer
 
-from domain.case import Deadline, Lane, State
+from domain.case import Authenticity, Deadline, Lane, State
 from domain.values import AwareDatetime
 from projections.encoding import stamp
 
@@ -38,6 +39,15 @@ class CaseSummary(Model):
     withdrawn: bool = False
     deadlines: dict[Deadline, datetime] = Field(default_factory=dict)
     """Open deadlines, kind to due time, exactly as the case aggregate holds them."""
+    counter_noticed_at: datetime | None = None
+    reversed_at: datetime | None = None
+    """When the listing was first reinstated after its takedown."""
+    withdrawn_at: datetime | None = None
+    identification_requested_at: datetime | None = None
+    """When the latest identification request was made."""
+    identification_answered_at: datetime | None = None
+    identification_verdict: Authenticity | None = None
+    """The notifier's latest answer to an identification request."""
 
 
 class SellerFigure(Model):
@@ -55,6 +65,8 @@ class TrustedFigures(Model):
     window_start: datetime
     """Cases filed in [window_start, as_of] count."""
     notices: int
+    """Notices (distinct notice ids) that opened the cases filed in the window."""
+    cases: int
     """Cases (noticed listings) filed in the window."""
     decided: int
     settled: int
@@ -70,13 +82,44 @@ class TrustedFigures(Model):
     in_trusted_lane: bool
 
 
+class IdentificationFigures(Model):
+    """The notifier's authenticity identifications: what it was asked and how it answered."""
+
+    requested: int
+    answered: int
+    lapsed: int
+    """Requests whose deadline passed unanswered (a `deadline_missed` event)."""
+    open: int
+    """Requests awaiting an answer at the time of the figures."""
+    verdicts: dict[Authenticity, int]
+    answer_p50_hours: float | None
+    """Median time from request to answer, in calendar hours (nearest rank, like the
+    time-to-takedown percentiles); None before any answer."""
+
+
+class ActionFigures(Model):
+    """What awaits the notifier's action at the time of the figures."""
+
+    clarifications: int
+    """Clarification requests awaiting its answer."""
+    identifications: int
+    """Identification requests awaiting its verdict."""
+    forwarded_counter_notices: int
+    """Counter-notices forwarded to it whose restoration date has not come (it may sue)."""
+    unread_messages: int | None
+    """Messages on its cases that the viewer has not read; None when no viewer was named."""
+
+
 class Dashboard(Model):
-    """A notifier's figures, net of reversals; rates are None when their denominator is 0."""
+    """A notifier's figures as they stood at `as_of` (every figure counts only what had
+    happened by then), net of reversals; rates are None when their denominator is 0."""
 
     notifier_id: UUID
     name: str | None
     """None when no notifier with this id is known."""
     as_of: datetime
+    notices: int
+    """Notices (distinct notice ids) filed; each opens one case per listing."""
     cases: int
     cases_by_state: dict[State, int]
     filed_per_day: dict[str, int]
@@ -99,6 +142,8 @@ class Dashboard(Model):
     breaches: dict[Deadline, int]
     top_sellers: tuple[SellerFigure, ...]
     trusted: TrustedFigures
+    identification: IdentificationFigures
+    needs_action: ActionFigures
 
 
 class NotifierSummary(Model):
@@ -108,6 +153,8 @@ class NotifierSummary(Model):
     name: str
     in_trusted_lane: bool
     cases: int
+    account_manager: str | None = None
+    """The platform's account manager for the notifier (`agent:ID`), if one is assigned."""
 
 
 class AuditQuery(Model):
@@ -173,3 +220,99 @@ class DueDeadline(Model):
     case_id: UUID
     deadline: Deadline
     due_at: datetime
+
+
+# -- lists and queues --------------------------------------------------------------------------
+
+
+class CaseQuery(Model):
+    """Which cases a list or a queue shows: every filter optional, all combined with AND."""
+
+    reach: frozenset[UUID] | None = None
+    """The notifiers whose cases the viewer may read; None: every notifier."""
+    notifier_id: UUID | None = None
+    marketplace: str | None = None
+    seller_id: str | None = None
+    states: tuple[State, ...] = ()
+    lane: Lane | None = None
+    deadline: Deadline | None = None
+    """Only cases with an open deadline of this kind, which is then the one `due_before` and
+    the queue's order go by."""
+    due_before: AwareDatetime | None = None
+    """Only cases whose nearest open deadline (of the kind asked, if any) is due by then."""
+    open_only: bool = False
+    """Only cases not yet resolved."""
+    viewer: str | None = None
+    """The principal (`kind:id`) the list is for: its unread counts are given and, in a
+    queue, the cases of the notifiers it is the account manager of come early."""
+    for_seller: bool = False
+    """A seller's view: no notifier name, account manager, identification or messages."""
+    limit: int | None = Field(None, ge=1)
+
+
+class CaseLine(Model):
+    """One case in a list or a work queue."""
+
+    case_id: UUID
+    notice_id: UUID
+    notifier_id: UUID
+    notifier_name: str | None
+    account_manager: str | None
+    marketplace: str
+    listing_id: str
+    seller_id: str
+    state: State
+    lane: Lane
+    filed_at: datetime
+    deadlines: dict[Deadline, datetime]
+    """Open deadlines, kind to due time."""
+    identification_verdict: Authenticity | None = None
+    """The notifier's latest answer to an identification request, if any."""
+    unread: int | None = None
+    """Messages on the case the viewer has not read; None when not counted (a seller never
+    sees the conversation)."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def next_deadline(self) -> Deadline | None:
+        """The open deadline due first, if any."""
+        if not self.deadlines:
+            return None
+        return min(self.deadlines, key=lambda kind: (self.deadlines[kind], kind.value))
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def next_due_at(self) -> datetime | None:
+        """When the first open deadline is due."""
+        kind = self.next_deadline
+        return None if kind is None else self.deadlines[kind]
+
+
+class NeedsAction(StrEnum):
+    """What a case awaits from its notifier."""
+
+    CLARIFICATION = "clarification"
+    """Answer the platform's clarification request, by its respond-by time."""
+    IDENTIFICATION = "identification"
+    """Say whether the listing's goods are genuine, by the request's respond-by time."""
+    COUNTER_NOTICE = "counter_notice"
+    """A counter-notice was forwarded: report litigation before the listing is restored."""
+    MESSAGES = "messages"
+    """Read the case's new messages."""
+
+
+class ActionItem(Model):
+    """One thing a notifier's user must do on one case, and by when."""
+
+    action: NeedsAction
+    due: datetime | None
+    """Respond by (clarification, identification) or the restoration date (counter-notice)."""
+    case_id: UUID
+    notifier_id: UUID
+    notifier_name: str | None
+    marketplace: str
+    listing_id: str
+    seller_id: str
+    state: State
+    unread: int
+    """Messages on the case the viewer has not read."""

@@ -58,7 +58,7 @@ def replay_share(
         replay = Replay()
         for chunk in chunks:
             staged = replay.apply(chunk, payloads_of(chunk))
-            tables.append(staged.records, staged.breaches)
+            tables.append(staged)
             settle_heap()
             if _progress is not None and chunk:
                 events, positions = _progress

@@ -20,10 +20,10 @@ from eventsourcing.utils import resolve_topic
 
 from domain.mapping import stored_payload
 from domain.values import DomainEvent
-from projections.audit import AuditChain, AuditRecord
+from projections.audit import AuditChain
 from projections.handlers import ProjectionError, VersionGap, project
 from projections.models import CaseSummary
-from projections.ports import Breach, NotifierRecord
+from projections.ports import NotifierRecord
 from projections.staging import Batch
 from projections.tracking import Partition, agreed
 
@@ -80,8 +80,9 @@ class Positions:
 class FreshTables(Protocol):
     """Fresh tables beside the live ones, filled by a rebuild and swapped in at its end."""
 
-    def append(self, records: Sequence[AuditRecord], breaches: Sequence[Breach]) -> None:
-        """Write append-only rows."""
+    def append(self, staged: Batch) -> None:
+        """Write a chunk's append-only rows (audit trail, breaches, steps, identifications,
+        messages)."""
         ...
 
     def finish(self, replay: Replay, positions: Positions) -> None:
@@ -204,7 +205,7 @@ def rebuild(
     try:
         for chunk in chunks:
             staged = replay.apply(chunk, payloads_of(chunk))
-            tables.append(staged.records, staged.breaches)
+            tables.append(staged)
             settle_heap()
             done.events += len(chunk)
             done.last_seq = max(done.last_seq, max((seq for seq, _ in chunk), default=0))

@@ -12,7 +12,13 @@ from domain.case import Deadline
 from domain.values import DomainEvent
 from projections.audit import AuditChain, AuditRecord, published_type
 from projections.models import CaseSummary
-from projections.ports import Breach, NotifierRecord
+from projections.ports import (
+    Breach,
+    IdentificationRecord,
+    MessageRecord,
+    NotifierRecord,
+    StepRecord,
+)
 
 
 def fresh(batch: Iterable[tuple[int, DomainEvent]], position: int) -> list[tuple[int, DomainEvent]]:
@@ -58,6 +64,9 @@ class Batch:
         self.notifiers: dict[UUID, NotifierRecord] = {}
         self.chains: dict[UUID, AuditChain] = {}
         self.breaches: list[Breach] = []
+        self.steps: list[StepRecord] = []
+        self.identifications: list[IdentificationRecord] = []
+        self.messages: list[MessageRecord] = []
         self.records: list[AuditRecord] = []
 
     def prefetch(self, events: Iterable[DomainEvent]) -> None:
@@ -96,6 +105,18 @@ class Batch:
     def add_breach(self, breach: Breach) -> None:
         """Keep a missed deadline for the commit."""
         self.breaches.append(breach)
+
+    def add_step(self, step: StepRecord) -> None:
+        """Keep where a case stood after an event, for the commit."""
+        self.steps.append(step)
+
+    def add_identification(self, record: IdentificationRecord) -> None:
+        """Keep an identification request or answer for the commit."""
+        self.identifications.append(record)
+
+    def add_message(self, message: MessageRecord) -> None:
+        """Keep a message for the commit."""
+        self.messages.append(message)
 
     def deadlines_changed(self) -> list[CaseSummary]:
         """Changed cases whose open deadlines differ from the stored ones."""

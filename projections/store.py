@@ -10,9 +10,12 @@ from uuid import UUID
 from domain.rules import Rules
 from domain.values import DomainEvent
 from projections.models import (
+    ActionItem,
     AuditQuery,
     AuditRow,
     AuditVerification,
+    CaseLine,
+    CaseQuery,
     CaseSummary,
     Dashboard,
     DueDeadline,
@@ -51,8 +54,30 @@ class ReadStore(Protocol):
         """Fresh tables for a rebuild (projections.rebuild), swapped in whole at its end."""
         ...
 
-    def dashboard(self, notifier_id: UUID, now: datetime, rules: Rules) -> Dashboard:
-        """A notifier's figures, computed from the case summaries at query time."""
+    def dashboard(
+        self, notifier_id: UUID, now: datetime, rules: Rules, viewer: str | None = None
+    ) -> Dashboard:
+        """A notifier's figures as they stood at `now`, computed at query time; the unread
+        messages are `viewer`'s (a principal, `kind:id`), or not counted without one."""
+        ...
+
+    def case_list(self, query: CaseQuery) -> list[CaseLine]:
+        """The cases the query matches, the latest filed first, in one query."""
+        ...
+
+    def queue(self, query: CaseQuery) -> list[CaseLine]:
+        """The open cases the query matches in the work queue's order (projections.queues),
+        in one query."""
+        ...
+
+    def needs_action(self, reach: frozenset[UUID] | None, viewer: str) -> list[ActionItem]:
+        """What the cases of the notifiers in reach (None: every notifier) await from their
+        notifier, `viewer`'s unread messages included, the soonest due first; one query."""
+        ...
+
+    def mark_read(self, principal: str, case_id: UUID, version: int) -> None:
+        """Note that `principal` (`kind:id`) has read the case's conversation up to the case's
+        `version` (a mark never moves back). Not an event: a rebuild keeps the marks."""
         ...
 
     def notifiers(self) -> list[NotifierSummary]:

@@ -17,6 +17,7 @@ from ntd.cli import (
     access,
     audit,
     case,
+    case_list,
     config,
     consume,
     dashboard,
@@ -27,6 +28,7 @@ from ntd.cli import (
     notifier,
     policies,
     projections,
+    queue,
     relay,
     seller,
 )
@@ -70,6 +72,8 @@ cli.add_command(config.config_command)
 cli.add_command(notifier.notifier)
 cli.add_command(notice.notice)
 cli.add_command(case.case)
+case.case.add_command(case_list.case_list)
+cli.add_command(queue.queue)
 cli.add_command(seller.seller)
 cli.add_command(deadlines.deadlines)
 cli.add_command(dashboard.dashboard)

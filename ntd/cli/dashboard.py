@@ -33,7 +33,9 @@ def dashboard(rt: Runtime, brand: str, fmt: str, at: datetime | None, actor: Act
     ntd = rt.caught_up()
     notifier_id = resolve_brand(ntd, brand, actor)
     ntd.app.may_read("read_dashboard", actor, notifier_id=notifier_id)
-    board = ntd.read_store.dashboard(notifier_id, at or rt.now(), ntd.app.rules)
+    board = ntd.read_store.dashboard(
+        notifier_id, at or rt.now(), ntd.app.rules, viewer=str(actor.principal)
+    )
     if fmt == "json":
         click.echo(board.model_dump_json(indent=2))
     else:

@@ -13,7 +13,7 @@ import click
 from domain.notifier import NotifierKind
 from domain.values import Actor, RightType
 from ntd.cli.kit import Runtime, catch_up_bar, pass_runtime
-from ntd.cli.params import ID, as_option, choice, json_flag, quiet_flag
+from ntd.cli.params import ACTOR, ID, as_option, choice, json_flag, quiet_flag
 from ntd.cli.render import notifier_view, pct, plain, table, when
 from ntd.notifiers import warn_notifier
 
@@ -28,6 +28,7 @@ def notifier() -> None:
       ntd notifier add-right NOTIFIER --type trademark --number 018234567 \\
           --jurisdiction EU --certificate certificate.pdf
       ntd notifier verify-right NOTIFIER RIGHT --as agent:sofia   (a supervisor)
+      ntd notifier assign-manager NOTIFIER agent:marco --as agent:sofia
       ntd notifier show NOTIFIER
     """
 
@@ -247,6 +248,24 @@ def notifier_suspend(
     click.echo(f"notifier {notifier_id} suspended until {when(until)}")
 
 
+@notifier.command("assign-manager")
+@click.argument("notifier_id", type=ID)
+@click.argument("manager", type=ACTOR)
+@as_option
+@pass_runtime
+def notifier_assign_manager(rt: Runtime, notifier_id: UUID, manager: Actor, actor: Actor) -> None:
+    """Make a platform account manager (agent:ID holding account_manager) the notifier's
+    manager, in place of any earlier one; a supervisor's command. The history is kept.
+
+    \b
+    Examples:
+      ntd access grant agent:marco account_manager --as agent:root
+      ntd notifier assign-manager NOTIFIER agent:marco --as agent:sofia
+    """
+    rt.app.assign_manager(notifier_id, manager, actor)
+    click.echo(f"notifier {notifier_id}: account manager {manager.principal}")
+
+
 @notifier.command("list")
 @as_option
 @pass_runtime
@@ -276,7 +295,7 @@ def notifier_list(rt: Runtime, actor: Actor) -> None:
 @as_option
 @pass_runtime
 def notifier_show(rt: Runtime, notifier_id: UUID, as_json: bool, actor: Actor) -> None:
-    """Show a notifier: its rights and their status, and its standing.
+    """Show a notifier: its account manager, its rights and their status, and its standing.
 
     \b
     Example:
@@ -297,6 +316,15 @@ def notifier_show(rt: Runtime, notifier_id: UUID, as_json: bool, actor: Actor) -
                     "may_reapply_on": plain(n.may_reapply_on),
                     "warnings": n.warnings,
                     "suspended_until": plain(n.suspended_until),
+                    "account_manager": str(n.account_manager) if n.account_manager else None,
+                    "account_managers": [
+                        {
+                            "manager": str(t.manager),
+                            "assigned_at": plain(t.assigned_at),
+                            "assigned_by": str(t.assigned_by),
+                        }
+                        for t in n.managers
+                    ],
                 },
                 indent=2,
             )

@@ -189,6 +189,7 @@ def notifier_view(n: Notifier, now: datetime) -> str:
             ("name", n.name),
             ("kind", n.kind.value),
             ("contact", n.contact_email),
+            ("account manager", str(n.account_manager) if n.account_manager else DASH),
             ("version", str(n.version)),
         ]
     )
@@ -220,4 +221,8 @@ def notifier_view(n: Notifier, now: datetime) -> str:
         ],
         indent=2,
     )
-    return f"{head}\n\nrights\n{rights}\n\nstanding\n{standing}"
+    view = f"{head}\n\nrights\n{rights}\n\nstanding\n{standing}"
+    if len(n.managers) > 1:
+        rows = [(str(t.manager), when(t.assigned_at), str(t.assigned_by)) for t in n.managers]
+        view += "\n\naccount managers\n" + table(("MANAGER", "SINCE", "ASSIGNED BY"), rows, 2)
+    return view

@@ -7,7 +7,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from domain.case import TRANSITIONS, Case, State, SwornStatement
+from domain.case import (
+    TRANSITIONS,
+    Authenticity,
+    Case,
+    IdentificationCited,
+    IdentificationRequest,
+    Message,
+    State,
+    SwornStatement,
+)
 from domain.catalog import event_type
 from domain.values import StatementOfReasons
 from ntd.cli.render import pairs, plain, relative, short, table, when
@@ -58,10 +67,21 @@ def event_facts(e: Any) -> str:
             return f"{e.court} · ref {e.reference}"
         case Case.DeadlineMissed():
             return f"{e.deadline.value} deadline passed (due {when(e.due_at)})"
+        case Case.IdentificationRequested():
+            return (
+                f"“{short(e.question, 50)}” · {len(e.items)} items · answer by {when(e.respond_by)}"
+            )
+        case Case.IdentificationAnswered():
+            return f"{e.verdict.value} · “{short(e.basis, 50)}” · {len(e.evidence)} evidence"
+        case Case.MessagePosted():
+            return f"“{short(e.text, 60)}” · {len(e.evidence)} evidence"
         case Case.Withdrawn() | Case.Closed():
             return f"“{short(e.reason, 60)}”"
     reasons = getattr(e, "reasons", None)
-    return reasons_brief(reasons) if isinstance(reasons, StatementOfReasons) else ""
+    if not isinstance(reasons, StatementOfReasons):
+        return ""
+    cited = getattr(e, "identification", None)
+    return reasons_brief(reasons) + (f" · cites {cited.verdict.value}" if cited else "")
 
 
 def sworn_brief(s: SwornStatement) -> str:
@@ -105,10 +125,82 @@ def timeline(events: Sequence[Any]) -> str:
     return table(("V", "TIME", "ACTOR", "EVENT", "STATE", "FACTS"), rows, indent=2)
 
 
+def cited_identification(events: Sequence[Any]) -> IdentificationCited | None:
+    """The identification answer the latest decision cited, if it cited one."""
+    for e in reversed(events):
+        if isinstance(getattr(e, "reasons", None), StatementOfReasons):
+            cited = getattr(e, "identification", None)
+            return cited if isinstance(cited, IdentificationCited) else None
+    return None
+
+
+def answer_brief(a: IdentificationCited) -> str:
+    """An identification answer on one line."""
+    return (
+        f"{a.verdict.value} · by {a.answered_by} · {when(a.answered_at)} · “{short(a.basis, 80)}”"
+    )
+
+
+GENUINE_WARNING = (
+    "  ! the notifier says the goods are GENUINE: this weighs against takedown "
+    "(take-down, confirm and reject-appeal need --despite-genuine)"
+)
+
+
+def identification_view(case: Case, now: datetime, staff: bool = False) -> list[str]:
+    """The open identification request and the notifier's latest answer, if any; a `genuine`
+    answer is flagged for the platform's staff, who decide."""
+    request, answer = case.identification_request, case.identification
+    if request is None and answer is None:
+        return []
+    lines = ["", "identification"]
+    if request is not None:
+        lines.append(request_view(request, now))
+    if answer is not None:
+        lines.append(pairs([("latest answer", answer_brief(answer))], indent=2))
+        if staff and answer.verdict is Authenticity.GENUINE:
+            lines.append(GENUINE_WARNING)
+    return lines
+
+
+def request_view(r: IdentificationRequest, now: datetime) -> str:
+    """An open identification request: what is asked, what to judge, when it is due."""
+    facts = [
+        ("open request", f"“{short(r.question, 100)}”"),
+        ("asked by", f"{r.requested_by} · {when(r.requested_at)}"),
+        ("answer by", f"{when(r.respond_by)} ({relative(r.respond_by, now)})"),
+    ]
+    facts += [
+        ("item", f"{i.kind.value}: {i.reference}" + (f"  sha256 {i.sha256}" if i.sha256 else ""))
+        for i in r.items
+    ]
+    return pairs(facts, indent=2)
+
+
+def conversation_view(messages: Sequence[Message]) -> list[str]:
+    """The case's conversation, oldest first: author, role, time, text."""
+    lines = ["", "conversation"]
+    if not messages:
+        return [*lines, "  no messages"]
+    for m in messages:
+        role = m.author.role.value if m.author.role else "—"
+        lines.append(f"  {when(m.at)}  {m.author.principal} ({role})")
+        lines += [f"    {line}" for line in m.text.splitlines() or [""]]
+        lines += [f"    evidence {e.kind}: {e.reference}  sha256 {e.sha256}" for e in m.evidence]
+    return lines
+
+
 def case_view(
-    case: Case, events: Sequence[Any], notifier_name: str, now: datetime, as_of: str | None = None
+    case: Case,
+    events: Sequence[Any],
+    notifier_name: str,
+    now: datetime,
+    as_of: str | None = None,
+    conversation: bool = False,
+    staff: bool = False,
 ) -> str:
-    """Everything about one case: where it stands, what is due, why, and how it got there."""
+    """Everything about one case: where it stands, what is due, why, and how it got there;
+    its conversation only when the viewer may read it (never a seller)."""
     title = f"case {case.id}  {case.state.value}  ({case.lane.value} lane, version {case.version})"
     if as_of:
         title += f"\nas it stood {as_of}"
@@ -149,14 +241,19 @@ def case_view(
     if missed:
         lines += ["", "missed deadlines"]
         lines.append(table(("DEADLINE", "DUE", "RECORDED MISSED"), missed, indent=2))
+    lines += identification_view(case, now, staff)
     lines += ["", "statement of reasons"]
-    lines.append(reasons_view(case.reasons) if case.reasons else "  none yet (no decision)")
+    cited = cited_identification(events)
+    lines.append(reasons_view(case.reasons, cited) if case.reasons else "  none yet (no decision)")
+    if conversation:
+        lines += conversation_view(case.messages)
     lines += ["", "timeline", timeline(events)]
     return "\n".join(lines)
 
 
-def reasons_view(r: StatementOfReasons) -> str:
-    """A statement of reasons, field by field, in the DSA's terms."""
+def reasons_view(r: StatementOfReasons, cited: IdentificationCited | None = None) -> str:
+    """A statement of reasons, field by field, in the DSA's terms, with the identification
+    answer the decision cited."""
     return pairs(
         [
             ("decision_ground", r.ground.value),
@@ -166,14 +263,16 @@ def reasons_view(r: StatementOfReasons) -> str:
             ("automated_detection", "Yes" if r.automated_detection else "No"),
             ("automated_decision", r.automated_decision.value),
             ("territorial_scope", ", ".join(r.territorial_scope) or "(not limited)"),
+            *([("identification cited", answer_brief(cited))] if cited else []),
         ],
         indent=2,
     )
 
 
-def case_json(case: Case, events: Sequence[Any]) -> dict[str, Any]:
-    """The case and its timeline as JSON-ready data."""
-    return {
+def case_json(case: Case, events: Sequence[Any], conversation: bool = False) -> dict[str, Any]:
+    """The case and its timeline as JSON-ready data; its conversation only when the viewer
+    may read it (never a seller)."""
+    data = {
         "case_id": str(case.id),
         "version": case.version,
         "state": case.state.value,
@@ -193,6 +292,9 @@ def case_json(case: Case, events: Sequence[Any]) -> dict[str, Any]:
         "taken_down_at": case.taken_down_at.isoformat() if case.taken_down_at else None,
         "counter_noticed": case.counter_noticed,
         "litigation": case.litigation,
+        "identification_request": plain(case.identification_request),
+        "identification": plain(case.identification),
+        "identification_cited": plain(cited_identification(events)),
         "timeline": [
             {
                 "version": e.originator_version,
@@ -209,3 +311,15 @@ def case_json(case: Case, events: Sequence[Any]) -> dict[str, Any]:
             for e, state in zip(events, replay_states(events), strict=True)
         ],
     }
+    if conversation:
+        data["conversation"] = [
+            {
+                "at": m.at.isoformat(),
+                "author": str(m.author.principal),
+                "role": m.author.role.value if m.author.role else None,
+                "text": m.text,
+                "evidence": [plain(e) for e in m.evidence],
+            }
+            for m in case.messages
+        ]
+    return data

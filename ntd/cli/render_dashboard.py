@@ -13,6 +13,7 @@ PASSED = {
     "restoration": "listings restored",
     "counter_notice": "appeal windows closed",
     "forwarding": "counter-notices not forwarded in time",
+    "identification": "identification requests lapsed",
 }
 """What a missed deadline of each kind means, as a brand reads it."""
 
@@ -40,7 +41,8 @@ def dashboard_view(d: Any, days: int = 28) -> str:
         "",
         pairs(
             [
-                ("cases", f"{d.cases:,}"),
+                ("notices", f"{d.notices:,}"),
+                ("cases", f"{d.cases:,}  (one per listing noticed)"),
                 ("cases by state", counts(d.cases_by_state)),
                 ("filed per day", filed_line),
                 ("decided", f"{d.decided:,}"),
@@ -77,6 +79,7 @@ def dashboard_view(d: Any, days: int = 28) -> str:
                 indent=2,
             ),
         ]
+    lines += ["", *needs_action(d), "", *identification(d)]
     t = d.trusted
     verdict = "qualifies" if t.qualifies else "does not qualify"
     lines += [
@@ -85,7 +88,7 @@ def dashboard_view(d: Any, days: int = 28) -> str:
         pairs(
             [
                 ("window", f"cases filed since {when(t.window_start)}"),
-                ("notices", f"{t.notices:,}"),
+                ("notices", f"{t.notices:,}  ({t.cases:,} cases)"),
                 (
                     "settled",
                     f"{t.settled:,}  (at least {t.min_notices:,} decided cases whose "
@@ -107,3 +110,40 @@ def dashboard_view(d: Any, days: int = 28) -> str:
         ),
     ]
     return "\n".join(lines)
+
+
+def needs_action(d: Any) -> list[str]:
+    """The dashboard's "needs your action" section: what awaits the notifier at its time."""
+    a = d.needs_action
+    items = [
+        ("clarifications", f"{a.clarifications:,}  (requests awaiting its answer)"),
+        ("identifications", f"{a.identifications:,}  (requests awaiting its verdict)"),
+        (
+            "counter-notices",
+            f"{a.forwarded_counter_notices:,}  (forwarded to it: restored unless it sues)",
+        ),
+    ]
+    if a.unread_messages is not None:
+        items.append(("unread messages", f"{a.unread_messages:,}"))
+    return ["needs your action (`ntd queue --brand` lists them)", pairs(items, indent=2)]
+
+
+def identification(d: Any) -> list[str]:
+    """The identification figures: requests, answers and how fast, lapses, verdicts."""
+    i = d.identification
+    answered = (
+        f"{i.answered:,}  ({pct(i.answered / i.requested) if i.requested else DASH} of requests)"
+    )
+    return [
+        "authenticity identification",
+        pairs(
+            [
+                ("requested", f"{i.requested:,}  ({i.open:,} open)"),
+                ("answered", answered),
+                ("median answer time", f"{hours(i.answer_p50_hours)}  (calendar hours)"),
+                ("lapsed", f"{i.lapsed:,}  (unanswered by the deadline)"),
+                ("verdicts", counts(i.verdicts)),
+            ],
+            indent=2,
+        ),
+    ]

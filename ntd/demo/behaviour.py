@@ -17,7 +17,7 @@ from uuid import UUID
 
 from domain.access import Grant, SellerKey
 from domain.application import NtdApplication
-from domain.case import Case, Deadline, Lane, State
+from domain.case import Authenticity, Case, Deadline, IdentificationItem, ItemKind, Lane, State
 from domain.filing import FilingReceipt
 from domain.notice import NoticeRefused, NoticeSubmission
 from domain.values import SYSTEM, Actor, ActorKind, RightType, Role
@@ -25,11 +25,16 @@ from ntd import reasons
 from ntd.bootstrap import FixedClock
 from ntd.demo.cast import (
     ADMIN,
+    AGENT_REPLIES,
     AGENTS,
+    BRAND_MESSAGES,
     BULK_FILER,
     CONFIRM_FACTS,
     COUNTER_STATEMENTS,
+    COUNTERFEIT_BASIS,
     DECLINE_FACTS,
+    GENUINE_BASIS,
+    IDENTIFY_QUESTIONS,
     QUESTIONS,
     REASON_FOR,
     REJECT_FACTS,
@@ -161,6 +166,8 @@ class Behaviour(Schedule):
                         "Settled with the seller directly.",
                     )
                 self.at(self.work_after(rng.lognormvariate(1.7, 1.0)), self._decide, sc)
+                if rng.random() < 0.04:
+                    self.at(self.work_after(rng.uniform(1, 24)), self._converse, sc)
 
     def _truth(self, brand: Brand, seller: Seller) -> float:
         quality = brand.spec.quality
@@ -203,7 +210,14 @@ class Behaviour(Schedule):
             if rng.random() < 0.65:
                 self.at(self.work_after(rng.uniform(2, 40)), self._clarify, sc)
             return
+        if "identification" not in sc.path and rng.random() < 0.06:
+            self._request_identification(sc)
+            return
         take = rng.random() < (0.97 if sc.infringing else 0.3)
+        if sc.identified is Authenticity.GENUINE:
+            take = False  # the brand itself says the goods are genuine
+        elif sc.identified is Authenticity.COUNTERFEIT:
+            take = True
         if take:
             facts = self._facts(sc, TAKEDOWN_FACTS)
             self._sync(
@@ -224,6 +238,58 @@ class Behaviour(Schedule):
                 ),
             )
             sc.path.append("declined")
+
+    def _request_identification(self, sc: SimCase) -> None:
+        """The agent asks the brand whether the listing's goods are genuine; the brand answers
+        (or lets the request lapse), and the agent decides on the answer."""
+        rng = sc.rng
+        sc.path.append("identification")
+        photos = hashlib.sha256(f"photos|{sc.order}".encode()).hexdigest()
+        items = (
+            IdentificationItem(kind=ItemKind.LISTING, reference=f"listing of case {sc.case_id}"),
+            IdentificationItem(
+                kind=ItemKind.PHOTO, reference=f"photos/{sc.order}.zip", sha256=photos
+            ),
+        )
+        question = self._facts(sc, IDENTIFY_QUESTIONS)
+        self._sync(
+            sc, self.app.request_identification(sc.case_id, question, items, self._agent(sc))
+        )
+        if rng.random() < 0.85:
+            self.at(self.work_after(rng.uniform(2, 30)), self._identify, sc)
+        # else the request lapses at its deadline and the agent decides without an answer
+
+    def _identify(self, sc: SimCase) -> None:
+        if Deadline.IDENTIFICATION not in sc.deadlines:
+            return
+        rng = sc.rng
+        if rng.random() < 0.08:
+            verdict, basis = Authenticity.CANNOT_TELL, "The photos do not show the serial tag."
+        elif sc.infringing:
+            verdict, basis = Authenticity.COUNTERFEIT, self._facts(sc, COUNTERFEIT_BASIS)
+        else:
+            verdict, basis = Authenticity.GENUINE, self._facts(sc, GENUINE_BASIS)
+        user = Actor(kind=ActorKind.NOTIFIER_USER, id=sc.brand.users[0])
+        self._sync(sc, self.app.answer_identification(sc.case_id, verdict, basis, (), user))
+        sc.identified = verdict
+        sc.path.append(f"identified_{verdict.value}")
+        self.at(self.work_after(rng.uniform(1, 8)), self._decide, sc)
+
+    def _converse(self, sc: SimCase) -> None:
+        """The brand writes to the platform about its case; an agent answers."""
+        if sc.state in (State.CLOSED,):
+            return
+        rng = sc.rng
+        user = Actor(kind=ActorKind.NOTIFIER_USER, id=sc.brand.users[0])
+        self.app.post_message(sc.case_id, self._facts(sc, BRAND_MESSAGES), (), user)
+        sc.path.append("message")
+        if rng.random() < 0.7:
+            self.at(self.work_after(rng.uniform(1, 12)), self._reply, sc)
+
+    def _reply(self, sc: SimCase) -> None:
+        if sc.state is State.CLOSED:
+            return
+        self.app.post_message(sc.case_id, sc.rng.choice(AGENT_REPLIES), (), self._agent(sc))
 
     def _clarify(self, sc: SimCase) -> None:
         if sc.state is not State.AWAITING_CLARIFICATION:
@@ -388,8 +454,11 @@ class Behaviour(Schedule):
                 Deadline.REVIEW: "review_missed",
                 Deadline.COUNTER_NOTICE: "window_closed",
                 Deadline.FORWARDING: "forwarding_missed",
+                Deadline.IDENTIFICATION: "identification_lapsed",
             }[kind]
         )
+        if kind is Deadline.IDENTIFICATION:
+            self.at(self.work_after(sc.rng.uniform(1, 8)), self._decide, sc)
         if kind is Deadline.RESTORATION:
             sc.reversed = True
         elif kind is Deadline.REVIEW:

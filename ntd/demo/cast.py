@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
 
-from domain.case import Deadline, Lane, ReasonCode, State
+from domain.case import Authenticity, Deadline, Lane, ReasonCode, State
 from domain.notifier import NotifierKind
 from domain.values import Actor, ActorKind, RightType
 
@@ -97,6 +97,11 @@ AGENTS = tuple(
 )
 ONBOARDING = Actor(kind=ActorKind.AGENT, id="onboarding")
 """The account manager who registers the brands."""
+ACCOUNT_MANAGERS = (
+    Actor(kind=ActorKind.AGENT, id="am.ines"),
+    Actor(kind=ActorKind.AGENT, id="am.kofi"),
+)
+"""Each brand's account manager, assigned in turn: its portal contact at the marketplace."""
 SUPERVISOR = AGENTS[-1]
 """The agent who also supervises: verifies rights, decides standing."""
 ADMIN = Actor(kind=ActorKind.AGENT, id="admin.ops")
@@ -151,6 +156,28 @@ QUESTIONS = (
     "Which of your registrations covers the goods in this listing?",
     "Please attach the test-buy photos referenced in the notice.",
     "Which element of the listing do you consider infringing?",
+)
+IDENTIFY_QUESTIONS = (
+    "Is the item in this listing genuine {brand} merchandise?",
+    "Please identify the test-buy item {order}: genuine or counterfeit?",
+    "The seller claims authorised stock; can you confirm from the photos?",
+)
+COUNTERFEIT_BASIS = (
+    "Serial tag missing and stitching pattern not ours; item {order} is counterfeit.",
+    "Hologram and packaging do not match our production; counterfeit.",
+)
+GENUINE_BASIS = (
+    "Batch code matches a lot we shipped to an authorised distributor: genuine.",
+    "The photos show our current season's genuine product.",
+)
+BRAND_MESSAGES = (
+    "We have two more test buys from this seller; shall we send them?",
+    "Our distributor list was updated last week; happy to share it.",
+    "Could you prioritise this one? It is selling fast before the holidays.",
+)
+AGENT_REPLIES = (
+    "Thanks, please attach the test-buy photos by hash to this case.",
+    "Noted; we will look at it today.",
 )
 COUNTER_STATEMENTS = (
     "These are genuine goods bought from the brand's distributor; invoices attached.",
@@ -222,3 +249,5 @@ class SimCase:
     reversed: bool = False
     path: list[str] = field(default_factory=list)
     """What happened, in order, e.g. taken_down, counter_noticed, forwarded, restored."""
+    identified: Authenticity | None = None
+    """The brand's answer to an identification request, if it gave one."""

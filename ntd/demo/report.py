@@ -92,8 +92,16 @@ def print_report(ntd: Ntd, sim: Simulation, result: DemoResult) -> None:
                 "refused: a seller may not take down cases",
             ),
         ]
+    brand_user = next(
+        f"notifier_user:{b.users[0]}" for b in sim.brands if b.notifier_id == result.busiest
+    )
     tries += [
         (f"ntd dashboard --brand {result.busiest} --as {agent}", f"{busiest}'s figures"),
+        (f"ntd queue --as {agent}", "the agents' work queue, nearest deadline first"),
+        (
+            f"ntd queue --brand {result.busiest} --as {brand_user}",
+            f"what awaits {busiest}'s answer",
+        ),
     ]
     if case_id:
         tries.append(

@@ -29,6 +29,7 @@ from ntd.bootstrap import FixedClock
 from ntd.deadlines import fire
 from ntd.demo.behaviour import Behaviour
 from ntd.demo.cast import (
+    ACCOUNT_MANAGERS,
     ADMIN,
     AGENTS,
     AUDITOR,
@@ -321,7 +322,8 @@ class Simulation(Behaviour):
         for agent in AGENTS:
             app.grant_role(agent, Grant(role=Role.AGENT), ADMIN)
         app.grant_role(SUPERVISOR, Grant(role=Role.SUPERVISOR), ADMIN)
-        app.grant_role(ONBOARDING, Grant(role=Role.ACCOUNT_MANAGER), ADMIN)
+        for manager in (ONBOARDING, *ACCOUNT_MANAGERS):
+            app.grant_role(manager, Grant(role=Role.ACCOUNT_MANAGER), ADMIN)
         app.grant_role(AUDITOR, Grant(role=Role.AUDITOR), ADMIN)
 
     def _onboard(self) -> None:
@@ -332,6 +334,8 @@ class Simulation(Behaviour):
             app.register_notifier(
                 spec.name, spec.kind, f"legal@{spec.domain}", ONBOARDING, brand.notifier_id
             )
+            manager = ACCOUNT_MANAGERS[self.brands.index(brand) % len(ACCOUNT_MANAGERS)]
+            app.assign_manager(brand.notifier_id, manager, SUPERVISOR)
             user = Actor(kind=ActorKind.NOTIFIER_USER, id=brand.users[0])
             for who, role in ((user, Role.NOTIFIER_ADMIN), (BULK_FILER, Role.REPORTER)):
                 app.grant_role(who, Grant(role=role, notifier_id=brand.notifier_id), ADMIN)

@@ -1,11 +1,13 @@
 """The SQL read store (SQLite or PostgreSQL over DB-API), by responsibility:
 
-- schema: the tables (views, positions, the swap gate) and their DDL;
+- schema: the tables (views, positions, the swap gate, read marks) and their DDL;
+- migrate: bringing a store of an older ntd up to the current tables at start-up;
 - rows: each view's row format;
 - dialect: what differs between SQLite and PostgreSQL, COPY's text format, `transaction`;
 - offsets: the log watermark and the Kafka consumers' offsets;
 - writes: applying a batch (what it reads, the rows it writes) in its transaction;
-- queries: dashboard, notifiers, case, audit trail and its verification, due deadlines;
+- queries: dashboard, case lists, work queue, needs-your-action, notifiers, case, audit trail
+  and its verification, due deadlines;
 - store: SqlReadStore composing them, open_sqlite and open_postgres;
 - fresh_tables: a rebuild's fresh tables and the swap that puts them in place.
 """

@@ -19,13 +19,13 @@ from typing import Any, Protocol
 
 import structlog
 
-from projections.audit import AuditRecord
-from projections.ports import Breach
 from projections.rebuild import Positions, Replay
 from projections.sql.dialect import Cursor, Dialect, PostgresDialect, transaction
 from projections.sql.offsets import replace_positions
-from projections.sql.rows import breach_row, case_row, chain_row, deadline_rows, notifier_row
-from projections.sql.schema import VIEW_TABLES
+from projections.sql.rows import case_row, chain_row, deadline_rows, notifier_row
+from projections.sql.schema import BY_NAME, VIEW_TABLES
+from projections.sql.writes import appended_rows
+from projections.staging import Batch
 
 log = structlog.get_logger("ntd.rebuild")
 
@@ -34,7 +34,6 @@ ADVISORY_REBUILD = 7102
 """First key of the session advisory lock that lets one rebuild run per schema (PostgreSQL)."""
 SWAP_LOCK_TIMEOUT = "3s"
 SWAP_ATTEMPTS = 40
-BY_NAME = {table.name: table for table in VIEW_TABLES}
 INDEX_LANES = 4
 """At most this many index builds at once (one per CPU)."""
 
@@ -77,11 +76,13 @@ class SqlFreshTables:
 
     # -- loading -------------------------------------------------------------------------------
 
-    def append(self, records: Sequence[AuditRecord], breaches: Sequence[Breach]) -> None:
-        """Write a chunk's audit rows and breaches."""
+    def append(self, staged: Batch) -> None:
+        """Write a chunk's append-only rows: audit trail, breaches, steps, identifications,
+        messages."""
         with self._transaction() as cur:
-            self._copy(cur, "read_audit", records)
-            self._copy(cur, "read_breaches", [breach_row(b) for b in breaches])
+            self._copy(cur, "read_audit", staged.records)
+            for table, rows in appended_rows(staged).items():
+                self._copy(cur, table, rows)
 
     def finish(self, replay: Replay, positions: Positions) -> None:
         """Write the current rows, index every table, then swap them in with the positions."""

@@ -23,7 +23,17 @@ CASE_COLUMNS = (
     "counter_noticed",
     "reversed",
     "withdrawn",
+    "counter_noticed_at",
+    "reversed_at",
+    "withdrawn_at",
+    "identification_requested_at",
+    "identification_answered_at",
+    "identification_verdict",
+    "next_due_at",
+    "deadlines",
 )
+"""read_cases' columns; those after `withdrawn` were added later (ADDED_COLUMNS)."""
+NOTIFIER_COLUMNS = ("notifier_id", "name", "in_trusted_lane", "account_manager")
 CHAIN_COLUMNS = (
     "aggregate_id",
     "aggregate_type",
@@ -80,9 +90,22 @@ VIEW_TABLES = (
         declined_at VARCHAR(32),
         counter_noticed SMALLINT NOT NULL,
         reversed SMALLINT NOT NULL,
-        withdrawn SMALLINT NOT NULL""",
+        withdrawn SMALLINT NOT NULL,
+        counter_noticed_at VARCHAR(32),
+        reversed_at VARCHAR(32),
+        withdrawn_at VARCHAR(32),
+        identification_requested_at VARCHAR(32),
+        identification_answered_at VARCHAR(32),
+        identification_verdict VARCHAR(20),
+        next_due_at VARCHAR(32),
+        deadlines TEXT NOT NULL DEFAULT '{}'""",
         "case_id",
-        (("notifier", "notifier_id, filed_at"),),
+        (
+            ("notifier", "notifier_id, filed_at"),
+            ("filed", "filed_at"),
+            ("due", "next_due_at"),
+            ("seller", "seller_id, marketplace"),
+        ),
     ),
     Table(
         "read_deadlines",
@@ -108,8 +131,44 @@ VIEW_TABLES = (
         "read_notifiers",
         """notifier_id VARCHAR(36) NOT NULL,
         name TEXT NOT NULL,
-        in_trusted_lane SMALLINT NOT NULL""",
+        in_trusted_lane SMALLINT NOT NULL,
+        account_manager TEXT""",
         "notifier_id",
+    ),
+    Table(
+        "read_case_steps",
+        """seq BIGINT NOT NULL,
+        case_id VARCHAR(36) NOT NULL,
+        notifier_id VARCHAR(36) NOT NULL,
+        at VARCHAR(32) NOT NULL,
+        state VARCHAR(40) NOT NULL,
+        deadlines TEXT NOT NULL""",
+        "case_id, seq",
+        (("notifier", "notifier_id, at"),),
+    ),
+    Table(
+        "read_identifications",
+        """seq BIGINT NOT NULL,
+        case_id VARCHAR(36) NOT NULL,
+        notifier_id VARCHAR(36) NOT NULL,
+        step VARCHAR(20) NOT NULL,
+        at VARCHAR(32) NOT NULL,
+        asked_at VARCHAR(32) NOT NULL,
+        verdict VARCHAR(20)""",
+        "seq",
+        (("notifier", "notifier_id, at"),),
+    ),
+    Table(
+        "read_messages",
+        """seq BIGINT NOT NULL,
+        case_id VARCHAR(36) NOT NULL,
+        version INTEGER NOT NULL,
+        notifier_id VARCHAR(36) NOT NULL,
+        author TEXT NOT NULL,
+        role VARCHAR(40),
+        posted_at VARCHAR(32) NOT NULL""",
+        "seq",
+        (("case", "case_id, version"), ("notifier", "notifier_id")),
     ),
     Table(
         "read_audit",
@@ -155,9 +214,34 @@ VIEW_TABLES = (
 """The tables a rebuild replaces; every one of them is written by apply()."""
 
 TABLES = tuple(table.name for table in VIEW_TABLES)
-AUDIT, BREACHES = (
-    next(t for t in VIEW_TABLES if t.name == n) for n in ("read_audit", "read_breaches")
+BY_NAME = {table.name: table for table in VIEW_TABLES}
+AUDIT, BREACHES = BY_NAME["read_audit"], BY_NAME["read_breaches"]
+
+ADDED_COLUMNS = (
+    ("read_cases", "counter_noticed_at", "VARCHAR(32)"),
+    ("read_cases", "reversed_at", "VARCHAR(32)"),
+    ("read_cases", "withdrawn_at", "VARCHAR(32)"),
+    ("read_cases", "identification_requested_at", "VARCHAR(32)"),
+    ("read_cases", "identification_answered_at", "VARCHAR(32)"),
+    ("read_cases", "identification_verdict", "VARCHAR(20)"),
+    ("read_cases", "next_due_at", "VARCHAR(32)"),
+    ("read_cases", "deadlines", "TEXT NOT NULL DEFAULT '{}'"),
+    ("read_notifiers", "account_manager", "TEXT"),
 )
+"""Columns a store created before them lacks, added at start-up (sql.migrate), in the order the
+table declares them. The open deadlines (`deadlines`, `next_due_at`) are filled in from
+read_deadlines there and then; the times of facts are not known for rows written before, which
+keep their flags without a time (projections.dashboard counts such a fact at any time), and each
+case gets one step, its present state from its filing on. `ntd projections rebuild` makes every
+row exact."""
+
+MESSAGE_READS = """CREATE TABLE IF NOT EXISTS message_reads (
+        principal VARCHAR(210) NOT NULL,
+        case_id VARCHAR(36) NOT NULL,
+        last_seq INTEGER NOT NULL,
+        PRIMARY KEY (principal, case_id))"""
+"""Read marks: who read a case's conversation up to which of its versions (`last_seq`). Marking
+read is not an event, so the marks are not a view a rebuild replaces: they outlive it."""
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS read_position (
@@ -170,7 +254,9 @@ SCHEMA = (
         next_offset BIGINT NOT NULL,
         PRIMARY KEY (consumer, topic, partition))""",
     "CREATE TABLE IF NOT EXISTS read_gate (generation INTEGER)",
+    MESSAGE_READS,
     *(table.create() for table in VIEW_TABLES),
-    *(statement for table in VIEW_TABLES for statement in table.index_statements()),
 )
-"""Positions (log watermark and Kafka offsets), the swap gate, then the views."""
+"""Positions (log watermark and Kafka offsets), the swap gate, the read marks, then the views;
+their indexes (INDEXES) come after the columns a store lacked were added."""
+INDEXES = tuple(statement for table in VIEW_TABLES for statement in table.index_statements())

@@ -18,9 +18,12 @@ from domain.values import DomainEvent
 from projections.dashboard import assemble
 from projections.handlers import project
 from projections.models import (
+    ActionItem,
     AuditQuery,
     AuditRow,
     AuditVerification,
+    CaseLine,
+    CaseQuery,
     CaseSummary,
     Dashboard,
     DueDeadline,
@@ -30,6 +33,7 @@ from projections.rebuild import payloads_of
 from projections.schema_lock import lock_schema
 from projections.sql.dialect import Cursor, Dialect, PostgresDialect, transaction
 from projections.sql.fresh_tables import SqlFreshTables
+from projections.sql.migrate import migrate
 from projections.sql.offsets import (
     create_position,
     reset_positions,
@@ -38,7 +42,7 @@ from projections.sql.offsets import (
     stored_offsets,
     stored_position,
 )
-from projections.sql.schema import SCHEMA, TABLES
+from projections.sql.schema import INDEXES, SCHEMA, TABLES
 from projections.sql.writes import Loader, write
 from projections.staging import Batch, fresh
 from projections.tracking import (
@@ -90,6 +94,9 @@ class SqlReadStore:
             if isinstance(dialect, PostgresDialect):
                 lock_schema(cur)  # processes starting together take turns at creating tables
             for statement in SCHEMA:
+                cur.execute(statement)
+            migrate(dialect, cur)
+            for statement in INDEXES:
                 cur.execute(statement)
             create_position(self._dialect, cur)
 
@@ -178,9 +185,10 @@ class SqlReadStore:
         write(self._dialect, cur, staged)
 
     def reset(self) -> None:
-        """Delete every row and set the position back to 0 (consumer offsets included)."""
+        """Delete every row and set the position back to 0 (consumer offsets and read marks
+        included)."""
         with self._writing() as cur:
-            for table in TABLES:
+            for table in (*TABLES, "message_reads"):
                 cur.execute(f"DELETE FROM {table}")
             reset_positions(self._dialect, cur)
 
@@ -194,11 +202,41 @@ class SqlReadStore:
 
     # -- queries -------------------------------------------------------------------------------
 
-    def dashboard(self, notifier_id: UUID, now: datetime, rules: Rules) -> Dashboard:
-        """A notifier's figures, aggregated in SQL from the case summaries, in one snapshot."""
+    def dashboard(
+        self, notifier_id: UUID, now: datetime, rules: Rules, viewer: str | None = None
+    ) -> Dashboard:
+        """A notifier's figures as they stood at `now`, aggregated in SQL, in one snapshot."""
         with self._reading() as cur:
-            figures = queries.figures(self._dialect, cur, notifier_id, now, rules)
+            figures = queries.figures(self._dialect, cur, notifier_id, now, rules, viewer)
         return assemble(figures, rules)
+
+    def case_list(self, query: CaseQuery) -> list[CaseLine]:
+        """The cases the query matches, the latest filed first, in one query."""
+        with self._reading() as cur:
+            return queries.case_lines(self._dialect, cur, query, queue=False)
+
+    def queue(self, query: CaseQuery) -> list[CaseLine]:
+        """The open cases the query matches in the work queue's order, in one query."""
+        with self._reading() as cur:
+            return queries.case_lines(self._dialect, cur, query, queue=True)
+
+    def needs_action(self, reach: frozenset[UUID] | None, viewer: str) -> list[ActionItem]:
+        """What the cases of the notifiers in reach await from them, in one query."""
+        with self._reading() as cur:
+            return queries.needs_action(self._dialect, cur, reach, viewer)
+
+    def mark_read(self, principal: str, case_id: UUID, version: int) -> None:
+        """Note that `principal` has read the case's conversation up to its `version`."""
+        with self._writing() as cur:
+            cur.execute(
+                self._dialect.sql(
+                    "INSERT INTO message_reads (principal, case_id, last_seq) VALUES (?, ?, ?)"
+                    " ON CONFLICT (principal, case_id) DO UPDATE SET last_seq ="
+                    " CASE WHEN excluded.last_seq > message_reads.last_seq"
+                    " THEN excluded.last_seq ELSE message_reads.last_seq END"
+                ),
+                (principal, str(case_id), version),
+            )
 
     def notifiers(self) -> list[NotifierSummary]:
         """Every notifier with its lane and case count, most cases first."""

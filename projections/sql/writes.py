@@ -4,11 +4,9 @@ it changed (write); the store projects the events between them and moves the pos
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from domain.case import Deadline
 from projections.audit import AuditChain
 from projections.models import CaseSummary
 from projections.ports import NotifierRecord
@@ -19,15 +17,35 @@ from projections.sql.rows import (
     case_row,
     chain_row,
     deadline_rows,
+    identification_row,
+    message_row,
     notifier_row,
+    step_row,
 )
-from projections.sql.schema import AUDIT, BREACHES, CASE_COLUMNS, CHAIN_COLUMNS
+from projections.sql.schema import (
+    AUDIT,
+    BY_NAME,
+    CASE_COLUMNS,
+    CHAIN_COLUMNS,
+    NOTIFIER_COLUMNS,
+)
 from projections.staging import Batch
+
+
+def appended_rows(staged: Batch) -> dict[str, Sequence[Sequence[Any]]]:
+    """A batch's append-only rows by table, but the audit trail's (its records are rows)."""
+    return {
+        "read_breaches": [breach_row(b) for b in staged.breaches],
+        "read_case_steps": [step_row(s) for s in staged.steps],
+        "read_identifications": [identification_row(i) for i in staged.identifications],
+        "read_messages": [message_row(m) for m in staged.messages],
+    }
 
 
 def write(dialect: Dialect, cur: Cursor, staged: Batch) -> None:
     """Write a batch's changed rows: upsert cases, notifiers and chains, rewrite the deadlines
-    of the cases whose deadlines changed, append breaches and audit rows."""
+    of the cases whose deadlines changed, append breaches, steps, identifications, messages
+    and audit rows."""
     insert = dialect.insert_many
     insert(
         cur,
@@ -42,12 +60,13 @@ def write(dialect: Dialect, cur: Cursor, staged: Batch) -> None:
         "INSERT INTO read_deadlines (case_id, kind, notifier_id, due_at)",
         [row for case in rewritten for row in deadline_rows(case)],
     )
-    dialect.copy(cur, BREACHES, "read_breaches", [breach_row(b) for b in staged.breaches])
+    for table, rows in appended_rows(staged).items():
+        dialect.copy(cur, BY_NAME[table], table, rows)
     insert(
         cur,
-        "INSERT INTO read_notifiers (notifier_id, name, in_trusted_lane)",
+        _insert_head("read_notifiers", NOTIFIER_COLUMNS),
         [notifier_row(n) for n in staged.notifiers.values()],
-        _upsert_tail("notifier_id", ("notifier_id", "name", "in_trusted_lane")),
+        _upsert_tail("notifier_id", NOTIFIER_COLUMNS),
     )
     dialect.copy(cur, AUDIT, "read_audit", staged.records)
     insert(
@@ -84,22 +103,14 @@ class Loader:
         self._cur = cur
 
     def load_cases(self, case_ids: Collection[UUID]) -> dict[UUID, CaseSummary]:
-        """The stored cases among these ids, with their open deadlines."""
-        deadlines: dict[str, dict[Deadline, datetime]] = {}
-        for case_id, kind, due in select_in(
-            self._dialect,
-            self._cur,
-            "SELECT case_id, kind, due_at FROM read_deadlines WHERE case_id IN ({marks})",
-            case_ids,
-        ):
-            deadlines.setdefault(case_id, {})[Deadline(kind)] = datetime.fromisoformat(due)
+        """The stored cases among these ids, with their open deadlines (kept on the row)."""
         rows = select_in(
             self._dialect,
             self._cur,
             f"SELECT {', '.join(CASE_COLUMNS)} FROM read_cases WHERE case_id IN ({{marks}})",
             case_ids,
         )
-        cases = (case_from_row(row, deadlines.get(row[0], {})) for row in rows)
+        cases = (case_from_row(row) for row in rows)
         return {case.case_id: case for case in cases}
 
     def load_notifiers(self, notifier_ids: Collection[UUID]) -> dict[UUID, NotifierRecord]:
@@ -107,11 +118,14 @@ class Loader:
         rows = select_in(
             self._dialect,
             self._cur,
-            "SELECT notifier_id, name, in_trusted_lane FROM read_notifiers"
+            f"SELECT {', '.join(NOTIFIER_COLUMNS)} FROM read_notifiers"
             " WHERE notifier_id IN ({marks})",
             notifier_ids,
         )
-        return {UUID(i): NotifierRecord(UUID(i), name, bool(lane)) for i, name, lane in rows}
+        return {
+            UUID(i): NotifierRecord(UUID(i), name, bool(lane), manager)
+            for i, name, lane, manager in rows
+        }
 
     def load_chains(self, aggregate_ids: Collection[UUID]) -> dict[UUID, AuditChain]:
         """The stored audit chains among these ids."""

@@ -19,7 +19,18 @@ import pytest
 
 from domain.access import Grant, SellerKey
 from domain.application import NtdApplication
-from domain.case import DEADLINE_STEP, TRANSITIONS, Case, Deadline, ReasonCode, State
+from domain.case import (
+    DEADLINE_STEP,
+    TRANSITIONS,
+    Authenticity,
+    Case,
+    Deadline,
+    IdentificationItem,
+    ItemKind,
+    ReasonCode,
+    State,
+)
+from domain.lifecycle import IDENTIFYING
 from domain.notice import parse_notice
 from domain.notifier import NotifierKind
 from domain.values import (
@@ -47,6 +58,8 @@ BOB = Actor(kind=ActorKind.AGENT, id="bob")
 """Platform staff deciding cases: both hold the agent and supervisor roles (grant_cast)."""
 ADMIN = Actor(kind=ActorKind.AGENT, id="root")
 """The store's first admin, who grants everyone else their roles."""
+MARIA = Actor(kind=ActorKind.AGENT, id="maria")
+"""An account manager (agent powers): the manager of some brands, and deciding cases too."""
 MARKETPLACES = ("shop.example", "bazaar.example")
 SELLERS = tuple(f"s-{n:02d}" for n in range(1, 13))
 POSTGRES_URL = os.environ.get(
@@ -96,6 +109,8 @@ def grant_cast(app: NtdApplication) -> None:
     for staff in (ALICE, BOB):
         for role in (Role.AGENT, Role.SUPERVISOR):
             app.grant_role(staff, Grant(role=role), ADMIN)
+    for staff in (MARIA, BOB):
+        app.grant_role(staff, Grant(role=Role.ACCOUNT_MANAGER), ADMIN)
     for seller_id in SELLERS:
         for marketplace in MARKETPLACES:
             key = SellerKey(marketplace=marketplace, seller_ref=seller_id)
@@ -130,6 +145,8 @@ class History:
     """case id -> how sound the notice that opened it was"""
     windows: dict[UUID, datetime] = field(default_factory=dict)
     """case id -> when its open counter-notice window closes"""
+    collaboration: bool = True
+    """Whether steps may be identification requests and answers, and messages."""
 
     _memo: dict[str, Any] = field(default_factory=dict)
 
@@ -227,6 +244,15 @@ class History:
         steps that go against the notifier are left out at the odds of its notice's soundness:
         a sound notice is seldom declined, appealed or reversed."""
         case = self.app.case(case_id, ALICE)
+        talk = (
+            self._collaboration(case)
+            if self.collaboration and self.rng.random() < COLLABORATION
+            else []
+        )
+        if talk:
+            with suppress(DomainError):
+                self.rng.choice(talk)()
+            return
         moves, against = self._moves(case)
         if self.rng.random() >= self.sound.get(case_id, 0.0):
             moves += against
@@ -315,6 +341,25 @@ class History:
         against += against_by_state.get(case.state, [])
         return moves, against
 
+    def _collaboration(self, case: Case) -> list[Callable[[], Any]]:
+        """Identification requests and their answers, and messages between the notifier's user
+        and the staff (a request lapses through the deadlines in `_moves`)."""
+        app, cid = self.app, case.id
+        agent = self.rng.choice((ALICE, BOB, MARIA))
+        notifier_user = self.reporters[case.notifier_id]
+        author = self.rng.choice((agent, notifier_user))
+        message = partial(app.post_message, cid, "Any news on this listing?", (), author)
+        if Deadline.IDENTIFICATION in case.deadlines:
+            verdict = self.rng.choice(list(Authenticity))
+            basis = "Hologram and stitching checked."
+            answer = partial(app.answer_identification, cid, verdict, basis, (), notifier_user)
+            return [answer, answer, message]
+        if case.state in IDENTIFYING:
+            items = (IdentificationItem(kind=ItemKind.LISTING, reference=case.listing.url),)
+            request = partial(app.request_identification, cid, "Is it genuine?", items, agent)
+            return [request, message]
+        return [message] if case.state is not State.CLOSED else []
+
     def _uphold(self, case: Case, agent: Actor) -> None:
         self.app.uphold_appeal(case.id, reasons(DecisionGround.NOT_ILLEGAL), agent)
 
@@ -332,24 +377,36 @@ class History:
             pass
 
 
+COLLABORATION = 0.3
+"""How often a step may also be an identification request or answer, or a message."""
 CAREFUL_FROM = 0.2
 """How far into the history Globex starts filing with care."""
 SOUNDNESS = 0.9
 """How sound Globex's notices are once it files with care."""
 
 
-def build_history(seed: int, rounds: int = 600, env: dict[str, str] | None = None) -> History:
+def build_history(
+    seed: int, rounds: int = 600, env: dict[str, str] | None = None, collaboration: bool = True
+) -> History:
     """A seeded history: three brands (one in and out of the trusted lane, one admitted to it,
     one suspended for a while) filing notices whose cases then move by random allowed steps,
     and the platform closing the counter-notice windows that passed once a day. Globex files
     with care from a fifth of the way on: its later notices are sound, so that its figures
-    over the trailing window may qualify it for the trusted lane."""
+    over the trailing window may qualify it for the trusted lane. Acme and Globex have Maria
+    as their account manager until Acme passes to Bob three quarters of the way on; cases see
+    identification requests (answered or lapsing) and messages. Without `collaboration`, none
+    of that: a history as ntd recorded it before account managers, identification and
+    conversations existed."""
     clock = FakeClock()
     history = History(new_app(clock, env), clock, random.Random(seed))
+    history.collaboration = collaboration
     rng = history.rng
     for name in ("Acme", "Globex", "Initech"):
         history.register(name)
     acme, globex, initech = (history.notifiers[n][0] for n in ("Acme", "Globex", "Initech"))
+    if collaboration:
+        history.app.assign_manager(acme, MARIA, ALICE)
+        history.app.assign_manager(globex, MARIA, ALICE)
     swept = clock.now().date()
     for round_ in range(rounds):
         clock.advance(minutes=rng.randint(10, 600))
@@ -367,6 +424,8 @@ def build_history(seed: int, rounds: int = 600, env: dict[str, str] | None = Non
             history.app.admit_to_trusted_lane(globex, 0.92, 0.02, 25)
         elif round_ == (3 * rounds) // 4:
             history.app.remove_from_trusted_lane(acme, "Reversal share above 5 %.")
+            if collaboration:
+                history.app.assign_manager(acme, BOB, ALICE)  # reassigned: Maria keeps Globex
         if rng.random() < 0.3 or not history.open_ids:
             name = rng.choice(("Acme", "Acme", "Globex", "Initech"))
             with suppress(DomainError):  # the suspended brand is refused

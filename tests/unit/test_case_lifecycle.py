@@ -16,6 +16,7 @@ from domain.application import ConcurrencyConflict, NtdApplication
 from domain.case import (
     DEADLINE_STEP,
     TRANSITIONS,
+    Authenticity,
     Case,
     CaseError,
     Deadline,
@@ -87,7 +88,21 @@ PERFORM: dict[Step, Callable[[Desk, UUID], Any]] = {
     Step.REJECT_APPEAL: lambda d, c: d.app.reject_appeal(c, reasons(), AGENT),
     Step.WITHDRAW: lambda d, c: d.app.withdraw(c, "We settled with the seller.", BRAND_USER),
     Step.CLOSE: lambda d, c: d.app.close_case(c, "Closed by the agent.", AGENT),
+    Step.REQUEST_IDENTIFICATION: lambda d, c: d.app.request_identification(
+        c, "Is this genuine?", [], AGENT
+    ),
+    Step.ANSWER_IDENTIFICATION: lambda d, c: d.app.answer_identification(
+        c, Authenticity.COUNTERFEIT, "Wrong hologram.", [], BRAND_USER
+    ),
+    Step.LAPSE_IDENTIFICATION: _miss(Deadline.IDENTIFICATION),
 }
+
+PREPARE: dict[Step, Callable[[Desk, UUID], Any]] = {
+    Step.ANSWER_IDENTIFICATION: PERFORM[Step.REQUEST_IDENTIFICATION],
+    Step.LAPSE_IDENTIFICATION: PERFORM[Step.REQUEST_IDENTIFICATION],
+}
+"""What an allowed step needs first: an answer or a lapse needs an open request (where a step
+is forbidden, no request can be open: the three identification steps share their states)."""
 
 ALLOWED = [
     pytest.param(step, state, id=f"{step.value}-from-{state.value}")
@@ -111,6 +126,8 @@ def test_the_table_names_a_way_to_reach_every_state_and_perform_every_step() -> 
 def test_every_allowed_step_leads_to_the_state_the_table_names(step: Step, state: State) -> None:
     desk = make_desk()
     case_id = reach(desk, state)
+    if step in PREPARE:
+        PREPARE[step](desk, case_id)
     before = desk.case(case_id).version
 
     PERFORM[step](desk, case_id)
@@ -146,7 +163,9 @@ def test_the_refusal_lists_the_steps_allowed_now() -> None:
     desk = make_desk()
     case_id = reach(desk, State.COUNTER_NOTICED)
 
-    with pytest.raises(IllegalStep, match=r"allowed now: close, forward_to_notifier, "):
+    with pytest.raises(
+        IllegalStep, match=r"allowed now: answer_identification, close, forward_to_notifier, "
+    ):
         desk.app.decline(case_id, reasons(), AGENT)
 
 

@@ -834,6 +834,152 @@ def test_access_list_as_of_shows_a_revoked_registered_agent_before_and_not_after
     assert f"{agent} may not read cases" in line
 
 
+# -- Joint-Force collaboration ---------------------------------------------------------------
+
+PHOTO = "ab" * 32
+
+
+def test_identification_conversation_and_a_takedown_citing_it_through_the_cli(
+    filed: dict[str, str],
+) -> None:
+    case, notifier = filed["case"], filed["notifier"]
+    ok("notifier", "assign-manager", notifier, ONBOARDING, "--as", SOFIA)
+    assert "account manager  agent:onboarding" in ok("notifier", "show", notifier, "--as", JEANNE)
+
+    asked = ok(
+        "case",
+        "request-identification",
+        case,
+        "--question",
+        "Are these bags genuine?",
+        "--item",
+        "listing:https://marketly.example/item/88",
+        "--item",
+        f"photo:listing-3.jpg:{PHOTO}",
+        "--as",
+        ALICE,
+    )
+    assert "identification deadline" in asked
+    pending = ok("case", "show", case, "--as", JEANNE)
+    assert "open request  “Are these bags genuine?”" in pending
+    assert f"photo: listing-3.jpg  sha256 {PHOTO}" in pending
+
+    ok(
+        "case",
+        "identify",
+        case,
+        "--verdict",
+        "counterfeit",
+        "--basis",
+        "No hologram; stitching wrong",
+        "--evidence",
+        f"photo:compare.jpg:{PHOTO}",
+        "--as",
+        JEANNE,
+    )
+    ok("case", "message", case, "--text", "Test buy arrives Thursday\nwith invoice", "--as", JEANNE)
+    ok("case", "message", case, "--text", "Thanks, deciding now", "--as", ALICE)
+    ok("case", "take-down", case, "--facts", "Brand identified counterfeit", "--as", ALICE)
+
+    shown = ok("case", "show", case, "--as", ALICE)
+    assert "identification cited  counterfeit · by notifier_user:j.moreau" in shown
+    assert "notifier_user:j.moreau (notifier_admin)" in shown
+    assert "    Test buy arrives Thursday\n    with invoice" in shown
+    assert "agent:alice (agent)" in shown and "message_posted" in shown
+    data = json.loads(ok("case", "show", case, "--json", "--as", ALICE))
+    assert data["identification"]["verdict"] == "counterfeit"
+    assert data["identification_cited"]["basis"] == "No hologram; stitching wrong"
+    assert [m["role"] for m in data["conversation"]] == ["notifier_admin", "agent"]
+    taken = next(e for e in data["timeline"] if e["event_type"] == "taken_down")
+    assert taken["payload"]["identification"]["verdict"] == "counterfeit"
+
+    seen_by_seller = ok("case", "show", case, "--as", SELLER)
+    assert "conversation" not in seen_by_seller and "Thursday" not in seen_by_seller
+    assert "message_posted" not in seen_by_seller
+    as_json = json.loads(ok("case", "show", case, "--json", "--as", SELLER))
+    assert "conversation" not in as_json
+    assert "message_posted" not in {e["event_type"] for e in as_json["timeline"]}
+
+
+def test_a_genuine_answer_needs_despite_genuine_and_is_flagged_for_the_agent(
+    filed: dict[str, str],
+) -> None:
+    case = filed["case"]
+    ok("case", "request-identification", case, "--question", "Genuine?", "--as", ALICE)
+    ok("case", "identify", case, "--verdict", "genuine", "--basis", "Serial 4471", "--as", JEANNE)
+    assert "the notifier says the goods are GENUINE" in ok("case", "show", case, "--as", ALICE)
+
+    refused = run("case", "take-down", case, "--facts", "Counterfeit", "--as", ALICE)
+    assert refused.exit_code == 1
+    assert "that the goods are genuine" in error_lines(refused)[0]
+    assert "--despite-genuine" in error_lines(refused)[0]
+
+    ok(
+        "case",
+        "take-down",
+        case,
+        "--despite-genuine",
+        "--facts",
+        "Serial 4471 is on the brand's own stolen-goods list",
+        "--as",
+        ALICE,
+    )
+    assert case_state(case) == "taken_down"
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (("--item", "photo:p.jpg"), "a photo item needs the sha256 of its file"),
+        (("--item", "selfie:p.jpg"), "'selfie:p.jpg': kind: Input should be"),
+        (("--item", "photo"), "expected KIND:REFERENCE"),
+    ],
+)
+def test_a_malformed_identification_item_is_one_clear_line(
+    filed: dict[str, str], args: tuple[str, ...], problem: str
+) -> None:
+    result = run(
+        "case", "request-identification", filed["case"], "--question", "Q", *args, "--as", ALICE
+    )
+
+    assert result.exit_code == 2
+    assert problem in result.stderr
+
+
+def test_a_message_with_a_control_character_is_refused_and_a_seller_may_not_post(
+    filed: dict[str, str], data_dir: Path
+) -> None:
+    stored = stored_events(data_dir)
+
+    bell = run("case", "message", filed["case"], "--text", "ring\x07", "--as", ALICE)
+    seller = run("case", "message", filed["case"], "--text", "hello", "--as", SELLER)
+
+    assert bell.exit_code == 1 and "control characters: U+0007" in error_lines(bell)[0]
+    assert seller.exit_code == 1 and "may not post messages" in error_lines(seller)[0]
+    assert stored_events(data_dir) == stored
+
+
+def test_only_a_supervisor_assigns_an_account_manager_who_must_hold_the_role(
+    filed: dict[str, str],
+) -> None:
+    notifier = filed["notifier"]
+
+    by_agent = run("notifier", "assign-manager", notifier, ONBOARDING, "--as", ALICE)
+    not_a_manager = run("notifier", "assign-manager", notifier, ALICE, "--as", SOFIA)
+
+    assert "may not assign account managers" in error_lines(by_agent)[0]
+    assert error_lines(not_a_manager) == [
+        "ntd: error: agent:alice does not hold account_manager; grant it first "
+        "(ntd access grant agent:alice account_manager)"
+    ]
+    ok("access", "grant", ALICE, "account_manager", "--as", ROOT)
+    ok("notifier", "assign-manager", notifier, ONBOARDING, "--as", SOFIA)
+    ok("notifier", "assign-manager", notifier, ALICE, "--as", SOFIA)
+    shown = json.loads(ok("notifier", "show", notifier, "--json", "--as", SOFIA))
+    assert shown["account_manager"] == ALICE
+    assert [m["manager"] for m in shown["account_managers"]] == [ONBOARDING, ALICE]
+
+
 # -- help ------------------------------------------------------------------------------------
 
 
@@ -865,6 +1011,10 @@ def test_the_command_tree_covers_every_lifecycle_step() -> None:
         "case close",
         "case request-clarification",
         "case provide-clarification",
+        "case request-identification",
+        "case identify",
+        "case message",
+        "notifier assign-manager",
         "notifier admit",
         "notifier remove",
         "notifier warn",

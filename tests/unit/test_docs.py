@@ -15,7 +15,7 @@ import pytest
 
 from domain.application import NtdApplication
 from domain.calendar import BusinessCalendar
-from domain.case import DEADLINE_STEP, TRANSITIONS, Case, Deadline, State, Step
+from domain.case import DEADLINE_STEP, TRANSITIONS, Authenticity, Case, Deadline, State, Step
 from domain.notice import parse_notice
 from domain.notifier import NotifierKind
 from domain.rules import Rules
@@ -31,6 +31,7 @@ HOLIDAY = date(2031, 3, 10)
 """The Monday after: every deadline opened on THURSDAY spans a weekend and a holiday."""
 LENGTHS = Rules(
     clarification_days=3,
+    identification_days=8,
     trusted_review_days=4,
     counter_notice_days=6,
     restoration_days=7,
@@ -267,6 +268,13 @@ DO: dict[Step, Callable[[NtdApplication, UUID], Case]] = {
     Step.COUNTER_NOTICE: lambda a, c: a.counter_notice(c, "Genuine stock", True, SELLER),
     Step.FORWARD_TO_NOTIFIER: lambda a, c: a.forward_to_notifier(c, AGENT),
     Step.REPORT_LITIGATION: lambda a, c: a.report_litigation(c, "Court", "R-1", NOTIFIER_USER),
+    Step.REQUEST_IDENTIFICATION: lambda a, c: a.request_identification(
+        c, "Is this genuine?", [], AGENT
+    ),
+    Step.ANSWER_IDENTIFICATION: lambda a, c: a.answer_identification(
+        c, Authenticity.COUNTERFEIT, "Wrong stitching.", [], NOTIFIER_USER
+    ),
+    Step.DECLINE: lambda a, c: a.decline(c, _reasons(DecisionGround.NOT_ILLEGAL), AGENT),
 }
 """The application command behind each step the clocks name."""
 
@@ -279,6 +287,7 @@ OPENING: dict[Step, tuple[bool, tuple[Step, ...]]] = {
         (Step.TAKE_DOWN, Step.COUNTER_NOTICE, Step.FORWARD_TO_NOTIFIER),
     ),
     Step.COUNTER_NOTICE: (False, (Step.TAKE_DOWN, Step.COUNTER_NOTICE)),
+    Step.REQUEST_IDENTIFICATION: (False, (Step.REQUEST_IDENTIFICATION,)),
 }
 """How a case gets to the step that opens a deadline: the lane to file in, the commands to give."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,10 @@ from domain.rules import Rules
 from ntd.bootstrap import open_read_store
 from projections import AuditQuery, ReadStore, catch_up
 from projections.memory import MemoryReadStore
+from projections.models import CaseQuery
+from projections.rebuild import Positions, rebuild
 from projections.sql import SqlReadStore
+from projections.sql.schema import ADDED_COLUMNS
 from tests.unit.projection_fixtures import Adapter, History, adapter_for, build_history, opened
 
 SQL_ADAPTERS = ("sqlite", pytest.param("postgresql", marks=pytest.mark.integration))
@@ -155,3 +159,63 @@ def test_two_stores_on_one_database_apply_each_event_once(
     )
     first.close()
     second.close()
+
+
+# -- a store from an older ntd -----------------------------------------------------------------
+
+ADDED_TABLES = ("read_case_steps", "read_identifications", "read_messages", "message_reads")
+ADDED_INDEXES = ("read_cases_filed", "read_cases_due", "read_cases_seller")
+
+
+def made_old(adapter: Adapter) -> None:
+    """Take the store back to its shape before the columns and tables ADDED_COLUMNS and the
+    steps, identifications, messages and read marks came with (the rows it holds stay)."""
+    for index in ADDED_INDEXES:
+        adapter.execute(f"DROP INDEX IF EXISTS {index}")
+    for table in ADDED_TABLES:
+        adapter.execute(f"DROP TABLE {table}")
+    for table, column, _ in ADDED_COLUMNS:
+        adapter.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+
+
+FACT_TIMES = ("counter_noticed_at", "reversed_at", "withdrawn_at")
+"""What the rows of an older ntd never kept: when those facts happened."""
+
+
+def answers(store: ReadStore, history: History, at: Any, times: bool = True) -> Any:
+    cases = [store.case(c) for c in history.case_ids]
+    return (
+        [store.dashboard(n, at, Rules()) for n, _ in history.notifiers.values()],
+        store.case_list(CaseQuery(limit=10**6)),
+        store.queue(CaseQuery(viewer="agent:alice", limit=10**6)),
+        [
+            c if times or c is None else c.model_copy(update=dict.fromkeys(FACT_TIMES))
+            for c in cases
+        ],
+        store.due_deadlines(at + timedelta(days=3650)),
+    )
+
+
+def test_a_store_from_before_the_new_columns_gains_them_at_start_up(
+    sql_adapter: Adapter, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    history = build_history(seed=5, rounds=200, collaboration=False)  # what ntd recorded then
+    now = history.clock.now()
+    store = sql_adapter.open()
+    request.addfinalizer(sql_adapter.discard)
+    catch_up(history.app, store)
+    expected = answers(store, history, now, times=False)
+    store.close()
+    made_old(sql_adapter)
+
+    opened_again = open_read_store(sql_adapter.store_url)
+    assert answers(opened_again, history, now, times=False) == expected  # as of now, the same
+    history.file("Acme", listings=2)  # and it goes on from there
+    catch_up(history.app, opened_again)
+    reference = MemoryReadStore()
+    catch_up(history.app, reference)
+    assert answers(opened_again, history, now, False) == answers(reference, history, now, False)
+    earlier = now - timedelta(days=30)  # the past as the old rows could not tell it ...
+    rebuild(opened_again, [history.events()], Positions(history.last_id()))
+    assert answers(opened_again, history, earlier) == answers(reference, history, earlier)
+    opened_again.close()  # ... until a rebuild

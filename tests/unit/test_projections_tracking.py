@@ -17,6 +17,7 @@ from domain.catalog import aggregate_type
 from domain.rules import Rules
 from domain.values import DomainEvent
 from projections import AuditQuery, ReadStore, catch_up
+from projections.models import CaseQuery
 from projections.tracking import (
     PositionsMoved,
     RecordRejected,
@@ -25,7 +26,15 @@ from projections.tracking import (
     advanced,
     select,
 )
-from tests.unit.projection_fixtures import ADAPTERS, History, adapter_for, build_history, opened
+from tests.unit.projection_fixtures import (
+    ADAPTERS,
+    MARIA,
+    History,
+    adapter_for,
+    build_history,
+    opened,
+    reporter,
+)
 
 pytestmark = pytest.mark.fast
 
@@ -84,13 +93,24 @@ def batches(records: Sequence[Tracked], size: int) -> Iterator[list[Tracked]]:
 def views(store: ReadStore, history: History) -> Any:
     """Everything a store answers about the history, positions aside."""
     now = history.clock.now()
+    users = [str(reporter(name)) for name in history.notifiers]
     return (
         list(store.audit_query(AuditQuery())),
         store.notifiers(),
-        [store.dashboard(n, now, Rules()) for n, _ in history.notifiers.values()],
+        [store.dashboard(n, now, Rules(), users[0]) for n, _ in history.notifiers.values()],
+        [
+            store.dashboard(n, now - timedelta(days=40), Rules())
+            for n, _ in history.notifiers.values()
+        ],
         store.due_deadlines(now + timedelta(days=3650)),
         [store.case(c) for c in history.case_ids],
+        store.case_list(CaseQuery(viewer=users[1], limit=EVERYTHING)),
+        store.queue(CaseQuery(viewer=str(MARIA), limit=EVERYTHING)),
+        [store.needs_action(None, user) for user in users],
     )
+
+
+EVERYTHING = 10**6
 
 
 # -- the rules, without a store ----------------------------------------------------------------

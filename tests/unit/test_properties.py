@@ -16,6 +16,7 @@ from domain.case import (
     DEADLINE_STEP,
     RESOLVED,
     TRANSITIONS,
+    Authenticity,
     Case,
     CaseError,
     Deadline,
@@ -157,10 +158,12 @@ class CaseLifecycle(RuleBasedStateMachine):
             window = case.deadlines.get(Deadline.COUNTER_NOTICE)
             closed = "window closed" if window is None or clock.moment > window else None
             return lambda: app.counter_notice(case_id, "Genuine goods.", True, SELLER), closed
+        answered = case.identification
+        genuine = answered is not None and answered.verdict is Authenticity.GENUINE
         if step is Step.TAKE_DOWN_TRUSTED:
             return lambda: self._on_aggregate(
                 lambda c, now: c.take_down(AUTOMATED, SYSTEM, now, now + timedelta(days=2))
-            ), None
+            ), "genuine" if genuine else None
         if step is Step.NOTIFY_SELLER:
             return lambda: self._on_aggregate(
                 lambda c, now: c.notify_seller(now + timedelta(days=14), SYSTEM, now)
@@ -178,8 +181,24 @@ class CaseLifecycle(RuleBasedStateMachine):
             Step.REJECT_APPEAL: lambda: app.reject_appeal(case_id, given, AGENT),
             Step.WITHDRAW: lambda: app.withdraw(case_id, "Settled.", BRAND_USER),
             Step.CLOSE: lambda: app.close_case(case_id, "Done.", AGENT),
+            Step.REQUEST_IDENTIFICATION: lambda: app.request_identification(
+                case_id, "Genuine?", [], AGENT
+            ),
+            Step.ANSWER_IDENTIFICATION: lambda: app.answer_identification(
+                case_id, verdict, "Seen it.", [], BRAND_USER
+            ),
         }
-        return commands[step], human if step in HUMAN_ONLY else None
+        asked = Deadline.IDENTIFICATION in case.deadlines
+        # alternate the verdicts so that runs meet both a genuine answer and a counterfeit one
+        verdict = Authenticity.GENUINE if case.version % 2 else Authenticity.COUNTERFEIT
+        refusal = {
+            Step.REQUEST_IDENTIFICATION: "one open request" if asked else None,
+            Step.ANSWER_IDENTIFICATION: None if asked else "no open request",
+            Step.TAKE_DOWN: "genuine" if genuine else None,
+            Step.CONFIRM_TAKEDOWN: human or ("genuine" if genuine else None),
+            Step.REJECT_APPEAL: human or ("genuine" if genuine else None),
+        }
+        return commands[step], refusal.get(step, human if step in HUMAN_ONLY else None)
 
     def _on_aggregate(self, command: Callable[[Case, datetime], None]) -> Case:
         case = self.desk.app.case(self.case_id, AGENT)
