@@ -9,7 +9,7 @@ from uuid import UUID
 
 from domain.access import AccessError, Grant, SellerKey
 from domain.application import NtdApplication
-from domain.case import Deadline
+from domain.case import Authenticity, Deadline, IdentificationItem, ItemKind
 from domain.notice import parse_notice
 from domain.notifier import NotifierKind
 from domain.values import Actor, DecisionGround, RightType, Role, StatementOfReasons, Visibility
@@ -29,6 +29,8 @@ REASONS = StatementOfReasons(
     visibility=(Visibility.CONTENT_REMOVED,),
 )
 START = datetime(2026, 3, 2, 9, tzinfo=UTC)
+MANAGER = Actor.parse("agent:am")
+"""The account manager of every brand of the history."""
 
 
 def notice(notifier: UUID, right: UUID, listings: list[str], seed: int) -> dict[str, object]:
@@ -73,6 +75,8 @@ def grant_cast(app: NtdApplication) -> None:
     for role in (Role.AGENT, Role.SUPERVISOR):
         with suppress(AccessError):  # already held
             app.grant_role(AGENT, Grant(role=role), ADMIN)
+    with suppress(AccessError):
+        app.grant_role(MANAGER, Grant(role=Role.ACCOUNT_MANAGER), ADMIN)
 
 
 def grant_seller_user(app: NtdApplication, seller: str) -> None:
@@ -89,6 +93,7 @@ def brand(app: NtdApplication, name: str) -> tuple[UUID, UUID]:
     right = app.register_right(notifier, RightType.TRADEMARK, f"TM-{name}", "EU", "cd" * 32, AGENT)
     app.verify_right(notifier, right, AGENT)
     app.grant_role(USER, Grant(role=Role.REPORTER, notifier_id=notifier), ADMIN)
+    app.assign_manager(notifier, MANAGER, AGENT)
     return notifier, right
 
 
@@ -130,7 +135,8 @@ def walk(app: NtdApplication, clock: FixedClock, case_id: UUID, rng: random.Rand
     if roll < 0.25:
         app.request_clarification(case_id, "Which size was the test buy?", AGENT)
         app.provide_clarification(case_id, "Size 42.", USER)
-    app.take_down(case_id, REASONS, AGENT)
+    collaborate(app, clock, case_id, rng)
+    app.take_down(case_id, REASONS, AGENT, despite_genuine=True)
     if rng.random() < 0.3:
         seller = seller_user(case.listing.seller_id)
         app.counter_notice(case_id, "Genuine stock, invoice attached.", True, seller)
@@ -146,4 +152,24 @@ def walk(app: NtdApplication, clock: FixedClock, case_id: UUID, rng: random.Rand
         elif outcome < 0.8:
             app.uphold_appeal(case_id, REASONS, AGENT)
         else:
-            app.reject_appeal(case_id, REASONS, AGENT)
+            app.reject_appeal(case_id, REASONS, AGENT, despite_genuine=True)
+
+
+def collaborate(app: NtdApplication, clock: FixedClock, case_id: UUID, rng: random.Random) -> None:
+    """The Joint-Force steps before a decision: a conversation, and an identification the
+    brand answers or lets lapse."""
+    if rng.random() < 0.2:
+        app.post_message(case_id, "Two more test buys from this seller.", (), USER)
+        app.post_message(case_id, "Thanks, please attach them by hash.", (), MANAGER)
+    roll = rng.random()
+    if roll < 0.3:
+        item = IdentificationItem(kind=ItemKind.LISTING, reference=f"listing of {case_id}")
+        app.request_identification(case_id, "Genuine or counterfeit?", (item,), AGENT)
+        if roll < 0.2:
+            verdict = Authenticity.COUNTERFEIT if roll < 0.15 else Authenticity.GENUINE
+            app.answer_identification(case_id, verdict, "Checked the photos.", (), USER)
+        else:
+            saved = clock.now()
+            clock.set(saved + timedelta(days=10))
+            app.miss_deadline(case_id, Deadline.IDENTIFICATION)
+            clock.set(saved)

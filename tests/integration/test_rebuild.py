@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from consumers.replay import TopicReplay
+from domain.catalog import is_published
 from domain.rules import Rules
-from ntd.bootstrap import build_consumer, open_read_store
+from ntd.bootstrap import Ntd, build_consumer, open_read_store
 from ntd.config import Settings
 from ntd.rebuild import PROJECTIONS, rebuild_projections
 from projections import AuditQuery, ReadStore
@@ -135,12 +136,12 @@ def test_a_running_consumer_goes_on_from_where_a_rebuild_ended(
     worker = threading.Thread(target=loop.run, args=(stop,), daemon=True)
     worker.start()
     try:
-        expected = ntd.app.recorder.max_notification_id() or 0
+        expected = _last_published(ntd)
         wait_for(lambda: _applied_through(ntd.read_store) >= expected, 30, "the first history")
         replay = TopicReplay(kafka_settings.kafka_bootstrap, kafka_settings.topic_prefix).open()
         make_history(ntd.app, clock, cases=200, seed=9)  # after the rebuild's ends
         relay_all(ntd)
-        expected = ntd.app.recorder.max_notification_id() or 0
+        expected = _last_published(ntd)
         wait_for(lambda: _applied_through(ntd.read_store) >= expected, 30, "the second history")
         try:
             rebuild(ntd.read_store, replay.chunks(), Positions(0, PROJECTIONS, replay.offsets))
@@ -165,6 +166,16 @@ def test_a_running_consumer_goes_on_from_where_a_rebuild_ended(
         assert offsets(read_schema) == offsets(clean)
     finally:
         _schema(clean, "DROP")
+
+
+def _last_published(ntd: Ntd) -> int:
+    """The notification id of the last published event (internal ones never reach the trail:
+    a claim released with a resolved case, a grant)."""
+    last, start = 0, 1
+    while page := ntd.app.recorder.select_notifications(start=start, limit=1000):
+        last = max((n.id for n in page if is_published(n.topic)), default=last)
+        start = page[-1].id + 1
+    return last
 
 
 def _applied_through(store: ReadStore) -> int:
