@@ -118,7 +118,7 @@ def build(
     is used as it is (no DDL, which would wait behind a writer's table lock)."""
     settings = settings or Settings.from_env()
     if settings.event_store == "sqlite" or settings.read_dsn.startswith("sqlite:"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     for store in sqlite_stores(settings):
         _create_marked(store)
         use_wal(str(store))  # before the library's own switch, which races between processes

@@ -87,7 +87,9 @@ cli.add_command(policies.policies)
 
 
 def main() -> None:
-    """The `ntd` console script."""
+    """The `ntd` console script. Whatever it creates (the embedded stores, their directory) is
+    its user's alone: the stores hold people's names and contacts."""
+    os.umask(0o077)
     cli.main(prog_name="ntd")
 
 

@@ -9,10 +9,22 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+from domain.catalog import event_classes, event_type
 from domain.values import Actor
 from ntd.cli.kit import Refused, Runtime, pass_runtime, resolve_brand
 from ntd.cli.params import ID, TIME, as_option
 from ntd.cli.render_audit import audit_table, write_audit_csv, write_audit_jsonl
+
+EVENT_TYPES = sorted({event_type(cls) for cls in event_classes()})
+
+
+def _known_type(value: str | None) -> str | None:
+    """A typo must not look like "no rows": refuse a type no event has."""
+    if value is None or value in EVENT_TYPES:
+        return value
+    raise click.BadParameter(
+        f"no event is of type {value!r}; the types are {', '.join(EVENT_TYPES)}"
+    )
 
 
 @click.group()
@@ -33,7 +45,12 @@ def audit() -> None:
 @click.option("--brand", help="notifier id or name prefix")
 @click.option("--seller", "seller_id", help="seller (as named in the audit rows)")
 @click.option("--actor", "by_actor", help="rows of this actor, e.g. agent:alice")
-@click.option("--type", "event_type", help="event type, e.g. taken_down, deadline_missed")
+@click.option(
+    "--type",
+    "event_type",
+    callback=lambda _ctx, _param, value: _known_type(value),
+    help="event type, e.g. taken_down, deadline_missed",
+)
 @click.option("--since", type=TIME)
 @click.option("--until", type=TIME)
 @click.option("--limit", type=click.IntRange(1), help="stop after this many rows")

@@ -1052,3 +1052,29 @@ def test_the_installed_script_reports_errors_without_a_traceback(tmp_path: Path)
         [str(NTD_SCRIPT), "--help"], capture_output=True, text=True, env=env, timeout=60
     )
     assert helped.returncode == 0 and "notice and takedown" in helped.stdout.lower()
+
+
+def test_the_stores_the_script_creates_are_its_users_alone(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NTD_")}
+    where = tmp_path / "fresh"
+    done = subprocess.run(
+        [str(NTD_SCRIPT), "--data-dir", str(where), "access", "init", ROOT],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert where.stat().st_mode & 0o777 == 0o700
+    files = [p for p in where.rglob("*") if p.is_file()]
+    assert files and all(p.stat().st_mode & 0o077 == 0 for p in files), [
+        (p.name, oct(p.stat().st_mode)) for p in files
+    ]
+
+
+def test_an_unknown_event_type_is_refused_not_an_empty_answer(filed: dict[str, str]) -> None:
+    result = run("audit", "query", "--type", "bogus", "--as", AUDREY)
+    assert result.exit_code == 2 and result.stdout == ""
+    [line] = error_lines(result)
+    assert "no event is of type 'bogus'" in line and "taken_down" in line
+    assert ok("audit", "query", "--type", "filed", "--format", "jsonl", "--as", AUDREY)
