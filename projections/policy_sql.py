@@ -23,7 +23,7 @@ from domain.values import DomainEvent
 from projections.encoding import stamp
 from projections.policy_view import PolicyBatch, React, react_tracked
 from projections.schema_lock import lock_schema
-from projections.sql.dialect import transaction
+from projections.sql.dialect import add_missing_columns, transaction
 from projections.staging import fresh
 from projections.tracking import Applied, Partition, Span, Tracked, advanced, select
 
@@ -150,7 +150,7 @@ class SqlPolicyStore:
                 lock_schema(cur)  # processes starting together take turns at creating tables
             for statement in SCHEMA:
                 cur.execute(statement)
-            self._add_missing_columns(cur)
+            add_missing_columns(cur, self._postgres, ADDED_COLUMNS)
             cur.execute(
                 self._sql(
                     "INSERT INTO policy_position (name, last_seq) VALUES (?, 0) "
@@ -254,22 +254,6 @@ class SqlPolicyStore:
         )
 
     # -- SQL -----------------------------------------------------------------------------------
-
-    def _add_missing_columns(self, cur: Cursor) -> None:
-        """Bring tables created before `ADDED_COLUMNS` up to the current shape."""
-        for table in {table for table, _, _ in ADDED_COLUMNS}:
-            if self._postgres:
-                cur.execute(
-                    "SELECT column_name FROM information_schema.columns"
-                    " WHERE table_name = %s AND table_schema = current_schema()",
-                    (table,),
-                )
-            else:
-                cur.execute(f"SELECT name FROM pragma_table_info('{table}')")
-            present = {row[0] for row in cur.fetchall()}
-            for name, column, kind in ADDED_COLUMNS:
-                if name == table and column not in present:
-                    cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def _sql(self, text: str) -> str:
         return text.replace("?", "%s") if self._postgres else text

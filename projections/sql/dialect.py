@@ -66,6 +66,29 @@ def transaction(conn: Any, *opening: str | None) -> Iterator[Cursor]:
         cur.close()
 
 
+def add_missing_columns(
+    cur: Cursor, postgres: bool, columns: Sequence[tuple[str, str, str]]
+) -> list[tuple[str, str]]:
+    """Add each (table, column, type) a table created by an older ntd lacks; returns the
+    (table, column) of each one added. Tables are ntd's own names, never input."""
+    added: list[tuple[str, str]] = []
+    for table in dict.fromkeys(table for table, _, _ in columns):
+        if postgres:
+            cur.execute(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_name = %s AND table_schema = current_schema()",
+                (table,),
+            )
+        else:
+            cur.execute(f"SELECT name FROM pragma_table_info('{table}')")
+        present = {row[0] for row in cur.fetchall()}
+        for name, column, kind in columns:
+            if name == table and column not in present:
+                cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                added.append((table, column))
+    return added
+
+
 class Dialect:
     """SQLite: `?` placeholders, BEGIN IMMEDIATE to write, executemany, fetchmany streaming.
 

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from domain.case import Deadline
 from projections.encoding import stamp
-from projections.sql.dialect import Cursor, Dialect, PostgresDialect
+from projections.sql.dialect import Cursor, Dialect, PostgresDialect, add_missing_columns
 from projections.sql.rows import deadlines_text, kinds_text
 from projections.sql.schema import ADDED_COLUMNS, BY_NAME
 
@@ -18,29 +18,11 @@ from projections.sql.schema import ADDED_COLUMNS, BY_NAME
 def migrate(dialect: Dialect, cur: Cursor) -> list[tuple[str, str]]:
     """Add the columns the store lacks and fill in what can be; returns (table, column) of each
     column added."""
-    added: list[tuple[str, str]] = []
-    for table in dict.fromkeys(table for table, _, _ in ADDED_COLUMNS):
-        present = _columns(dialect, cur, table)
-        for name, column, kind in ADDED_COLUMNS:
-            if name == table and column not in present:
-                cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-                added.append((table, column))
+    added = add_missing_columns(cur, isinstance(dialect, PostgresDialect), ADDED_COLUMNS)
     if ("read_cases", "deadlines") in added:
         _fill_deadlines(dialect, cur)
     _seed_steps(dialect, cur)
     return added
-
-
-def _columns(dialect: Dialect, cur: Cursor, table: str) -> set[str]:
-    if isinstance(dialect, PostgresDialect):
-        cur.execute(
-            "SELECT column_name FROM information_schema.columns"
-            " WHERE table_name = %s AND table_schema = current_schema()",
-            (table,),
-        )
-    else:
-        cur.execute(f"SELECT name FROM pragma_table_info('{table}')")
-    return {row[0] for row in cur.fetchall()}
 
 
 def _open_deadlines(cur: Cursor) -> dict[str, dict[Deadline, datetime]]:
