@@ -2,7 +2,7 @@
 
 Its commands live in one module per aggregate, on the base in domain/service.py that every
 command goes through (the permission check of domain/permissions.py, reading, changing and
-saving): access_service, notifier_service, case_service and seller_service.
+saving): access_service, token_service, notifier_service, case_service and seller_service.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from domain.filing import FilingReceipt
 from domain.notifier_service import NotifierService
 from domain.seller_service import SellerService
 from domain.service import BatchReader, ConcurrencyConflict, SystemClock
+from domain.token_service import TokenService
 
 __all__ = [
     "BatchReader",
@@ -23,7 +24,7 @@ __all__ = [
 ]
 
 
-class NtdApplication(AccessService, NotifierService, CaseService, SellerService):
+class NtdApplication(AccessService, TokenService, NotifierService, CaseService, SellerService):
     """Commands of notice-and-takedown over event-sourced notifiers, cases, sellers and claims."""
 
     name = "ntd"

@@ -108,22 +108,39 @@ class CaseService(Service):
 
     # -- deciding cases ------------------------------------------------------------------------
 
-    def request_clarification(self, case_id: UUID, question: str, actor: Actor) -> Case:
+    def request_clarification(
+        self,
+        case_id: UUID,
+        question: str,
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
+    ) -> Case:
         """Ask the notifier for what is missing; it has the clarification window to answer."""
 
         def change(case: Case, now: datetime, by: Actor) -> None:
             due = self.calendar.add_business_days(now, self.rules.clarification_days)
             case.request_clarification(question, due, by, now)
 
-        return self._change_case("request_clarification", case_id, actor, change)
+        return self._change_case(
+            "request_clarification", case_id, actor, change, expected=expected_version
+        )
 
-    def provide_clarification(self, case_id: UUID, answer: str, actor: Actor) -> Case:
+    def provide_clarification(
+        self,
+        case_id: UUID,
+        answer: str,
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
+    ) -> Case:
         """The notifier answered: the case is back for review."""
         return self._change_case(
             "provide_clarification",
             case_id,
             actor,
             lambda c, now, by: c.provide_clarification(answer, by, now),
+            expected=expected_version,
         )
 
     def take_down(
@@ -133,6 +150,7 @@ class CaseService(Service):
         actor: Actor,
         *,
         despite_genuine: bool = False,
+        expected_version: int | None = None,
     ) -> Case:
         """Remove the listing and tell the seller, whose appeal window opens. After the
         notifier answered `genuine`, only `despite_genuine`."""
@@ -141,12 +159,23 @@ class CaseService(Service):
             case.take_down(reasons, by, now, review_by=None, despite_genuine=despite_genuine)
             self._notify_seller(case, now)
 
-        return self._change_case("take_down", case_id, actor, change)
+        return self._change_case("take_down", case_id, actor, change, expected=expected_version)
 
-    def decline(self, case_id: UUID, reasons: StatementOfReasons, actor: Actor) -> Case:
+    def decline(
+        self,
+        case_id: UUID,
+        reasons: StatementOfReasons,
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
+    ) -> Case:
         """Refuse the notice for this listing."""
         return self._change_case(
-            "decline", case_id, actor, lambda c, now, by: c.decline(reasons, by, now)
+            "decline",
+            case_id,
+            actor,
+            lambda c, now, by: c.decline(reasons, by, now),
+            expected=expected_version,
         )
 
     def confirm_takedown(
@@ -156,6 +185,7 @@ class CaseService(Service):
         actor: Actor,
         *,
         despite_genuine: bool = False,
+        expected_version: int | None = None,
     ) -> Case:
         """Post-hoc review of a fast-lane takedown: it stands (after a `genuine` answer, only
         `despite_genuine`)."""
@@ -166,19 +196,34 @@ class CaseService(Service):
             lambda c, now, by: c.confirm_takedown(
                 reasons, by, now, despite_genuine=despite_genuine
             ),
+            expected=expected_version,
         )
 
-    def reverse_takedown(self, case_id: UUID, reasons: StatementOfReasons, actor: Actor) -> Case:
+    def reverse_takedown(
+        self,
+        case_id: UUID,
+        reasons: StatementOfReasons,
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
+    ) -> Case:
         """Post-hoc review of a fast-lane takedown: undo it, reinstating the listing."""
         return self._change_case(
             "reverse_takedown",
             case_id,
             actor,
             lambda c, now, by: c.reverse_takedown(reasons, by, now),
+            expected=expected_version,
         )
 
     def counter_notice(
-        self, case_id: UUID, statement: str, consents_to_jurisdiction: bool, actor: Actor
+        self,
+        case_id: UUID,
+        statement: str,
+        consents_to_jurisdiction: bool,
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
     ) -> Case:
         """The seller appeals the takedown; the counter-notice is owed to the notifier within
         the forwarding deadline."""
@@ -187,30 +232,60 @@ class CaseService(Service):
             forward_by = self.calendar.add_business_days(now, self.rules.forwarding_days)
             case.counter_notice(statement, consents_to_jurisdiction, by, now, forward_by=forward_by)
 
-        return self._change_case("counter_notice", case_id, actor, change)
+        return self._change_case(
+            "counter_notice", case_id, actor, change, expected=expected_version
+        )
 
-    def forward_to_notifier(self, case_id: UUID, actor: Actor) -> Case:
+    def forward_to_notifier(
+        self,
+        case_id: UUID,
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
+    ) -> Case:
         """Send the counter-notice to the notifier; restoration follows unless litigation."""
 
         def change(case: Case, now: datetime, by: Actor) -> None:
             restore_on = self.calendar.add_business_days(now, self.rules.restoration_days)
             case.forward_to_notifier(restore_on, by, now)
 
-        return self._change_case("forward_to_notifier", case_id, actor, change)
+        return self._change_case(
+            "forward_to_notifier", case_id, actor, change, expected=expected_version
+        )
 
-    def report_litigation(self, case_id: UUID, court: str, reference: str, actor: Actor) -> Case:
+    def report_litigation(
+        self,
+        case_id: UUID,
+        court: str,
+        reference: str,
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
+    ) -> Case:
         """The notifier sued: the listing stays down."""
         return self._change_case(
             "report_litigation",
             case_id,
             actor,
             lambda c, now, by: c.report_litigation(court, reference, by, now),
+            expected=expected_version,
         )
 
-    def uphold_appeal(self, case_id: UUID, reasons: StatementOfReasons, actor: Actor) -> Case:
+    def uphold_appeal(
+        self,
+        case_id: UUID,
+        reasons: StatementOfReasons,
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
+    ) -> Case:
         """The counter-notice succeeds: reinstate the listing."""
         return self._change_case(
-            "uphold_appeal", case_id, actor, lambda c, now, by: c.uphold_appeal(reasons, by, now)
+            "uphold_appeal",
+            case_id,
+            actor,
+            lambda c, now, by: c.uphold_appeal(reasons, by, now),
+            expected=expected_version,
         )
 
     def reject_appeal(
@@ -220,6 +295,7 @@ class CaseService(Service):
         actor: Actor,
         *,
         despite_genuine: bool = False,
+        expected_version: int | None = None,
     ) -> Case:
         """The counter-notice fails: the takedown stands (after a `genuine` answer, only
         `despite_genuine`)."""
@@ -228,18 +304,41 @@ class CaseService(Service):
             case_id,
             actor,
             lambda c, now, by: c.reject_appeal(reasons, by, now, despite_genuine=despite_genuine),
+            expected=expected_version,
         )
 
-    def withdraw(self, case_id: UUID, reason: str, actor: Actor) -> Case:
+    def withdraw(
+        self,
+        case_id: UUID,
+        reason: str,
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
+    ) -> Case:
         """The notifier retracts."""
         return self._change_case(
-            "withdraw", case_id, actor, lambda c, now, by: c.withdraw(reason, by, now)
+            "withdraw",
+            case_id,
+            actor,
+            lambda c, now, by: c.withdraw(reason, by, now),
+            expected=expected_version,
         )
 
-    def close_case(self, case_id: UUID, reason: str, actor: Actor) -> Case:
+    def close_case(
+        self,
+        case_id: UUID,
+        reason: str,
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
+    ) -> Case:
         """Close a case for good."""
         return self._change_case(
-            "close_case", case_id, actor, lambda c, now, by: c.close(reason, by, now)
+            "close_case",
+            case_id,
+            actor,
+            lambda c, now, by: c.close(reason, by, now),
+            expected=expected_version,
         )
 
     # -- Joint-Force collaboration ---------------------------------------------------------------
@@ -250,6 +349,8 @@ class CaseService(Service):
         question: str,
         items: Sequence[IdentificationItem],
         actor: Actor,
+        *,
+        expected_version: int | None = None,
     ) -> Case:
         """Ask the notifier whether the listing's goods are genuine; it has the identification
         window (business days) to answer, or the request lapses."""
@@ -258,7 +359,9 @@ class CaseService(Service):
             due = self.calendar.add_business_days(now, self.rules.identification_days)
             case.request_identification(question, tuple(items), due, by, now)
 
-        return self._change_case("request_identification", case_id, actor, change)
+        return self._change_case(
+            "request_identification", case_id, actor, change, expected=expected_version
+        )
 
     def answer_identification(
         self,
@@ -267,6 +370,8 @@ class CaseService(Service):
         basis: str,
         evidence: Sequence[Evidence],
         actor: Actor,
+        *,
+        expected_version: int | None = None,
     ) -> Case:
         """The notifier's verdict (counterfeit, genuine, cannot tell) on the open request."""
         return self._change_case(
@@ -274,10 +379,17 @@ class CaseService(Service):
             case_id,
             actor,
             lambda c, now, by: c.answer_identification(verdict, basis, tuple(evidence), by, now),
+            expected=expected_version,
         )
 
     def post_message(
-        self, case_id: UUID, text: str, evidence: Sequence[Evidence], actor: Actor
+        self,
+        case_id: UUID,
+        text: str,
+        evidence: Sequence[Evidence],
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
     ) -> Case:
         """Add a message to the case's conversation between the notifier's side and the staff."""
         return self._change_case(
@@ -285,6 +397,7 @@ class CaseService(Service):
             case_id,
             actor,
             lambda c, now, by: c.post_message(text, tuple(evidence), by, now),
+            expected=expected_version,
         )
 
     def _may_read_conversation(self, viewer: Actor, target: Target) -> bool:

@@ -15,14 +15,21 @@ from domain.listing_claim import ListingClaim
 from domain.notice import ClientNotice
 from domain.notifier import Notifier
 from domain.seller import Seller
+from domain.token import Token
 from domain.values import DomainEvent, EventSourced
 
 PUBLISHED: dict[str, type[EventSourced]] = {"case": Case, "notifier": Notifier, "seller": Seller}
 """Aggregate types whose events are published; listing claims and the records of client
-notice ids are internal bookkeeping, and who holds which role is read through the application
-service (`ntd access list`)."""
+notice ids are internal bookkeeping, who holds which role is read through the application
+service (`ntd access list`), and tokens are credentials."""
 
-INTERNAL: tuple[type[EventSourced], ...] = (ListingClaim, ClientNotice, Principal, AccessSetUp)
+INTERNAL: tuple[type[EventSourced], ...] = (
+    ListingClaim,
+    ClientNotice,
+    Principal,
+    AccessSetUp,
+    Token,
+)
 """Aggregate types whose events stay in the store."""
 
 _AGGREGATE_TYPE = {cls: name for name, cls in PUBLISHED.items()}

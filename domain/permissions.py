@@ -56,6 +56,7 @@ SELLER_SIDE = {R.SELLER_USER: S.OWN_SELLER}
 READERS = {**DECIDERS, R.AUDITOR: S.ANY, R.ADMIN: S.ANY, R.SYSTEM: S.ANY}
 """Who reads every party's records: the staff, auditors and the system."""
 POLICY = {R.SUPERVISOR: S.ANY, R.SYSTEM: S.ANY}
+
 """Standing decisions: the policies take them on the figures, a supervisor by judgement."""
 
 
@@ -77,6 +78,14 @@ PERMISSIONS: dict[str, Permission] = {
     "grant_seller_role": _row("grant or revoke a seller's roles", {R.ADMIN: S.ANY}),
     "principal": _row("read who holds which roles", {R.ADMIN: S.ANY, R.AUDITOR: S.ANY}),
     "principals": _row("read who holds which roles", {R.ADMIN: S.ANY, R.AUDITOR: S.ANY}),
+    # every role holder, about itself (no target: a party's scope does not narrow it)
+    "own_grants": _row("read their own roles", READERS, NOTIFIER_SIDE, SELLER_SIDE),
+    # bearer tokens (the HTTP API and the portal)
+    # no role: a request presents a token before anyone is known (checked, not allowed)
+    "authenticate": _row("present a token"),
+    "issue_token": _row("issue tokens", {R.ADMIN: S.ANY}),
+    "revoke_token": _row("revoke tokens", {R.ADMIN: S.ANY}),
+    "tokens": _row("list tokens", {R.ADMIN: S.ANY, R.AUDITOR: S.ANY}),
     # notifiers
     "register_notifier": _row("register notifiers", DECIDERS, {R.ADMIN: S.ANY}),
     "register_right": _row("register rights", DECIDERS, NOTIFIER_SIDE),

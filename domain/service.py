@@ -41,6 +41,7 @@ from domain.values import (
     DomainError,
     NotFound,
     Role,
+    StaleVersion,
 )
 
 A = TypeVar("A", bound=Aggregate)
@@ -240,13 +241,27 @@ class Service(Application[UUID]):
             f"{kind.__name__.lower()} {aggregate_id} kept changing under this command; retry"
         )
 
-    def _change_case(self, command: str, case_id: UUID, actor: Actor, change: Change[Case]) -> Case:
-        """Change a case; when it resolves, free its listing for new notices in the same save."""
+    def _change_case(
+        self,
+        command: str,
+        case_id: UUID,
+        actor: Actor,
+        change: Change[Case],
+        expected: int | None = None,
+    ) -> Case:
+        """Change a case; when it resolves, free its listing for new notices in the same save.
+        With `expected`, only if the case is still at that version (checked again on every
+        retry: of two deciders who saw one version, the second is refused, not re-applied)."""
         scoped, case = self._read_for(command, actor, Case, case_id)
         for attempt in range(ATTEMPTS):
             if attempt:
                 case = self._get(Case, case_id)
             by = scoped(target_of(case))
+            if expected is not None and case.version != expected:
+                raise StaleVersion(
+                    f"case {case_id} is at version {case.version}, not {expected}: "
+                    "it changed since you read it; read it again and decide on what it is now"
+                )
             now = self.clock.now()
             change(case, now, by)
             pending: list[Aggregate] = [case]

@@ -63,6 +63,16 @@ class AlreadyDone(DomainError):
     """The command's effect is already there (e.g. a redelivered policy command)."""
 
 
+class Unauthenticated(DomainError):
+    """A credential that names no one: unknown, malformed, revoked or expired. The message never
+    says which, so a guesser learns nothing."""
+
+
+class StaleVersion(DomainError):
+    """The command was given for a version of the aggregate that is no longer its latest:
+    someone changed it since the giver looked (two agents deciding at once: one wins)."""
+
+
 class Clock(Protocol):
     """Where the domain gets the time from; injected so that tests never sleep."""
 

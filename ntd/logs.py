@@ -56,7 +56,13 @@ def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = No
             structlog.processors.JSONRenderer(),
         ]
         if fmt == "json"
-        else [structlog.dev.ConsoleRenderer(colors=out.isatty())]
+        else [
+            # plain tracebacks: the same log whether or not `rich` is installed (a test tool
+            # brings it, and structlog then draws boxes that grep cannot find)
+            structlog.dev.ConsoleRenderer(
+                colors=out.isatty(), exception_formatter=structlog.dev.plain_traceback
+            )
+        ]
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,

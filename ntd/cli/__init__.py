@@ -31,6 +31,7 @@ from ntd.cli import (
     queue,
     relay,
     seller,
+    tokens,
 )
 from ntd.cli.kit import NtdGroup, Runtime
 
@@ -84,6 +85,7 @@ cli.add_command(events.events)
 cli.add_command(consume.consume)
 cli.add_command(projections.projections_group)
 cli.add_command(policies.policies)
+cli.add_command(tokens.tokens)
 
 
 def main() -> None:

@@ -1078,3 +1078,27 @@ def test_an_unknown_event_type_is_refused_not_an_empty_answer(filed: dict[str, s
     [line] = error_lines(result)
     assert "no event is of type 'bogus'" in line and "taken_down" in line
     assert ok("audit", "query", "--type", "filed", "--format", "jsonl", "--as", AUDREY)
+
+
+# -- tokens ----------------------------------------------------------------------------------
+
+
+def test_a_token_is_printed_once_listed_without_its_secret_and_revoked(
+    staff: None, data_dir: Path
+) -> None:
+    text = ok("tokens", "create", AUDREY, "--expires-days", "30", "--as", ROOT, "-q").strip()
+    assert text.startswith("ntd_")
+    listing = ok("tokens", "list", "--as", AUDREY, "--json")
+    assert text.rsplit("_", 1)[1] not in listing
+    with sqlite3.connect(data_dir / "events.db") as db:
+        states = b"".join(row[0] for row in db.execute("SELECT state FROM stored_events"))
+    db.close()
+    assert text.rsplit("_", 1)[1].encode() not in states
+    token_id = json.loads(listing)[0]["token_id"]
+    refused = run("tokens", "revoke", token_id, "--reason", "x", "--as", ALICE)
+    assert refused.exit_code == 1
+    assert error_lines(refused) == [
+        "ntd: error: agent:alice may not revoke tokens (allowed: admin; agent:alice holds agent)"
+    ]
+    ok("tokens", "revoke", token_id, "--reason", "left", "--as", ROOT)
+    assert json.loads(ok("tokens", "list", "--as", ROOT, "--json"))[0]["revoked_at"]

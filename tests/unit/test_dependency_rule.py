@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("projections", ("projections",)),
     ("consumers", ("consumers",)),
     ("application wiring", ("ntd",)),
-    ("entry points", ("ntd.cli", "ntd.demo", "ntd.__main__", "ntd.api")),
+    ("entry points", ("ntd.cli", "ntd.demo", "ntd.__main__", "ntd.web")),
 )
 """Lowest first; a module belongs to the layer of the longest prefix naming it, and may import
 only from its own layer and those below."""

@@ -97,7 +97,17 @@ def test_a_partys_role_reaches_only_its_own_party_and_staff_reach_every_party() 
                 assert scope is Scope.ANY, name
 
 
-READS = {"case", "case_as_of", "case_events", "notifier", "seller", "principal", "principals"}
+READS = {
+    "case",
+    "case_as_of",
+    "case_events",
+    "notifier",
+    "seller",
+    "principal",
+    "principals",
+    "own_grants",
+    "tokens",
+}
 SYSTEM_ACTS = {
     "admit_to_trusted_lane",
     "remove_from_trusted_lane",
