@@ -13,7 +13,8 @@ import click
 from ntd.bootstrap import Ntd
 from ntd.cli.render_audit import audit_excerpt
 from ntd.cli.render_dashboard import dashboard_view
-from ntd.demo.cast import ADMIN, AGENTS, AUDITOR
+from domain.values import Actor
+from ntd.demo.cast import ACCOUNT_MANAGERS, ADMIN, AGENTS, AUDITOR, SUPERVISOR
 from ntd.demo.simulation import DemoResult, Simulation
 
 
@@ -78,6 +79,7 @@ def print_report(ntd: Ntd, sim: Simulation, result: DemoResult) -> None:
     agent, auditor, admin = AGENTS[0], AUDITOR, ADMIN
     out("\nTry next (every command names who gives it; `export NTD_ACTOR=...` saves typing):")
     tries = [(f"ntd access list --as {admin}", "who holds which role")]
+    seller: Actor | None = None
     if case_id:
         sc = sim.cases[case_id]
         seller = sim.seller_users.get((sc.seller.marketplace, sc.seller.ref))
@@ -117,3 +119,25 @@ def print_report(ntd: Ntd, sim: Simulation, result: DemoResult) -> None:
     width = max(len(cmd) for cmd, _ in tries)
     for cmd, why in tries:
         out(f"  {cmd.ljust(width)}  # {why}")
+    cast = [
+        ("brand", Actor.parse(brand_user), f"{busiest}'s notifier admin"),
+        ("agent", agent, "decides cases from the queue"),
+        ("account manager", ACCOUNT_MANAGERS[0], "a brand's contact at the marketplace"),
+        ("supervisor", SUPERVISOR, "rights and standing"),
+        ("auditor", auditor, "trail search, export, verify"),
+        ("admin", admin, "access and tokens"),
+    ]
+    if case_id and seller:
+        cast.insert(1, ("seller", seller, "the showcase case's seller"))
+    print_portal_tokens(ntd, cast)
+
+
+def print_portal_tokens(ntd: Ntd, cast: list[tuple[str, Actor, str]]) -> None:
+    """A portal token for one principal of each role, printed once (ntd keeps only digests):
+    `ntd serve` on this data dir, then paste one into the login page."""
+    out = click.echo
+    out("\nThe portal: `ntd serve`, then open http://127.0.0.1:8080/login with a token:")
+    for what, who, why in cast:
+        issued = ntd.app.issue_token(who, ADMIN, label=f"demo {what}")
+        out(f"  {what:<16} {str(who):<32} {issued.text}  # {why}")
+    out("  (ntd tokens list shows them without their secrets; ntd tokens revoke ends one)")
