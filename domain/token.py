@@ -123,6 +123,10 @@ class Token(EventSourced):
         """The principal, when the secret is this token's and the token still holds."""
         if not hmac.compare_digest(self.digest, digest(secret)):
             raise Unauthenticated("not a valid token")
+        return self.holds(at)
+
+    def holds(self, at: datetime) -> Actor:
+        """The principal, while the token is neither revoked nor expired."""
         if self.revoked_at is not None or (self.expires_at is not None and at >= self.expires_at):
             raise Unauthenticated("the token was revoked or has expired")
         return self.principal

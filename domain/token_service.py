@@ -71,6 +71,16 @@ class TokenService(Service):
             raise Unauthenticated("not a valid token") from None
         return token.check(secret, self.clock.now())
 
+    def session_principal(self, token_id: UUID) -> Actor:
+        """The principal of a portal session opened with this token (the session cookie holds
+        the token's id, signed by the portal, never its secret): Unauthenticated once the token
+        is revoked or expired, so revoking a token ends its sessions at once."""
+        try:
+            token = self._get(Token, token_id)
+        except NotFound:
+            raise Unauthenticated("not a valid token") from None
+        return token.holds(self.clock.now())
+
     def own_grants(self, actor: Actor) -> list[Grant]:
         """The roles the actor's principal holds now (what the portal shows it); Forbidden
         when it holds none."""

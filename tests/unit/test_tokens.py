@@ -4,6 +4,7 @@ the application service's side of the portal, in memory."""
 from __future__ import annotations
 
 from datetime import timedelta
+from uuid import uuid4
 
 import pytest
 from eventsourcing.utils import get_topic
@@ -120,3 +121,19 @@ def test_of_two_deciders_who_read_one_version_the_second_is_refused_and_nothing_
         app.decline(case_id, reasons(), AGENT, expected_version=seen)
     assert log_size(app) == before
     assert app.case(case_id, AGENT).state is State.TAKEN_DOWN
+
+
+def test_a_portal_session_ends_when_its_token_is_revoked_or_expires() -> None:
+    clock = FakeClock()
+    app = make_app(clock)
+    issued = app.issue_token(AGENT, ADMIN, expires_at=clock.now() + timedelta(days=2))
+    assert app.session_principal(issued.token_id) == AGENT
+    clock.advance(2)
+    with pytest.raises(Unauthenticated):
+        app.session_principal(issued.token_id)
+    other = app.issue_token(AGENT, ADMIN)
+    app.revoke_token(other.token_id, "left", ADMIN)
+    with pytest.raises(Unauthenticated):
+        app.session_principal(other.token_id)
+    with pytest.raises(Unauthenticated):
+        app.session_principal(uuid4())  # an id that is no token is no session either
