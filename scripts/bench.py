@@ -7,6 +7,7 @@ NTD_BENCH_RELAY_ARGS passes options to the latency run's relay (e.g. --no-encode
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import threading
@@ -595,6 +596,224 @@ def _kafka_round_trips(topic: str, count: int, rate: int) -> list[float]:
     return latencies
 
 
+# -- issue 14: the portal --------------------------------------------------------------------
+
+CLIENTS = 16
+"""Concurrent HTTP clients (and direct callers) of the portal benchmarks."""
+UNTHROTTLED = {"NTD_WEB_RATE": str(10**9), "NTD_LOG_LEVEL": "warning"}
+"""A bench token makes far more requests than the per-token limit allows a person."""
+
+
+def _in_parallel(
+    callers: int, total: int, call: Callable[[int, int], object]
+) -> tuple[float, list[float]]:
+    """Run call(caller, n) for n in range(total) split over `callers` threads (caller k takes
+    n = k, k + callers, …); items per second and each call's latency in seconds. One caller
+    runs on this thread (a SQLite connection serves only the thread that opened it)."""
+    latencies: list[list[float]] = [[] for _ in range(callers)]
+    failures: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            for n in range(k, total, callers):
+                started = time.perf_counter()
+                call(k, n)
+                latencies[k].append(time.perf_counter() - started)
+        except BaseException as failure:  # re-raised on the calling thread
+            failures.append(failure)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(callers)]
+    started = time.perf_counter()
+    if callers == 1:
+        work(0)
+    else:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"{len(failures)} of {callers} callers failed") from failures[0]
+    return total / elapsed, [x for each in latencies for x in each]
+
+
+class _Client:
+    """A keep-alive HTTP/1.1 connection of one bench client: http.client, far lighter than
+    httpx, so the client's own CPU (on the same machine) takes less from the server's."""
+
+    def __init__(self, url: str, token: str) -> None:
+        import http.client
+        from urllib.parse import urlsplit
+
+        where = urlsplit(url)
+        self.connection = http.client.HTTPConnection(where.hostname or "", where.port, timeout=60)
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def call(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        self.connection.request(method, path, body=body, headers=self.headers)
+        answer = self.connection.getresponse()
+        return answer.status, answer.read()
+
+    def expect(self, status: int, method: str, path: str, body: bytes | None = None) -> bytes:
+        got, text = self.call(method, path, body)
+        if got != status:
+            raise RuntimeError(f"{method} {path}: {got} {text[:500]!r}")
+        return text
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _clients(url: str, token: str) -> list[_Client]:
+    return [_Client(url, token) for _ in range(CLIENTS)]
+
+
+class _Cpu:
+    """CPU seconds used between start and `per(items)`: by this process (every thread) and,
+    given its pid, by a server process and its children (uvicorn's workers)."""
+
+    def __init__(self, server: int | None = None) -> None:
+        self.server = server
+        self.start = self._now()
+
+    def _now(self) -> tuple[float, float]:
+        return time.process_time(), _tree_cpu(self.server) if self.server else 0.0
+
+    def per(self, items: int) -> tuple[float, float]:
+        """Milliseconds per item: (this process, the server)."""
+        mine, server = self._now()
+        return (mine - self.start[0]) * 1000 / items, (server - self.start[1]) * 1000 / items
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its descendants, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        own = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return own + sum(_tree_cpu(int(child)) for child in children)
+
+
+def bench_api_filing(count: int, tmp: Path) -> None:
+    """One-listing notices POSTed by 16 concurrent clients to `ntd serve --workers 2` on
+    PostgreSQL vs the same notices filed by direct calls of the application service (16
+    threads and one, the faster is the baseline)."""
+    from tests.integration.portal import serve
+
+    with schema() as name:
+        ntd, _ = system(name, tmp, read=True)
+        notifier, right = brand(ntd, "ApiFilingBench")
+        token = ntd.app.issue_token(USER, ADMIN).text
+        batches = {
+            label: [notice(notifier, right, first + i, 1) for i in range(count)]
+            for label, first in (("one", 20_000_000), ("many", 30_000_000), ("api", 40_000_000))
+        }
+        warm = [notice(notifier, right, 10_000_000 + i, 1) for i in range(2 * CLIENTS)]
+        for submission in warm[:CLIENTS]:
+            ntd.app.file_notice(submission, USER)
+
+        def direct(label: str) -> Callable[[int, int], object]:
+            return lambda _, n: ntd.app.file_notice(batches[label][n], USER)
+
+        one, _ = _in_parallel(1, count, direct("one"))
+        cpu = _Cpu()
+        many, _ = _in_parallel(CLIENTS, count, direct("many"))
+        direct_cpu, _ = cpu.per(count)
+        bodies = [s.model_dump_json().encode() for s in batches["api"]]
+        with serve(ntd.settings, tmp / f"{name}-logs", workers=2, **UNTHROTTLED) as served:
+            clients = _clients(served.url, token)
+            for k, submission in enumerate(warm[CLIENTS:]):  # connections and pools made
+                clients[k].expect(
+                    201, "POST", "/api/v1/notices", submission.model_dump_json().encode()
+                )
+            cpu = _Cpu(served.process.popen.pid)
+            ours, latencies = _in_parallel(
+                CLIENTS,
+                count,
+                lambda k, n: clients[k].expect(201, "POST", "/api/v1/notices", bodies[n]),
+            )
+            client_cpu, server_cpu = cpu.per(count)
+            for client in clients:
+                client.close()
+        ntd.close()
+    print(
+        f"  direct: {one:,.0f} notices/s from one thread, {many:,.0f} from {CLIENTS}; API "
+        f"latency p50 {_percentile(latencies, 0.5):.0f} ms, "
+        f"p99 {_percentile(latencies, 0.99):.0f} ms; CPU per notice: direct {direct_cpu:.2f} ms,"
+        f" the server {server_cpu:.2f} ms, its clients {client_cpu:.2f} ms ({os.cpu_count()} "
+        f"CPUs shared by clients, server and PostgreSQL)"
+    )
+    report(f"API filing, {CLIENTS} clients, 2 workers", ours, max(one, many), "notices/s", 0.7)
+
+
+def bench_api_dashboard(size: float, requests: int, tmp: Path) -> None:
+    """GET /api/v1/notifiers/{id}/dashboard of the demo's busiest brand (`ntd demo`, embedded)
+    by 16 concurrent readers against `ntd serve --workers 2` vs computing the same dashboard by
+    direct calls (ntd.reads.dashboard: the permission check, the catch-up and the query)."""
+    import re
+    import subprocess
+
+    from ntd import reads
+    from tests.integration.portal import serve
+
+    data = tmp / f"demo-{uuid.uuid4().hex[:8]}"
+    settings = Settings(data_dir=data, read_dsn=f"sqlite:///{data / 'read.db'}")
+    env = {**os.environ, "NTD_DATA_DIR": str(data), "NTD_LOG_LEVEL": "warning"}
+    for name in ("NTD_EVENT_STORE", "NTD_READ_DSN", "NTD_FEED", "NTD_NOW"):
+        env.pop(name, None)
+    started = time.perf_counter()
+    shown = subprocess.run(
+        [sys.executable, "-m", "ntd", "demo", "--size", str(size)],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    brand_id = uuid.UUID(re.search(r"ntd dashboard --brand (\S+)", shown).group(1))  # type: ignore[union-attr]
+    line = re.search(r"^\s+brand\s+(\S+)\s+(ntd_\S+)", shown, re.MULTILINE)
+    assert line is not None, shown[-2000:]
+    reader, token = Actor.parse(line.group(1)), line.group(2)
+    print(f"  (demo at size {size:g} built in {time.perf_counter() - started:.0f} s)", flush=True)
+
+    ntd = build(settings)
+    at = datetime.now(UTC)
+    figures = reads.dashboard(ntd, reader, brand_id, at)
+    cpu = _Cpu()
+    base, direct = _in_parallel(
+        1, requests, lambda _, n: reads.dashboard(ntd, reader, brand_id, at)
+    )
+    direct_cpu, _ = cpu.per(requests)
+    ntd.close()
+    path = f"/api/v1/notifiers/{brand_id}/dashboard"
+    with serve(settings, tmp / "demo-logs", workers=2, **UNTHROTTLED) as served:
+        clients = _clients(served.url, token)
+
+        def get(k: int, _: int) -> None:
+            clients[k].expect(200, "GET", path)
+
+        first = json.loads(clients[0].expect(200, "GET", path))
+        assert first["cases"] == figures.cases, (first["cases"], figures.cases)
+        _in_parallel(CLIENTS, 4 * CLIENTS, get)  # warm: every worker's pool filled
+        cpu = _Cpu(served.process.popen.pid)
+        ours, latencies = _in_parallel(CLIENTS, requests, get)
+        client_cpu, server_cpu = cpu.per(requests)
+        for client in clients:
+            client.close()
+    p50, p99 = _percentile(latencies, 0.5), _percentile(latencies, 0.99)
+    print(
+        f"  {figures.cases:,} cases on the dashboard; direct call p50 "
+        f"{_percentile(direct, 0.5):.1f} ms; API p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+        f"with {CLIENTS} readers; per worker {ours / 2 / base:.2f}x one direct caller; CPU per "
+        f"dashboard: direct {direct_cpu:.1f} ms, the server {server_cpu:.1f} ms, its clients "
+        f"{client_cpu:.2f} ms"
+    )
+    report(f"API dashboard, {CLIENTS} readers, 2 workers", ours, base, "req/s", 0.5)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
@@ -602,7 +821,8 @@ def main() -> int:
         "--only",
         action="append",
         default=[],
-        help="run only these: relay, filing, bulk, projection, rebuild, latency",
+        help="run only these: relay, filing, bulk, projection, rebuild, latency, api-filing, "
+        "api-dashboard",
     )
     args = parser.parse_args()
     configure("console", os.environ.get("NTD_LOG_LEVEL", "warning"))
@@ -616,6 +836,8 @@ def main() -> int:
         "projection": lambda: bench_projection(int(25_000 * scale), tmp),
         "rebuild": lambda: bench_rebuild(int(270_000 * scale), tmp),
         "latency": lambda: bench_latency(20 * scale if args.quick else 20, 500, tmp),
+        "api-filing": lambda: bench_api_filing(int(3_000 * scale), tmp),
+        "api-dashboard": lambda: bench_api_dashboard(scale, int(2_000 * scale), tmp),
     }
     for name, run in benches.items():
         if not args.only or name in args.only:

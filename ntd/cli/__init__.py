@@ -31,6 +31,7 @@ from ntd.cli import (
     queue,
     relay,
     seller,
+    serve,
     tokens,
 )
 from ntd.cli.kit import NtdGroup, Runtime
@@ -86,6 +87,7 @@ cli.add_command(consume.consume)
 cli.add_command(projections.projections_group)
 cli.add_command(policies.policies)
 cli.add_command(tokens.tokens)
+cli.add_command(serve.serve)
 
 
 def main() -> None:

@@ -10,6 +10,10 @@ import click
 from ntd.cli.kit import Runtime, pass_runtime
 from ntd.cli.render import cell, pairs, table, when
 from ntd.config import VARIABLES
+from ntd.web.settings import WEB_VARIABLES
+
+SECRETS = {"NTD_SESSION_SECRET"}
+"""Variables whose value is never printed."""
 
 
 @click.command("config")
@@ -48,12 +52,18 @@ def config_command(rt: Runtime) -> None:
         table(
             ("VARIABLE", "SET TO", "MEANING"),
             [
-                (name, _masked(os.environ[name]) if name in os.environ else "", meaning)
-                for name, meaning in VARIABLES.items()
+                (name, _shown(name), meaning)
+                for name, meaning in (VARIABLES | WEB_VARIABLES).items()
             ],
             indent=2,
         )
     )
+
+
+def _shown(name: str) -> str:
+    if name not in os.environ:
+        return ""
+    return "(set, not shown)" if name in SECRETS else _masked(os.environ[name])
 
 
 def _masked(dsn: str) -> str:

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 
 import click
 
+from domain.values import Actor
 from ntd.bootstrap import Ntd
 from ntd.cli.render_audit import audit_excerpt
 from ntd.cli.render_dashboard import dashboard_view
-from domain.values import Actor
 from ntd.demo.cast import ACCOUNT_MANAGERS, ADMIN, AGENTS, AUDITOR, SUPERVISOR
 from ntd.demo.simulation import DemoResult, Simulation
 

@@ -409,3 +409,36 @@ def test_the_periods_the_document_counts_in_calendar_days_are_calendar_days(rule
 
 def test_every_deadline_is_a_clock_of_the_document() -> None:
     assert sorted(c.deadline for c in docs.CLOCKS) == sorted(Deadline)
+
+
+# -- docs/portal.md: the API's paths ---------------------------------------------------------
+
+PORTAL_DOC = Path(__file__).resolve().parents[2] / "docs" / "portal.md"
+
+
+def test_docs_portal_md_lists_every_api_operation_with_its_permission_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table of docs/portal.md and the OpenAPI document name the same operations, each
+    with the same permission row: a new route cannot go undocumented."""
+    import re
+
+    from ntd.web.app import create_app
+
+    monkeypatch.setenv("NTD_DATA_DIR", str(tmp_path))
+    spec = create_app().openapi()
+    served = {
+        (method.upper(), path): op.get("x-permission")
+        for path, ops in spec["paths"].items()
+        if path.startswith("/api/")
+        for method, op in ops.items()
+    }
+    documented = {
+        (m, p): row
+        for m, p, row in re.findall(
+            r"^\| `(GET|POST) (/api/v1/\S*)` \| .* \| `(\w+)` \|$",
+            PORTAL_DOC.read_text(encoding="utf-8"),
+            flags=re.MULTILINE,
+        )
+    }
+    assert documented == served
