@@ -30,8 +30,9 @@ class NoticeSubmission(BaseModel):
     explanation: str = Field(min_length=20, max_length=5000)
     evidence: tuple[Evidence, ...] = Field(min_length=1)
     contact: Contact
-    good_faith_statement: bool
-    accuracy_statement: bool
+    # true or refused (the validator's words); the schema says so to API clients
+    good_faith_statement: bool = Field(json_schema_extra={"const": True})
+    accuracy_statement: bool = Field(json_schema_extra={"const": True})
     signature: str = Field(min_length=2, max_length=200)
     automated_detection: bool = False
     notice_id: UUID | None = Field(
