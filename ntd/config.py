@@ -141,6 +141,12 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    """A variable holding a whole number of at least 1, or `default` when it is unset; a
+    wrong value raises ConfigError naming it (for settings kept outside this module)."""
+    return _int(env, name, default)
+
+
 def _schema_base(env: Mapping[str, str]) -> str:
     raw = env.get("NTD_SCHEMA_BASE_URI") or DEFAULT_SCHEMA_BASE
     try:

@@ -1,10 +1,10 @@
-"""The queries the entry points share (the portal's API and pages; the CLI may follow): each
-asks the application service whether the viewer may read first, then catches the embedded read
-models up and reads. A rule about who sees what lives in the service's permission table; these
-functions only choose the query that fits the viewer.
+"""The queries the entry points share (the CLI's lists, queue and dashboard, the portal's API
+and pages): each asks the application service whether the viewer may read first, then catches
+the embedded read models up and reads. A rule about who sees what lives in the service's
+permission table; these functions only choose the query that fits the viewer.
 
 `caught_up` is how a caller brings the read models up to date: `Ntd.catch_up` by default, the
-portal's single catch-up thread when it calls."""
+portal's single catch-up thread or the CLI's progress bar when they call."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,7 +30,7 @@ from domain.case import (
     SwornStatement,
 )
 from domain.catalog import event_type
-from domain.lifecycle import TRANSITIONS, Deadline, State
+from domain.lifecycle import Deadline, State
 from domain.permissions import Forbidden
 from domain.values import (
     Actor,
@@ -41,6 +41,7 @@ from domain.values import (
     StatementOfReasons,
 )
 from ntd.bootstrap import Ntd
+from ntd.case_view import cited_identification, event_facts, replay_states
 from projections.models import (
     ActionItem,
     AuditQuery,
@@ -53,7 +54,9 @@ from projections.models import (
 
 CatchUp = Callable[[Ntd], Ntd]
 PAGE_MAX = 500
-"""The most lines one page of a list holds."""
+"""The most lines one page of a list holds in the portal (the CLI's --limit is the user's)."""
+TAKEDOWN_SAMPLE = 300
+"""The most cases read for the time-to-takedown figures (the latest filed)."""
 
 
 def catch_up(ntd: Ntd) -> Ntd:
@@ -85,7 +88,7 @@ class CaseFilters(Model):
     states: tuple[State, ...] = ()
     lane: Lane | None = None
     due_before: datetime | None = None
-    limit: int = Field(100, ge=1, le=PAGE_MAX)
+    limit: int = Field(100, ge=1)
     cursor: str | None = None
 
 
@@ -183,20 +186,28 @@ class QueueFilters(Model):
     lane: Lane | None = None
     states: tuple[State, ...] = ()
     deadline: Deadline | None = None
-    limit: int = Field(100, ge=1, le=PAGE_MAX)
+    limit: int = Field(100, ge=1)
+
+
+class Elsewhere(NamedTuple):
+    """Where a party's user finds instead what the work queue would show it, in the words of
+    the entry point that refuses it the queue."""
+
+    seller: str = "a seller's user lists its own cases"
+    notifier: str = "a notifier's user sees what awaits it under needs-action"
 
 
 def queue_lines(
-    ntd: Ntd, actor: Actor, filters: QueueFilters, caught_up: CatchUp = catch_up
+    ntd: Ntd,
+    actor: Actor,
+    filters: QueueFilters,
+    caught_up: CatchUp = catch_up,
+    elsewhere: Elsewhere = Elsewhere(),
 ) -> list[CaseLine]:
     """The platform staff's work queue (see projections/queues.py for its order)."""
     reach = ntd.app.notifiers_in_reach("read_cases", actor)  # refused before any catch-up
     if reach is not None:
-        where = (
-            "a seller's user lists its own cases"
-            if actor.kind is ActorKind.SELLER
-            else "a notifier's user sees what awaits it under needs-action"
-        )
+        where = elsewhere.seller if actor.kind is ActorKind.SELLER else elsewhere.notifier
         raise Forbidden(f"the work queue is the platform staff's; {where}")
     if filters.notifier_id is not None:
         ntd.app.may_read("read_cases", actor, notifier_id=filters.notifier_id)
@@ -231,6 +242,30 @@ def dashboard(
     return ntd.read_store.dashboard(notifier_id, at, ntd.app.rules, viewer=str(actor.principal))
 
 
+def takedown_hours(
+    ntd: Ntd,
+    actor: Actor,
+    notifier_id: UUID,
+    since: datetime,
+    until: datetime,
+    caught_up: CatchUp = catch_up,
+) -> list[float]:
+    """Hours from filing to takedown of the notifier's cases filed between `since` and
+    `until` and taken down by `until` (among its latest TAKEDOWN_SAMPLE filed)."""
+    ntd.app.may_read("read_dashboard", actor, notifier_id=notifier_id)
+    ntd = caught_up(ntd)
+    store = ntd.read_store
+    found = []
+    for line in store.case_list(CaseQuery(notifier_id=notifier_id, limit=TAKEDOWN_SAMPLE)):
+        if not since <= line.filed_at <= until:
+            continue
+        summary = store.case(line.case_id)
+        down = summary.taken_down_at if summary is not None else None
+        if summary is not None and down is not None and down <= until:
+            found.append((down - summary.filed_at).total_seconds() / 3600)
+    return found
+
+
 def notifiers_of(ntd: Ntd, actor: Actor, caught_up: CatchUp = catch_up) -> list[tuple[UUID, str]]:
     """The notifiers whose dashboards the viewer may read, by name (every one for the staff)."""
     reach = ntd.app.notifiers_in_reach("read_dashboard", actor)
@@ -253,6 +288,8 @@ class TimelineEntry(Model):
     actor: str
     event_type: str
     state: State
+    facts: str
+    """The event's key facts on one line, as `ntd case show` words them."""
     payload: dict[str, Any]
 
 
@@ -288,26 +325,6 @@ class CaseDetail(Model):
     conversation: list[Message] | None = None
     """None when the viewer may not read the conversation."""
     as_of: datetime | None = None
-
-
-def replay_states(events: Sequence[Any]) -> list[State]:
-    """The case's state after each of its events, by the lifecycle table."""
-    states: list[State] = []
-    state = State.FILED
-    for e in events:
-        if isinstance(e, Case.Transitioned):
-            state = TRANSITIONS[(e.step, state)]
-        states.append(state)
-    return states
-
-
-def cited_identification(events: Sequence[Any]) -> IdentificationCited | None:
-    """The identification answer the latest decision cited, if it cited one."""
-    for e in reversed(events):
-        if isinstance(getattr(e, "reasons", None), StatementOfReasons):
-            cited = getattr(e, "identification", None)
-            return cited if isinstance(cited, IdentificationCited) else None
-    return None
 
 
 def reads_conversation(ntd: Ntd, actor: Actor, notifier_id: UUID) -> bool:
@@ -361,6 +378,7 @@ def _detail(
             actor=str(e.actor),
             event_type=event_type(type(e)),
             state=state,
+            facts=event_facts(e),
             payload=e.model_dump(
                 mode="json",
                 exclude={"originator_id", "originator_version", "timestamp", "actor"},
@@ -421,9 +439,7 @@ def read_model_version(ntd: Ntd, case_id: UUID) -> int:
     try:
         return max((row.version for row in stream if row.aggregate_id == case_id), default=0)
     finally:
-        close = getattr(stream, "close", None)
-        if close is not None:
-            close()
+        close(stream)
 
 
 def wait_for_version(
@@ -456,6 +472,13 @@ def audit_rows(
     ntd.app.may_read("read_audit", actor)
     ntd = caught_up(ntd)
     return ntd.read_store.audit_query(query)
+
+
+def close(stream: Iterator[Any]) -> None:
+    """End a streamed query stopped early, before its borrowed system or store closes."""
+    end = getattr(stream, "close", None)
+    if end is not None:
+        end()
 
 
 def audit_verify(ntd: Ntd, actor: Actor, caught_up: CatchUp = catch_up) -> AuditVerification:

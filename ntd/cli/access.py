@@ -13,7 +13,8 @@ from domain.access import Grant, Principal, SellerKey
 from domain.values import Actor, Role
 from ntd.cli.kit import Runtime, pass_runtime, resolve_brand
 from ntd.cli.params import ACTOR, TIME, as_option, choice, json_flag
-from ntd.cli.render import table, when
+from ntd.cli.render import table
+from ntd.formats import when
 
 
 @click.group()

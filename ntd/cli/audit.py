@@ -9,13 +9,13 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from domain.catalog import event_classes, event_type
 from domain.values import Actor
+from ntd import audit_export, reads
 from ntd.cli.kit import Refused, Runtime, pass_runtime, resolve_brand
 from ntd.cli.params import ID, TIME, as_option
-from ntd.cli.render_audit import audit_table, write_audit_csv, write_audit_jsonl
+from ntd.cli.render_audit import audit_table
 
-EVENT_TYPES = sorted({event_type(cls) for cls in event_classes()})
+EVENT_TYPES = audit_export.EVENT_TYPES
 
 
 def _known_type(value: str | None) -> str | None:
@@ -92,17 +92,13 @@ def audit_query(
     stream = ntd.read_store.audit_query(AuditQuery(**filters))
     try:
         rows = islice(stream, limit) if limit is not None else stream
-        if fmt == "csv":
-            write_audit_csv(rows, sys.stdout)
-        elif fmt == "jsonl":
-            write_audit_jsonl(rows, sys.stdout)
-        else:
+        if fmt == "table":
             for line in audit_table(rows):
                 click.echo(line)
+        else:
+            audit_export.write(rows, fmt, sys.stdout)
     finally:
-        close = getattr(stream, "close", None)
-        if close is not None:
-            close()  # end the query before the store closes, even when stopped early
+        reads.close(stream)  # end the query before the store closes, even when stopped early
 
 
 @audit.command("verify")

@@ -18,8 +18,8 @@ from domain.case import Authenticity, Case, Evidence, IdentificationItem, ItemKi
 from domain.values import Actor, ActorKind, DomainError
 from ntd.cli.kit import Runtime, pass_runtime
 from ntd.cli.params import ID, TIME, as_option, choice, json_flag, reasons_options, statement
-from ntd.cli.render import relative, when
 from ntd.cli.render_case import case_json, case_view
+from ntd.formats import relative, when
 
 
 @click.group()

@@ -9,16 +9,17 @@ import click
 from domain.access import SellerKey
 from domain.case import Lane, State
 from domain.values import Actor, ActorKind
+from ntd import reads
 from ntd.cli.kit import Runtime, pass_runtime, resolve_brand
-from ntd.cli.params import TIME, as_option, choice
+from ntd.cli.params import SELLER, TIME, as_option, choice
 from ntd.cli.render_queue import FORMATS, case_rows, emit
-from projections.models import CaseQuery
 
 
 @click.command("list")
 @click.option("--notifier", help="notifier id or an unambiguous name prefix")
 @click.option(
     "--seller",
+    type=SELLER,
     metavar="MARKETPLACE/SELLER_ID",
     help="one seller's cases (a seller's user must name its own seller)",
 )
@@ -36,7 +37,7 @@ from projections.models import CaseQuery
 def case_list(
     rt: Runtime,
     notifier: str | None,
-    seller: str | None,
+    seller: SellerKey | None,
     states: tuple[str, ...],
     lane: str | None,
     due_before: datetime | None,
@@ -54,42 +55,27 @@ def case_list(
       ntd case list --due-before 2026-12-01 --format csv > due.csv
       ntd case list --seller marketly/luxe-deals --as seller:s5-ops
     """
-    reach = rt.app.notifiers_in_reach("read_cases", actor)  # refused before any catch-up
-    key = _seller(seller)
     as_seller = actor.kind is ActorKind.SELLER
-    if as_seller:
-        if key is None:
-            raise click.UsageError(
-                "a seller's user lists its own seller's cases: give --seller MARKETPLACE/SELLER_ID"
-            )
-        rt.app.may_read("read_cases", actor, seller=key)  # another seller's: not found
-    ntd = rt.caught_up()
+    if as_seller and seller is None:
+        raise click.UsageError(
+            "a seller's user lists its own seller's cases: give --seller MARKETPLACE/SELLER_ID"
+        )
     notifier_id = (
         None
         if notifier is None
-        else resolve_brand(ntd, notifier, actor, what="read_cases", hint="'--notifier'")
+        else resolve_brand(
+            rt.ntd(), notifier, actor, "read_cases", "'--notifier'", caught_up=rt.catch_up
+        )
     )
-    query = CaseQuery(
-        reach=None if as_seller else reach,
+    filters = reads.CaseFilters(
         notifier_id=notifier_id,
-        marketplace=key.marketplace if key else None,
-        seller_id=key.seller_ref if key else None,
+        seller=seller,
         states=tuple(State(s) for s in states),
         lane=Lane(lane) if lane else None,
         due_before=due_before,
-        viewer=None if as_seller else str(actor),
-        for_seller=as_seller,
-        limit=limit + 1,
+        limit=limit,
     )
-    lines = ntd.read_store.case_list(query)
-    formats, rows = case_rows(lines[:limit], rt.now(), seller=as_seller)
-    emit(fmt, formats, rows, len(lines) > limit, limit, empty="no cases match")
-
-
-def _seller(text: str | None) -> SellerKey | None:
-    if text is None:
-        return None
-    try:
-        return SellerKey.parse(text)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="'--seller'") from None
+    page = reads.case_lines(rt.ntd(), actor, filters, rt.catch_up)
+    formats, rows = case_rows(page.lines, rt.now(), seller=as_seller)
+    more = page.next_cursor is not None
+    emit(fmt, formats, rows, more, limit, empty="no cases match")

@@ -8,8 +8,9 @@ import os
 import click
 
 from ntd.cli.kit import Runtime, pass_runtime
-from ntd.cli.render import cell, pairs, table, when
+from ntd.cli.render import cell, pairs, table
 from ntd.config import VARIABLES
+from ntd.formats import when
 from ntd.web.settings import WEB_VARIABLES
 
 SECRETS = {"NTD_SESSION_SECRET"}

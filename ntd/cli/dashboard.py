@@ -7,6 +7,7 @@ from datetime import datetime
 import click
 
 from domain.values import Actor
+from ntd import reads
 from ntd.cli.kit import Runtime, pass_runtime, resolve_brand
 from ntd.cli.params import TIME, as_option
 from ntd.cli.render_dashboard import dashboard_view
@@ -29,13 +30,8 @@ def dashboard(rt: Runtime, brand: str, fmt: str, at: datetime | None, actor: Act
       ntd dashboard --brand Aurelia
       ntd dashboard --brand 0b5f2c1e-7d3a-4e8b-9c61-2f4d5e6a7b8c --format json
     """
-    rt.app.notifiers_in_reach("read_dashboard", actor)  # refused before anything is caught up
-    ntd = rt.caught_up()
-    notifier_id = resolve_brand(ntd, brand, actor)
-    ntd.app.may_read("read_dashboard", actor, notifier_id=notifier_id)
-    board = ntd.read_store.dashboard(
-        notifier_id, at or rt.now(), ntd.app.rules, viewer=str(actor.principal)
-    )
+    notifier_id = resolve_brand(rt.ntd(), brand, actor, caught_up=rt.catch_up)
+    board = reads.dashboard(rt.ntd(), actor, notifier_id, at or rt.now(), rt.catch_up)
     if fmt == "json":
         click.echo(board.model_dump_json(indent=2))
     else:

@@ -12,8 +12,9 @@ from domain.values import SYSTEM, Actor
 from ntd.bootstrap import FixedClock
 from ntd.cli.kit import Runtime, catch_up_bar, pass_runtime
 from ntd.cli.params import TIME, as_option
-from ntd.cli.render import cell, plain, relative, table, when
+from ntd.cli.render import cell, plain, table
 from ntd.deadlines import fire_due_deadlines
+from ntd.formats import relative, when
 from projections.models import DueDeadline
 
 log = structlog.get_logger("ntd.cli")

@@ -158,7 +158,11 @@ class Runtime:
 
     def caught_up(self) -> Ntd:
         """The system with its projections fed up to the end of the event log."""
-        ntd = self.ntd()
+        return self.catch_up(self.ntd())
+
+    def catch_up(self, ntd: Ntd) -> Ntd:
+        """Feed the projections up to the end of the event log, with the progress bar: the
+        catch-up the CLI hands ntd.reads' queries, which call it once the viewer may read."""
         with catch_up_bar() as tick:
             ntd.catch_up(tick)
         return ntd
@@ -210,16 +214,24 @@ def stop_on_signals(*signals: signal.Signals) -> threading.Event:
 
 
 def resolve_brand(
-    ntd: Ntd, text: str, viewer: Actor, what: str = "read_dashboard", hint: str = "'--brand'"
+    ntd: Ntd,
+    text: str,
+    viewer: Actor,
+    what: str = "read_dashboard",
+    hint: str = "'--brand'",
+    caught_up: Callable[[Ntd], Ntd] | None = None,
 ) -> UUID:
     """A notifier id, or the notifier the text names (see `ntd.notifiers.notifiers_named`)
     among those whose records `viewer` may read for `what`: a name never tells anyone that
-    another party's notifier exists. Refused first if no role of the viewer allows `what`."""
+    another party's notifier exists. Refused first if no role of the viewer allows `what`;
+    `caught_up`, when given, brings the names up to date after that."""
     reach = ntd.app.notifiers_in_reach(what, viewer)
     try:
         return UUID(text)
     except ValueError:
         pass
+    if caught_up is not None:
+        ntd = caught_up(ntd)
     matches = [
         n for n in notifiers_named(ntd.read_store, text) if reach is None or n.notifier_id in reach
     ]

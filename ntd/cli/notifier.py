@@ -14,7 +14,8 @@ from domain.notifier import NotifierKind
 from domain.values import Actor, RightType
 from ntd.cli.kit import Runtime, catch_up_bar, pass_runtime
 from ntd.cli.params import ACTOR, ID, as_option, choice, json_flag, quiet_flag
-from ntd.cli.render import notifier_view, pct, plain, table, when
+from ntd.cli.render import notifier_view, plain, table
+from ntd.formats import pct, when
 from ntd.notifiers import warn_notifier
 
 

@@ -11,6 +11,7 @@ from uuid import UUID
 import click
 from pydantic import ValidationError
 
+from domain.access import SellerKey
 from domain.case import Case
 from domain.values import (
     Actor,
@@ -94,9 +95,26 @@ PEOPLE = (ActorKind.AGENT, ActorKind.NOTIFIER_USER, ActorKind.SELLER)
 """The actor kinds a person gives commands as: platform staff, a notifier's user, a seller's."""
 
 
+class SellerType(click.ParamType):
+    """`MARKETPLACE/SELLER_ID`, a seller's key."""
+
+    name = "MARKETPLACE/SELLER_ID"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> SellerKey:
+        if isinstance(value, SellerKey):
+            return value
+        try:
+            return SellerKey.parse(str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
 ID = UuidType()
 TIME = TimeType()
 ACTOR = ActorType()
+SELLER = SellerType()
 
 
 def choice(values: Any) -> click.Choice[str]:

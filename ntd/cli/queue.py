@@ -6,10 +6,15 @@ import click
 
 from domain.case import Deadline, Lane, State
 from domain.values import Actor, ActorKind
+from ntd import reads
 from ntd.cli.kit import Refused, Runtime, pass_runtime, resolve_brand
 from ntd.cli.params import as_option, choice
 from ntd.cli.render_queue import FORMATS, action_rows, emit, queue_rows
-from projections.models import CaseQuery
+
+ELSEWHERE = reads.Elsewhere(
+    seller="a seller's user lists its cases with `ntd case list --seller MARKETPLACE/SELLER_ID`",
+    notifier="a notifier's user sees what awaits it with `ntd queue --brand NOTIFIER`",
+)
 
 
 @click.command("queue")
@@ -56,45 +61,32 @@ def queue(
       ntd queue --notifier Aurelia --format json
       ntd queue --brand Aurelia --as notifier_user:j.moreau
     """
-    reach = rt.app.notifiers_in_reach("read_cases", actor)  # refused before any catch-up
     if brand is not None:
         _needs_action(rt, brand, fmt, actor)
         return
-    if reach is not None:
-        if actor.kind is ActorKind.SELLER:
-            raise Refused(
-                "the work queue is the platform staff's; a seller's user lists its cases with "
-                "`ntd case list --seller MARKETPLACE/SELLER_ID`"
-            )
-        raise Refused(
-            "the work queue is the platform staff's; a notifier's user sees what awaits it "
-            "with `ntd queue --brand NOTIFIER`"
-        )
-    ntd = rt.caught_up()
     notifier_id = (
         None
         if notifier is None
-        else resolve_brand(ntd, notifier, actor, what="read_cases", hint="'--notifier'")
+        else resolve_brand(
+            rt.ntd(), notifier, actor, "read_cases", "'--notifier'", caught_up=rt.catch_up
+        )
     )
-    query = CaseQuery(
+    filters = reads.QueueFilters(
         notifier_id=notifier_id,
         lane=Lane(lane) if lane else None,
         states=tuple(State(s) for s in states),
         deadline=Deadline(deadline) if deadline else None,
-        viewer=str(actor),
         limit=limit + 1,
     )
-    lines = ntd.read_store.queue(query)
-    formats, rows = queue_rows(lines[:limit], rt.now(), str(actor), query.deadline)
+    lines = reads.queue_lines(rt.ntd(), actor, filters, rt.catch_up, ELSEWHERE)
+    formats, rows = queue_rows(lines[:limit], rt.now(), str(actor), filters.deadline)
     emit(fmt, formats, rows, len(lines) > limit, limit, empty="the queue is empty")
 
 
 def _needs_action(rt: Runtime, brand: str, fmt: str, actor: Actor) -> None:
     if actor.kind is ActorKind.SELLER:
         raise Refused("a seller never sees a notifier's list (see `ntd case list --seller`)")
-    ntd = rt.caught_up()
-    notifier_id = resolve_brand(ntd, brand, actor, what="read_cases")
-    ntd.app.may_read("read_cases", actor, notifier_id=notifier_id)
-    items = ntd.read_store.needs_action(frozenset({notifier_id}), str(actor))
+    notifier_id = resolve_brand(rt.ntd(), brand, actor, "read_cases", caught_up=rt.catch_up)
+    items = reads.needs_action(rt.ntd(), actor, notifier_id, rt.catch_up)
     formats, rows = action_rows(items, rt.now())
     emit(fmt, formats, rows, False, len(rows), empty="nothing awaits this notifier's action")

@@ -1,11 +1,12 @@
 """Plain-text rendering for the CLI and the demo: values, aligned tables and key-value lines,
-the filing receipt and the notifier view. Cases are rendered in render_case.py, the dashboard in
-render_dashboard.py, audit rows in render_audit.py."""
+the filing receipt and the notifier view; times and figures read as ntd/formats.py says. Cases
+are rendered in render_case.py, the dashboard in render_dashboard.py, audit rows in
+render_audit.py."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,50 +14,12 @@ from pydantic import BaseModel
 
 from domain.filing import FilingReceipt
 from domain.notifier import Notifier
+from ntd.formats import DASH, when
 
-DASH = "—"
 SPARKS = "▁▂▃▄▅▆▇█"
 
 
 # -- values ----------------------------------------------------------------------------------
-
-
-def when(moment: datetime | None) -> str:
-    """A moment in UTC to the minute, e.g. `2026-11-28 09:14 UTC`."""
-    if moment is None:
-        return DASH
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def relative(moment: datetime, now: datetime) -> str:
-    """`in 3 d 4 h` or `2 h ago`, to the nearest hour (minutes under an hour)."""
-    seconds = (moment - now).total_seconds()
-    minutes = int(abs(seconds) // 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    if days:
-        span = f"{days} d {hours} h" if hours else f"{days} d"
-    elif hours:
-        span = f"{hours} h"
-    else:
-        span = f"{mins} min"
-    return f"in {span}" if seconds >= 0 else f"{span} ago"
-
-
-def pct(share: float | None) -> str:
-    """A share as a percentage with one decimal, or a dash when there is nothing to divide."""
-    return DASH if share is None else f"{share * 100:.1f} %"
-
-
-def hours(value: float | None) -> str:
-    """Hours with one decimal, or a dash."""
-    return DASH if value is None else f"{value:.1f} h"
-
-
-def short(text: str, width: int = 60) -> str:
-    """One line, at most `width` characters."""
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def plain(value: Any) -> Any:

@@ -1,19 +1,15 @@
-"""Audit rows for the CLI and the demo: a streamed fixed-width table, CSV, JSON lines and a
-compact excerpt of one case's chain."""
+"""Audit rows for the CLI and the demo: a streamed fixed-width table and a compact excerpt of
+one case's chain (CSV and JSON lines are ntd/audit_export.py's, shared with the portal)."""
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any
 
-from ntd.cli.render import as_dict, cell, plain, short, table, when
-from projections.audit import CONTENT_FIELDS
+from ntd.cli.render import as_dict, cell, table
+from ntd.formats import short, when
 
-AUDIT_FIELDS = (*CONTENT_FIELDS, "prev_hash", "hash")
-"""An audit row's columns: what its hash covers, then the chain."""
 AUDIT_TABLE = (
     ("SEQ", 7),
     ("OCCURRED", 20),
@@ -55,31 +51,6 @@ def _time(value: Any) -> datetime | None:
     if isinstance(value, str):
         return datetime.fromisoformat(value)
     return value  # type: ignore[no-any-return]
-
-
-def write_audit_csv(rows: Iterable[Any], out: TextIO) -> int:
-    """Every audit field as CSV with a header; returns the row count."""
-    writer = csv.writer(out)
-    writer.writerow(AUDIT_FIELDS)
-    n = 0
-    for row in rows:
-        r = as_dict(row)
-        writer.writerow(["" if r.get(f) is None else plain(r.get(f)) for f in AUDIT_FIELDS])
-        n += 1
-    return n
-
-
-def write_audit_jsonl(rows: Iterable[Any], out: TextIO) -> int:
-    """One JSON object per row, with payload and reasons as nested JSON; returns the count."""
-    n = 0
-    for row in rows:
-        r = {f: plain(v) for f, v in as_dict(row).items()}
-        for key in ("payload", "reasons"):
-            if isinstance(r.get(key), str):
-                r[key] = json.loads(r[key])
-        out.write(json.dumps(r, ensure_ascii=False) + "\n")
-        n += 1
-    return n
 
 
 def audit_excerpt(rows: Iterable[Any]) -> list[str]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ntd.cli.render import DASH, counts, hours, pairs, pct, plain, sparkline, table, when
+from ntd.cli.render import counts, pairs, plain, sparkline, table
+from ntd.formats import DASH, hours, pct, when
 
 PASSED = {
     "review": "reviews overdue",

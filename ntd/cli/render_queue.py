@@ -13,7 +13,8 @@ from typing import Any
 import click
 
 from domain.case import Deadline
-from ntd.cli.render import DASH, cell, plain, relative, table, when
+from ntd.cli.render import cell, plain, table
+from ntd.formats import DASH, relative, when
 from projections.models import ActionItem, CaseLine, NeedsAction
 from projections.queues import due_of, seller_next
 

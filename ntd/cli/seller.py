@@ -14,7 +14,8 @@ from domain.seller import Seller
 from domain.values import Actor
 from ntd.cli.kit import Runtime, pass_runtime
 from ntd.cli.params import as_option, json_flag
-from ntd.cli.render import plain, table, when
+from ntd.cli.render import plain, table
+from ntd.formats import when
 
 
 @click.group()

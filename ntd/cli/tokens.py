@@ -10,7 +10,8 @@ import click
 from domain.values import Actor
 from ntd.cli.kit import Runtime, pass_runtime
 from ntd.cli.params import ACTOR, ID, as_option, json_flag
-from ntd.cli.render import table, when
+from ntd.cli.render import table
+from ntd.formats import when
 
 MAX_DAYS = 3650
 

@@ -17,6 +17,7 @@ from concurrent.futures import TimeoutError as Late
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -239,6 +240,10 @@ def _errors(app: FastAPI) -> None:
 
     async def login_required(request: Request, error: Exception) -> Response:
         assert isinstance(error, auth.LoginRequired)
+        if request.method not in ("GET", "HEAD"):
+            # a form posted after the session ended: after logging in, back to the page that
+            # held the form (the POST's own path would answer a GET with 405)
+            error = auth.LoginRequired(_referring_path(request))
         response = RedirectResponse(error.location, status_code=303)
         auth.logout(response)  # a stale or revoked session's cookie goes
         return response
@@ -246,6 +251,14 @@ def _errors(app: FastAPI) -> None:
     app.add_exception_handler(auth.LoginRequired, login_required)
     for kind in (DomainError, RequestValidationError, ValidationError, HTTPException, Exception):
         app.add_exception_handler(kind, problem)
+
+
+def _referring_path(request: Request) -> str:
+    """The path (and query) of the page a request came from, if it is on this site; else /."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc and referer.netloc != request.headers.get("host"):
+        return "/"
+    return referer.path + (f"?{referer.query}" if referer.query else "") or "/"
 
 
 # -- the guard: request id, body cap, security headers, metrics ------------------------------

@@ -8,6 +8,7 @@ Content-Security-Policy forbids `style=""`, so nothing here is an inline style.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -19,7 +20,10 @@ WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 40
 """Margins for the value axis (left) and the category labels (bottom)."""
 MAX_LABELS = 8
-"""Category labels beyond this many would overlap: every n-th is shown."""
+"""Category labels beyond this many crowd the axis: every n-th is shown."""
+CHAR_WIDTH, LABEL_GAP = 8, 12
+"""A label's character at the axis' 13px (a digit is some 7.2 wide) and the space between two
+labels: a 10-character date needs 92 units, so at 28 days (21 a bar) every fifth is shown."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +71,22 @@ def _nice_top(top: float) -> float:
     return 10 * step
 
 
-def _axis(top: float, fmt: str) -> list[str]:
-    """The value axis: gridlines at 0, half and the top, labelled."""
+def _ticks(top: float, whole: bool) -> list[float]:
+    """The gridlines' values: 0, half and the top; for whole numbers (counts) only whole
+    values, so that no label is rounded (a top of 1 would read 0, 0, 1): then one per unit."""
+    half = top / 2
+    if not whole or half.is_integer():
+        return [0.0, half, top]
+    return [float(n) for n in range(int(top) + 1)]
+
+
+def _axis(top: float, fmt: str, whole: bool = False) -> list[str]:
+    """The value axis: gridlines at the ticks, labelled."""
     plot = HEIGHT - TOP - BOTTOM
     parts = []
-    for share in (0.0, 0.5, 1.0):
-        y = _number(TOP + plot * (1 - share))
-        label = fmt.format(top * share)
+    for value in _ticks(top, whole):
+        y = _number(TOP + plot * (1 - value / top))
+        label = fmt.format(value)
         parts.append(
             f'<line class="chart-grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y}" y2="{y}"/>'
         )
@@ -85,7 +98,10 @@ def _axis(top: float, fmt: str) -> list[str]:
 
 
 def _labels(labels: Sequence[str], xs: Sequence[float]) -> list[str]:
-    every = max(1, -(-len(labels) // MAX_LABELS))
+    """The category labels under the plot, thinned to every n-th so that none overlap."""
+    slot = xs[1] - xs[0] if len(xs) > 1 else float(WIDTH)
+    wide = max(len(label) for label in labels) * CHAR_WIDTH + LABEL_GAP
+    every = max(1, -(-len(labels) // MAX_LABELS), math.ceil(wide / slot))
     y = HEIGHT - BOTTOM + 16
     return [
         f'<text class="chart-axis" x="{_number(x)}" y="{y}" text-anchor="middle">'
@@ -103,7 +119,8 @@ def bar_chart(chart: Chart, points: Sequence[tuple[str, float]], fmt: str = "{:,
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / len(points)
     bar = max(1.0, slot * 0.8)
-    parts = _open(chart) + _axis(top, fmt)
+    whole = all(float(value).is_integer() for _, value in points)
+    parts = _open(chart) + _axis(top, fmt, whole)
     xs = []
     for n, (label, value) in enumerate(points):
         height = plot_h * value / top

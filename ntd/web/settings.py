@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ntd.config import ConfigError
+from ntd.config import positive_int
 
 WEB_VARIABLES = {
     "NTD_SESSION_SECRET": "signs the portal's session cookies (default: a random key kept in "
@@ -43,24 +43,11 @@ class WebSettings:
         """Read the NTD_WEB_* variables; a wrong value raises ConfigError naming it."""
         env = os.environ if environ is None else environ
         return cls(
-            max_body_bytes=_positive(env, "NTD_WEB_MAX_BODY", cls.max_body_bytes),
-            rate_per_minute=_positive(env, "NTD_WEB_RATE", cls.rate_per_minute),
-            login_attempts=_positive(env, "NTD_WEB_LOGIN_ATTEMPTS", cls.login_attempts),
-            session_hours=_positive(env, "NTD_WEB_SESSION_HOURS", int(cls.session_hours)),
+            max_body_bytes=positive_int(env, "NTD_WEB_MAX_BODY", cls.max_body_bytes),
+            rate_per_minute=positive_int(env, "NTD_WEB_RATE", cls.rate_per_minute),
+            login_attempts=positive_int(env, "NTD_WEB_LOGIN_ATTEMPTS", cls.login_attempts),
+            session_hours=positive_int(env, "NTD_WEB_SESSION_HOURS", int(cls.session_hours)),
             session_secret=env.get("NTD_SESSION_SECRET") or None,
             secure_cookies=env.get("NTD_WEB_SECURE_COOKIES", "0").strip() in ("1", "true", "yes"),
-            pool_size=_positive(env, "NTD_WEB_POOL", cls.pool_size),
+            pool_size=positive_int(env, "NTD_WEB_POOL", cls.pool_size),
         )
-
-
-def _positive(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r}: expected a whole number") from None
-    if value < 1:
-        raise ConfigError(f"{name}={raw!r}: must be at least 1")
-    return value

@@ -8,7 +8,6 @@ labels itself.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,43 +22,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from domain.access import Grant
 from domain.permissions import PERMISSIONS, Scope
 from domain.values import Actor, Role
+from ntd.formats import DASH, hours, pct, relative, when
 
 TEMPLATES = Path(__file__).parent / "templates"
 FLASH_COOKIE = "ntd_flash"
 """A message for the page after a redirect (post-redirect-get), shown once."""
-DASH = "—"
-
-
-def when(moment: datetime | None) -> str:
-    """A moment in UTC to the minute, as the CLI prints it."""
-    if moment is None:
-        return DASH
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def relative(moment: datetime | None, now: datetime) -> str:
-    """`in 3 d 4 h` or `2 h ago` (the CLI's wording)."""
-    if moment is None:
-        return DASH
-    seconds = (moment - now).total_seconds()
-    minutes = int(abs(seconds) // 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    if days:
-        span = f"{days} d {hours} h" if hours else f"{days} d"
-    elif hours:
-        span = f"{hours} h"
-    else:
-        span = f"{mins} min"
-    return f"in {span}" if seconds >= 0 else f"{span} ago"
-
-
-def pct(share: float | None) -> str:
-    return DASH if share is None else f"{share * 100:.1f} %"
-
-
-def hours(value: float | None) -> str:
-    return DASH if value is None else f"{value:.1f} h"
 
 
 DSA_PREFIXES = ("DECISION_GROUND_", "DECISION_VISIBILITY_", "AUTOMATED_DECISION_", "SOURCE_")
@@ -79,18 +46,6 @@ def label(value: Any) -> str:
     return text.replace("_", " ")
 
 
-def brief(payload: Mapping[str, Any], most: int = 240) -> str:
-    """An event's payload on one line (`key: value · ...`), nested values as JSON, shortened."""
-    parts = []
-    for key, value in payload.items():
-        if key in ("step", "originator_topic") or value in (None, [], {}, ""):
-            continue
-        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        parts.append(f"{key.replace('_', ' ')}: {shown}")
-    line = " · ".join(parts)
-    return line if len(line) <= most else line[: most - 1] + "…"
-
-
 def with_query(path: str, params: Mapping[str, Any]) -> str:
     """A link with the non-empty parameters (lists repeat their key)."""
     pairs: list[tuple[str, str]] = []
@@ -108,7 +63,7 @@ ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-ENV.filters.update(when=when, pct=pct, hours=hours, label=label, brief=brief)
+ENV.filters.update(when=when, pct=pct, hours=hours, label=label)
 ENV.globals.update(relative=relative, with_query=with_query)
 
 

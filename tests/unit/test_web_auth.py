@@ -44,6 +44,10 @@ def with_test_routes(world: World) -> World:
     def _me(actor: Annotated[Actor, Depends(auth.page_actor)]) -> dict[str, str]:
         return {"me": str(actor)}
 
+    @web.post("/_t/me")
+    def _post_me(actor: Annotated[Actor, Depends(auth.page_actor)]) -> dict[str, str]:
+        return {"me": str(actor)}
+
     @web.get("/_t/csrf")
     def _csrf(request: Request) -> dict[str, str]:
         return {"csrf": auth.csrf_token(request)}
@@ -148,6 +152,23 @@ def test_a_page_without_a_session_redirects_to_login_with_next(world: World) -> 
 
     assert answer.status_code == 303
     assert answer.headers["location"] == "/login?next=/_t/me%3Fx%3D1"
+
+
+def test_a_form_posted_after_the_session_ended_logs_in_back_to_the_page_it_came_from(
+    world: World,
+) -> None:
+    """`next` is the page that held the form, never the POST's own path (a GET there is 405);
+    a referrer on another site is not followed."""
+    client = world.client
+    came_from = {"referer": "http://testserver/cases/abc?tab=forms"}
+    answer = client.post("/_t/me", headers=came_from, follow_redirects=False)
+    elsewhere = client.post(
+        "/_t/me", headers={"referer": "https://evil.example/x"}, follow_redirects=False
+    )
+
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/login?next=/cases/abc%3Ftab%3Dforms"
+    assert elsewhere.headers["location"] == "/login?next=/"
 
 
 def test_a_tampered_session_cookie_is_no_session(world: World) -> None:

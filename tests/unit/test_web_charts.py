@@ -141,3 +141,29 @@ def test_takedown_times_fall_into_their_buckets() -> None:
     assert spread["1–2 d"] == 1
     assert spread["> 7 d"] == 2
     assert sum(spread.values()) == 7
+
+
+def _axis_labels(root: ET.Element) -> list[str]:
+    return [t.text or "" for t in root.iter(f"{SVG}text") if t.get("text-anchor") == "end"]
+
+
+def test_a_count_axis_is_labelled_with_whole_numbers_none_rounded() -> None:
+    """A chart of counts whose top is 1 once read 0, 0, 1 (the half rounded away)."""
+    one = parsed(charts.bar_chart(CHART, [("2031-03-01", 1.0)]))
+    five = parsed(charts.bar_chart(CHART, [("2031-03-01", 5.0)]))
+
+    assert _axis_labels(one) == ["0", "1"]
+    assert _axis_labels(five) == ["0", "1", "2", "3", "4", "5"]
+
+
+def test_date_labels_under_a_long_range_do_not_overlap() -> None:
+    days = charts.days_between(date(2031, 3, 1), date(2031, 3, 28))
+    points = [(d.isoformat(), float(n % 4)) for n, d in enumerate(days)]
+
+    root = parsed(charts.bar_chart(CHART, points))
+
+    under = [t for t in root.iter(f"{SVG}text") if t.get("text-anchor") == "middle"]
+    xs = [float(t.get("x", "0")) for t in under]
+    widest = max(len(t.text or "") for t in under) * charts.CHAR_WIDTH
+    assert 1 < len(under) < len(days)
+    assert all(b - a >= widest for a, b in zip(xs, xs[1:], strict=False))
