@@ -133,9 +133,41 @@ def metrics(request: Request) -> Response:
     return Response(text, media_type=CONTENT_TYPE)
 
 
+def swagger_assets() -> Path | None:
+    """The folder of the Swagger UI files the fastapi-offline package ships (served by ntd
+    itself: no CDN), or None when it is not installed."""
+    spec = importlib.util.find_spec("fastapi_offline")
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "static"
+    return folder if (folder / "swagger-ui-bundle.js").is_file() else None
+
+
+SWAGGER_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>ntd API</title>'
+    '<link rel="icon" href="/static/favicon.svg">'
+    '<link rel="stylesheet" href="/static/swagger/swagger-ui.css"></head><body>'
+    "<noscript><p>The interactive reference needs JavaScript; "
+    '<a href="/docs/reference">the same reference without it</a>.</p></noscript>'
+    '<div id="swagger-ui"></div>'
+    '<script src="/static/swagger/swagger-ui-bundle.js"></script>'
+    '<script src="/static/docs.js"></script></body></html>'
+)
+"""Swagger UI started by a script file of ours (docs.js): the CSP allows no inline script."""
+
+
 @operations.get("/docs", include_in_schema=False, response_class=HTMLResponse)
 def docs(request: Request) -> HTMLResponse:
-    """The API reference, rendered here from the OpenAPI document: no CDN, no script."""
+    """The interactive API reference (Swagger UI over /openapi.json, "Authorize" with a
+    bearer token); the server-rendered reference where Swagger UI is not installed."""
+    if swagger_assets() is None:
+        return reference(request)
+    return HTMLResponse(SWAGGER_PAGE)
+
+
+@operations.get("/docs/reference", include_in_schema=False, response_class=HTMLResponse)
+def reference(request: Request) -> HTMLResponse:
+    """The API reference, rendered here from the OpenAPI document: no script at all."""
     return HTMLResponse(docs_html(request.app.openapi()))
 
 
@@ -217,8 +249,10 @@ def create_app(
 
     app.include_router(api.router)
     app.include_router(operations)
-    if importlib.util.find_spec("ntd.web.pages") is not None:  # the pages may come later
-        app.include_router(importlib.import_module("ntd.web.pages").router)
+    app.include_router(importlib.import_module("ntd.web.pages").router)
+    swagger = swagger_assets()
+    if swagger is not None:  # before /static, which would match its paths first
+        app.mount("/static/swagger", StaticFiles(directory=swagger), name="swagger")
     if STATIC.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(Guard, max_body=portal.web.max_body_bytes, metrics=app.state.metrics)

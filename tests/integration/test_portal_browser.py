@@ -320,3 +320,32 @@ def test_a_brand_an_agent_and_a_seller_each_do_their_part_in_the_browser(
     finally:
         for who in people:
             who.close()
+
+
+def test_the_interactive_api_reference_runs_under_the_portal_s_csp(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """/docs is Swagger UI served by ntd itself (no CDN) and started by a script file: it lists
+    the API's operations with no CSP violation, page error or request leaving the portal, and
+    a request with a bearer token from the page (as "Try it out" sends) reaches the API."""
+    settings = Settings.from_env({"NTD_DATA_DIR": str(tmp_path / "data")})
+    world = make_world(settings)
+    with serve(settings, tmp_path / "logs") as served:
+        person = Person(browser, served, world.tokens["agent"], "agent", tmp_path / "shots")
+        try:
+            page = person.page
+            page.goto("/docs")
+            page.wait_for_selector(".opblock-summary-path", timeout=20_000)
+            paths = set(page.locator(".opblock-summary-path").all_inner_texts())
+            assert {"/api/v1/notices", "/api/v1/cases/{case_id}/take-down"} <= {
+                p.replace("\u200b", "") for p in paths
+            }
+            with page.expect_response(lambda r: r.url.endswith("/api/v1/me")) as answered:
+                page.evaluate(
+                    "token => fetch('/api/v1/me', {headers: {Authorization: 'Bearer ' + token}})",
+                    world.tokens["agent"],
+                )
+            assert answered.value.status == 200
+            assert person.problems == []
+        finally:
+            person.close()
