@@ -112,10 +112,16 @@ class Ntd:
 
 
 def build(
-    settings: Settings | None = None, clock: Clock | None = None, create_tables: bool = True
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    create_tables: bool = True,
+    single_user: bool = False,
 ) -> Ntd:
     """Wire ntd from settings (default: the environment); without `create_tables` the store
-    is used as it is (no DDL, which would wait behind a writer's table lock)."""
+    is used as it is (no DDL, which would wait behind a writer's table lock). `single_user`:
+    one caller at a time uses it (a pooled system of the portal), so the PostgreSQL event store
+    keeps one connection and one spare, not the library's 4 + 10 overflow (two workers of 8
+    pooled systems held 144 connections, past a default server's 100)."""
     settings = settings or Settings.from_env()
     if settings.event_store == "sqlite" or settings.read_dsn.startswith("sqlite:"):
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -127,6 +133,8 @@ def build(
     if clock is None:
         clock = FixedClock(settings.now) if settings.now else SystemClock()
     env = settings.eventsourcing_env() | ({} if create_tables else {"CREATE_TABLE": "n"})
+    if single_user and settings.event_store == "postgres":
+        env |= {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "1"}
     app = NtdApplication(env, clock=clock, calendar=settings.calendar, rules=settings.rules)
     app.batch_reader = _store_reader(settings, app)
     return Ntd(settings=settings, app=app, clock=clock)

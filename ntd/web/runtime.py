@@ -84,7 +84,7 @@ class Portal:
         return self._idle.get()
 
     def _build(self) -> Ntd:
-        return build(self.settings, clock=self.clock)
+        return build(self.settings, clock=self.clock, single_user=True)
 
     def caught_up(self, ntd: Ntd) -> Ntd:
         """`ntd` once the embedded read models hold every event stored before this call (a

@@ -17,7 +17,7 @@ WEB_VARIABLES = {
     "NTD_WEB_LOGIN_ATTEMPTS": "failed logins per client per 5 minutes, per worker (default 10)",
     "NTD_WEB_SESSION_HOURS": "how long a portal login lasts (default 8)",
     "NTD_WEB_SECURE_COOKIES": "`1` to mark cookies Secure (behind HTTPS; default 0)",
-    "NTD_WEB_POOL": "wired systems (store connections) per worker (default 8)",
+    "NTD_WEB_POOL": "wired systems per worker, each up to 5 PostgreSQL connections (default 4)",
 }
 """What `ntd serve` reads besides ntd.config.VARIABLES."""
 
@@ -34,7 +34,9 @@ class WebSettings:
     session_hours: float = 8.0
     session_secret: str | None = None
     secure_cookies: bool = False
-    pool_size: int = 8
+    pool_size: int = 4
+    """Wired systems per worker: each holds up to five store connections on PostgreSQL (event
+    store 1 + 1 spare, batch reader, read models, policy view)."""
     read_wait_seconds: float = 3.0
     """How long a read with `min_version` waits for the read model before answering 503."""
 

@@ -172,3 +172,33 @@ def test_a_read_with_min_version_waits_for_the_projections_that_kafka_feeds(
     finally:
         brand.close()
         agent.close()
+
+
+def test_a_two_worker_server_under_load_holds_a_bounded_number_of_connections(
+    pg_settings: Settings, tmp_path: Path
+) -> None:
+    """Each pooled system once opened the library's 4 + 10 PostgreSQL connections: two workers
+    held 129 after 120 concurrent reads, past a default server's 100. Now at most
+    workers × NTD_WEB_POOL (4) × 5."""
+    import psycopg2
+
+    from tests.integration.portal import serve
+
+    def connections() -> int:
+        with psycopg2.connect(pg_settings.events_dsn) as db, db.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid()")
+            (count,) = cursor.fetchone()
+        db.close()
+        return int(count)
+
+    world = make_world(pg_settings)
+    before = connections()
+    with (
+        serve(pg_settings, tmp_path / "logs", workers=2) as served,
+        served.client(world.tokens["agent"]) as client,
+    ):
+        with ThreadPoolExecutor(40) as pool:
+            codes = list(pool.map(lambda _: client.get("/api/v1/cases").status_code, range(120)))
+        held = connections() - before
+    assert codes == [200] * 120
+    assert 0 < held <= 2 * 4 * 5, held
