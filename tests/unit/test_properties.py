@@ -62,6 +62,13 @@ class CaseLifecycle(RuleBasedStateMachine):
         self.seen: dict[int, dict[str, Any]] = {}
         self.transitions_checked = 0
 
+    def teardown(self) -> None:
+        """Release the store's connections with each run: on PostgreSQL a run's pool kept them
+        until garbage collection, and a hundred runs exhausted the server's clients."""
+        desk = getattr(self, "desk", None)
+        if desk is not None:
+            desk.app.close()
+
     @initialize(start=st.sampled_from(list(State)))
     def file(self, start: State) -> None:
         """A case brought to any state by real commands, so that short runs still go deep."""
