@@ -52,6 +52,19 @@ class TokenInfo(Frozen):
     revoked_at: AwareDatetime | None
 
 
+NOT_VALID = "not a valid token"
+"""What every refused token is told, whatever is wrong with it: a stolen token that was
+revoked tells its holder nothing, not even that it once was real."""
+
+
+class TokenLapsed(Unauthenticated):
+    """A real token that no longer holds; its reason is for the log, never for the caller."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(NOT_VALID)
+        self.reason = reason
+
+
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -65,7 +78,7 @@ def parse(text: str) -> tuple[UUID, str]:
             raise ValueError(ident)
         return UUID(hex=ident), secret
     except ValueError:
-        raise Unauthenticated("not a valid token") from None
+        raise Unauthenticated(NOT_VALID) from None
 
 
 class Token(EventSourced):
@@ -122,13 +135,13 @@ class Token(EventSourced):
     def check(self, secret: str, at: datetime) -> Actor:
         """The principal, when the secret is this token's and the token still holds."""
         if not hmac.compare_digest(self.digest, digest(secret)):
-            raise Unauthenticated("not a valid token")
+            raise Unauthenticated(NOT_VALID)
         return self.holds(at)
 
     def holds(self, at: datetime) -> Actor:
         """The principal, while the token is neither revoked nor expired."""
         if self.revoked_at is not None or (self.expires_at is not None and at >= self.expires_at):
-            raise Unauthenticated("the token was revoked or has expired")
+            raise TokenLapsed("revoked" if self.revoked_at is not None else "expired")
         return self.principal
 
     @property

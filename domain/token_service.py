@@ -10,7 +10,7 @@ from eventsourcing.utils import get_topic
 from domain.access import Grant, Principal
 from domain.permissions import Target, allowed
 from domain.service import Service, principal_ids
-from domain.token import LABEL_MAX, IssuedToken, Token, TokenInfo, parse
+from domain.token import LABEL_MAX, NOT_VALID, IssuedToken, Token, TokenInfo, parse
 from domain.values import Actor, ActorKind, DomainError, NotFound, Unauthenticated
 
 PAGE = 1000
@@ -68,7 +68,7 @@ class TokenService(Service):
         try:
             token = self._get(Token, token_id)
         except NotFound:
-            raise Unauthenticated("not a valid token") from None
+            raise Unauthenticated(NOT_VALID) from None
         return token.check(secret, self.clock.now())
 
     def session_principal(self, token_id: UUID) -> Actor:
@@ -78,7 +78,7 @@ class TokenService(Service):
         try:
             token = self._get(Token, token_id)
         except NotFound:
-            raise Unauthenticated("not a valid token") from None
+            raise Unauthenticated(NOT_VALID) from None
         return token.holds(self.clock.now())
 
     def own_grants(self, actor: Actor) -> list[Grant]:

@@ -18,6 +18,9 @@ EVENT_TYPES = sorted({event_type(cls) for cls in event_classes()})
 """The types an audit filter may name: a typo must not look like "no rows"."""
 FIELDS = tuple(AuditRow.model_fields)
 """An audit row's columns: what its hash covers, then the chain."""
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A CSV cell starting with one of these is a formula to a spreadsheet: a seller id such as
+`=HYPERLINK(...)`, filed by anyone, would run on the auditor's machine when the export opens."""
 
 
 def chunks(rows: Iterable[AuditRow], fmt: str) -> Iterator[str]:
@@ -48,11 +51,21 @@ def _csv(rows: Iterable[AuditRow]) -> Iterator[str]:
     writer.writerow(FIELDS)
     for row in rows:
         data = row.model_dump(mode="json")
-        writer.writerow(["" if data[n] is None else data[n] for n in FIELDS])
+        writer.writerow([_cell(data[n]) for n in FIELDS])
         yield out.getvalue()
         out.seek(0)
         out.truncate()
     yield out.getvalue()
+
+
+def _cell(value: object) -> object:
+    """A CSV cell a spreadsheet shows as text: a formula-like string gets a leading `'`
+    (the OWASP remedy; JSON and JSON lines keep every value exactly)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def write(rows: Iterable[AuditRow], fmt: str, out: TextIO) -> None:

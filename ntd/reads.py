@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -129,6 +130,12 @@ def case_lines(
     return _page(ntd, base, query.limit, after)
 
 
+CURSOR_MAX = 200
+"""A cursor this list hands out is about 100 characters long."""
+SERVED_MAX = 10_000_000
+"""Lines a cursor may say were served already: far beyond any list, bounded all the same."""
+
+
 def _page(ntd: Ntd, base: CaseQuery, limit: int, after: tuple[float, str, int] | None) -> CasePage:
     """Keyset paging over a list the store orders (-filed_at, case_id): the cursor holds the
     last line's key, so lines filed meanwhile neither repeat nor hide lines. The store has no
@@ -157,11 +164,21 @@ def _cursor(line: CaseLine, served: int) -> str:
 
 
 def _cursor_key(text: str) -> tuple[float, str, int]:
+    """The key a cursor holds, read strictly: a cursor comes back from the client, so any
+    text may arrive (and `served` sizes the window read)."""
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        stamp, case_id, served = json.loads(raw)
-        return (-float(stamp), str(UUID(case_id)), max(0, int(served)))
-    except (ValueError, TypeError):
+        if len(text) > CURSOR_MAX:
+            raise ValueError(text)
+        raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        if not isinstance(raw, list) or len(raw) != 3:
+            raise ValueError(text)
+        stamp, case_id, served = raw
+        if not isinstance(stamp, int | float) or not math.isfinite(stamp):
+            raise ValueError(text)
+        if not isinstance(served, int) or not 0 <= served <= SERVED_MAX:
+            raise ValueError(text)
+        return (-float(stamp), str(UUID(str(case_id))), served)
+    except (ValueError, TypeError, RecursionError):
         raise BadCursor("cursor: not one this list handed out (start again without it)") from None
 
 

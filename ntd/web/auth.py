@@ -13,22 +13,25 @@ import hmac
 import os
 import secrets
 import stat
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 from uuid import UUID
 
+import structlog
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from domain.permissions import Forbidden
-from domain.token import parse
+from domain.token import TokenLapsed, parse
 from domain.values import Actor, Unauthenticated
 from ntd.config import ConfigError
 from ntd.web.runtime import Portal, portal
 
+log = structlog.get_logger("ntd.web")
 SESSION_COOKIE = "ntd_session"
 ANON_COOKIE = "ntd_anon"
 """A random id for a visitor not logged in, so the login form has a CSRF token too."""
@@ -64,11 +67,22 @@ def api_actor(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("a bearer token is required: Authorization: Bearer ntd_…")
     here = portal(request)
-    with here.ntd() as ntd:
+    with here.ntd() as ntd, _logged_lapse():
         actor = ntd.app.authenticate(credentials.credentials)
     here.api_limits.take(parse(credentials.credentials)[0].hex)
     request.state.actor = actor
     return actor
+
+
+@contextmanager
+def _logged_lapse() -> Iterator[None]:
+    """Why a real token was refused goes to the log for the operators; the caller is told
+    only that the token is not valid."""
+    try:
+        yield
+    except TokenLapsed as lapsed:
+        log.info("token_refused", reason=lapsed.reason)
+        raise
 
 
 # -- the pages: the session cookie -----------------------------------------------------------
@@ -98,7 +112,7 @@ def login(request: Request, response: Response, token_text: str) -> Actor:
     client = _client(request)
     here.logins.check(client)
     try:
-        with here.ntd() as ntd:
+        with here.ntd() as ntd, _logged_lapse():
             actor = ntd.app.authenticate(token_text)
     except Unauthenticated:
         here.logins.failed(client)

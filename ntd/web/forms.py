@@ -37,6 +37,8 @@ MAX_LISTINGS = NoticeSubmission.model_fields["listings"].metadata[-1].max_length
 LISTING_COLUMNS = ("marketplace", "listing_id", "url", "seller_id")
 GENERAL = "_form"
 """The key of problems that belong to no one field."""
+VERSION_MAX = 2**31 - 1
+"""No case reaches it; a larger number would not even fit the stores' integer columns."""
 
 
 class Fields(Protocol):
@@ -378,6 +380,16 @@ def optional_uuid(value: str, name: str, bad: FormInvalid) -> UUID | None:
             "0b5f2c1e-7d3a-4e8b-9c61-2f4d5e6a7b8c)",
         )
         return None
+
+
+def version_number(value: str) -> int | None:
+    """A case version (1 ... VERSION_MAX) written in ASCII digits, or None: `str.isdigit`
+    also takes '²' or '٣', which int() then refuses."""
+    text = value.strip()
+    if not (text.isascii() and text.isdecimal()) or len(text) > len(str(VERSION_MAX)):
+        return None
+    number = int(text)
+    return number if 1 <= number <= VERSION_MAX else None
 
 
 def optional_time(value: str, name: str, bad: FormInvalid) -> datetime | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -11,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from domain.values import Actor
 from ntd import audit_export, reads
-from ntd.web.api.common import Who, permission, router
+from ntd.web.api.common import Moment, Who, permission, router
 from ntd.web.exports import audit_chunks
 from ntd.web.problems import responses
 from ntd.web.runtime import portal
@@ -41,8 +40,8 @@ def audit(
     seller_id: str | None = None,
     by: Annotated[str | None, Query(alias="actor", description="e.g. agent:alice")] = None,
     type: Annotated[str | None, Query(description="event type, e.g. taken_down")] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
     limit: Annotated[int | None, Query(ge=1, le=10**9)] = None,
     format: Literal["json", "jsonl", "csv"] = "json",
 ) -> StreamingResponse:

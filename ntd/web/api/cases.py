@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -15,7 +14,8 @@ from domain.lifecycle import State
 from domain.values import NotFound
 from ntd import reads
 from ntd.bootstrap import Ntd
-from ntd.web.api.common import VERSION_MAX, CaseId, Who, permission, router
+from ntd.web.api.common import CaseId, Moment, Who, permission, router
+from ntd.web.forms import VERSION_MAX
 from ntd.web.problems import NotReady, responses
 from ntd.web.runtime import Portal, portal
 
@@ -38,7 +38,7 @@ def list_cases(
     state: Annotated[list[State] | None, Query(description="repeatable")] = None,
     lane: Lane | None = None,
     due_before: Annotated[
-        datetime | None, Query(description="only cases with an open deadline due by then")
+        Moment | None, Query(description="only cases with an open deadline due by then")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=reads.PAGE_MAX)] = 100,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the page before")] = None,
@@ -81,7 +81,7 @@ def show_case(
     case_id: CaseId,
     actor: Who,
     version: Annotated[int | None, Query(ge=1, le=VERSION_MAX)] = None,
-    as_of: datetime | None = None,
+    as_of: Moment | None = None,
     min_version: Annotated[
         int | None,
         Query(

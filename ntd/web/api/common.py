@@ -5,19 +5,22 @@ Idempotency-Key."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 
 from domain.permissions import PERMISSIONS
 from domain.values import Actor
 from ntd import reads
 from ntd.bootstrap import Ntd
+from ntd.config import parse_time
 from ntd.web.api.models import CaseChanged
 from ntd.web.auth import api_actor
+from ntd.web.forms import version_number
 from ntd.web.idempotency import request_hash
 from ntd.web.problems import PreconditionRequired, responses
 from ntd.web.runtime import portal
@@ -40,8 +43,6 @@ IdempotencyKey = Annotated[
         max_length=200,
     ),
 ]
-VERSION_MAX = 2**31 - 1
-"""No case reaches it; a larger number would not even fit the stores' integer columns."""
 
 
 def permission(row: str, every_party: bool = False) -> dict[str, Any]:
@@ -108,6 +109,16 @@ def run(
     return JSONResponse(answer, status_code=status)
 
 
+def _moment(value: object) -> object:
+    """A query's time read as the CLI reads one (`parse_time`): ISO, UTC when no offset is
+    given, within the range of times ntd accepts."""
+    return parse_time(value) if isinstance(value, str) else value
+
+
+Moment = Annotated[datetime, BeforeValidator(_moment)]
+"""A time in a query: every route's times obey one rule."""
+
+
 def expected_version(if_match: str | None, required: bool) -> int | None:
     """The case version of `If-Match` ("3", "\\"3\\"" or W/"3"); 428 when a decision lacks it."""
     if if_match is None:
@@ -117,7 +128,7 @@ def expected_version(if_match: str | None, required: bool) -> int | None:
                 "(If-Match: <version>, from the case's ETag or `version`)"
             )
         return None
-    text = if_match.strip().removeprefix("W/").strip('"')
-    if not text.isdigit() or not 1 <= int(text) <= VERSION_MAX:
+    version = version_number(if_match.strip().removeprefix("W/").strip('"'))
+    if version is None:
         raise reads.FilterRequired(f"If-Match: {if_match!r} is not a case version (e.g. 3)")
-    return int(text)
+    return version

@@ -3,7 +3,6 @@ dashboard and what awaits its action."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -12,7 +11,7 @@ from fastapi import Query, Request
 from domain.case import Lane
 from domain.lifecycle import Deadline, State
 from ntd import reads
-from ntd.web.api.common import Who, permission, router
+from ntd.web.api.common import Moment, Who, permission, router
 from ntd.web.api.models import NotifierOut
 from ntd.web.problems import responses
 from ntd.web.runtime import portal
@@ -80,7 +79,7 @@ def notifier_dashboard(
     request: Request,
     notifier_id: UUID,
     actor: Who,
-    at: Annotated[datetime | None, Query(description="figures as of this time [now]")] = None,
+    at: Annotated[Moment | None, Query(description="figures as of this time [now]")] = None,
 ) -> Dashboard:
     """Cases by state, rates, time to takedown, deadlines, top sellers and the trusted-lane
     standing with the figures behind it."""

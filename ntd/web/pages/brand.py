@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from domain.case import Lane
 from domain.lifecycle import State
+from domain.values import TimeRange
 from ntd import reads
 from ntd.bootstrap import Ntd
 from ntd.web import charts, forms
@@ -37,6 +38,8 @@ from ntd.web.templating import render
 from projections.models import Dashboard, NeedsAction
 
 DEFAULT_DAYS = 28
+MAX_DAYS = 5 * 366
+"""The longest range a dashboard charts: its reads and sampled days stay bounded."""
 ACTION_LABELS = {
     NeedsAction.CLARIFICATION: "Answer the clarification request",
     NeedsAction.IDENTIFICATION: "Say whether the goods are genuine",
@@ -78,25 +81,36 @@ def brand_notice_home(request: Request, user: CurrentUser) -> Response:
 # -- the dashboard ---------------------------------------------------------------------------------
 
 
-def _range(request: Request, today: date) -> tuple[date, date, dict[str, str], FormInvalid]:
+def _range(
+    request: Request, today: date, years: TimeRange
+) -> tuple[date, date, dict[str, str], FormInvalid]:
     """The dashboard's date range from `from` and `to` (ISO dates); the last 28 days by
-    default, and by default where a value is wrong (the problem shown by its field)."""
+    default, and by default where a value is wrong (the problem shown by its field). A range
+    stays within the years ntd accepts and spans at most MAX_DAYS."""
     bad = FormInvalid()
     values = {k: request.query_params.get(k, "").strip() for k in ("from", "to")}
+    first, last = date(years.first_year, 1, 1), date(years.last_year, 12, 31)
 
     def day(name: str, default: date) -> date:
         if not values[name]:
             return default
         try:
-            return date.fromisoformat(values[name])
+            chosen = date.fromisoformat(values[name])
         except ValueError:
             bad.add(name, f"{values[name]!r} is not an ISO date (e.g. {today.isoformat()})")
             return default
+        if not first <= chosen <= last:
+            bad.add(name, f"must be a day from {first} to {last}")
+            return default
+        return chosen
 
-    end = day("to", today)
+    end = day("to", min(max(today, first), last))
     start = day("from", end - timedelta(days=DEFAULT_DAYS - 1))
     if start > end:
         bad.add("from", "must not be after `to`")
+        start = end - timedelta(days=DEFAULT_DAYS - 1)
+    elif (end - start).days >= MAX_DAYS:
+        bad.add("from", f"a range spans at most {MAX_DAYS} days")
         start = end - timedelta(days=DEFAULT_DAYS - 1)
     values = {"from": start.isoformat(), "to": end.isoformat()}
     return start, end, values, bad
@@ -125,7 +139,7 @@ def brand_dashboard(request: Request, notifier_id: UUID, user: CurrentUser) -> R
     here = portal(request)
     with here.ntd() as ntd:
         now = now_of(ntd)
-        start, end, values, bad = _range(request, now.date())
+        start, end, values, bad = _range(request, now.date(), here.settings.time_range)
         until = _end_of(end, now)
         board = reads.dashboard(ntd, user.actor, notifier_id, until, here.caught_up)
         actions = reads.needs_action(ntd, user.actor, notifier_id, as_is)

@@ -32,6 +32,8 @@ CHOICES = {
     "verdicts": [(a.value, a.value.replace("_", " ")) for a in Authenticity],
     "item_kinds": ", ".join(k.value for k in ItemKind),
 }
+NO_VERSION = 0
+"""The version a form lacking one is checked against: no case is ever at version 0."""
 STALE = (
     "The case changed since you opened it (it is now at version {version}): nothing was done. "
     "Read it again below and decide on what it is now."
@@ -84,7 +86,7 @@ def case_page(request: Request, case_id: UUID, user: CurrentUser) -> Response:
     bad = FormInvalid()
     as_of = forms.optional_time(request.query_params.get("as_of", ""), "as_of", bad)
     version_text = request.query_params.get("version", "").strip()
-    version = int(version_text) if version_text.isdigit() and int(version_text) > 0 else None
+    version = forms.version_number(version_text)
     if version_text and version is None:
         bad.add("version", f"{version_text!r} is not a version (1, 2, ...)")
     if as_of is not None and version is not None:
@@ -107,7 +109,7 @@ def _act(action: Action, request: Request, case_id: UUID, user: User, form: Form
     refusal shows the page again, the form open with its problems, or why the case took no
     step (a stale version: 412)."""
     version_text = text(form, "version")
-    version = int(version_text) if version_text.isdigit() else None
+    version = forms.version_number(version_text)
 
     def again(ntd: Ntd, status: int, **shown: Any) -> Response:
         return _case_page(
@@ -125,8 +127,8 @@ def _act(action: Action, request: Request, case_id: UUID, user: User, form: Form
         try:
             case = ntd.app.case(case_id, user.actor)
             args, options = _arguments(action, form, case)
-            if action.versioned:
-                options["expected_version"] = version
+            if action.versioned:  # a form without a version (tampered) is stale, never unchecked
+                options["expected_version"] = version or NO_VERSION
             changed: Case = getattr(ntd.app, action.command)(case_id, *args, user.actor, **options)
         except FormInvalid as bad:
             return again(ntd, 422, errors=bad.errors)
