@@ -84,6 +84,7 @@ PERMISSIONS: dict[str, Permission] = {
     # no role: a request presents a token before anyone is known (checked, not allowed)
     "authenticate": _row("present a token"),
     "session_principal": _row("resume a portal session"),
+    "end_sessions": _row("log out of the portal"),
     "issue_token": _row("issue tokens", {R.ADMIN: S.ANY}),
     "revoke_token": _row("revoke tokens", {R.ADMIN: S.ANY}),
     "tokens": _row("list tokens", {R.ADMIN: S.ANY, R.AUDITOR: S.ANY}),

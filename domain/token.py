@@ -93,6 +93,7 @@ class Token(EventSourced):
         self.label = label
         self.expires_at = expires_at
         self.revoked_at: datetime | None = None
+        self.sessions_ended_at: datetime | None = None
 
     class Issued(EventSourced.Created):
         principal: Actor
@@ -105,6 +106,12 @@ class Token(EventSourced):
 
         def apply(self, token: Token) -> None:
             token.revoked_at = self.timestamp
+
+    class SessionsEnded(EventSourced.Event):
+        """Its holder logged out: portal sessions opened with it before now are over."""
+
+        def apply(self, token: Token) -> None:
+            token.sessions_ended_at = self.timestamp
 
     @classmethod
     def issue(
@@ -132,6 +139,11 @@ class Token(EventSourced):
             raise AlreadyDone(f"token {self.id} was revoked on {self.revoked_at:%Y-%m-%d %H:%M}")
         self.record(self.Revoked, by, at, reason=reason)
 
+    def end_sessions(self, at: datetime) -> None:
+        """Log out everywhere: a session cookie copied before now no longer opens a page."""
+        self.holds(at)
+        self.record(self.SessionsEnded, self.principal, at)
+
     def check(self, secret: str, at: datetime) -> Actor:
         """The principal, when the secret is this token's and the token still holds."""
         if not hmac.compare_digest(self.digest, digest(secret)):
@@ -143,6 +155,14 @@ class Token(EventSourced):
         if self.revoked_at is not None or (self.expires_at is not None and at >= self.expires_at):
             raise TokenLapsed("revoked" if self.revoked_at is not None else "expired")
         return self.principal
+
+    def holds_session(self, opened: datetime, at: datetime) -> Actor:
+        """The principal of a portal session opened at `opened`, while the token holds and
+        its holder has not logged out since."""
+        principal = self.holds(at)
+        if self.sessions_ended_at is not None and opened <= self.sessions_ended_at:
+            raise TokenLapsed("logged out")
+        return principal
 
     @property
     def info(self) -> TokenInfo:

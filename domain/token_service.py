@@ -65,21 +65,27 @@ class TokenService(Service):
         otherwise, with the same words whatever was wrong). The principal's grants are read
         by each command, so a revoked role is refused at once, token or not."""
         token_id, secret = parse(text)
-        try:
-            token = self._get(Token, token_id)
-        except NotFound:
-            raise Unauthenticated(NOT_VALID) from None
-        return token.check(secret, self.clock.now())
+        return self._token(token_id).check(secret, self.clock.now())
 
-    def session_principal(self, token_id: UUID) -> Actor:
-        """The principal of a portal session opened with this token (the session cookie holds
-        the token's id, signed by the portal, never its secret): Unauthenticated once the token
-        is revoked or expired, so revoking a token ends its sessions at once."""
+    def session_principal(self, token_id: UUID, opened: datetime) -> Actor:
+        """The principal of a portal session opened at `opened` with this token (the session
+        cookie holds the token's id, signed by the portal, never its secret): Unauthenticated
+        once the token is revoked or expired, or its holder logged out since, so a copied
+        cookie dies with the session it came from."""
+        return self._token(token_id).holds_session(opened, self.clock.now())
+
+    def end_sessions(self, token_id: UUID) -> None:
+        """Log out: every portal session opened with this token until now ends, wherever
+        its cookie went. The session is the authority: the token must still hold."""
+        token = self._token(token_id)
+        token.end_sessions(self.clock.now())
+        self.save(token)
+
+    def _token(self, token_id: UUID) -> Token:
         try:
-            token = self._get(Token, token_id)
+            return self._get(Token, token_id)
         except NotFound:
             raise Unauthenticated(NOT_VALID) from None
-        return token.holds(self.clock.now())
 
     def own_grants(self, actor: Actor) -> list[Grant]:
         """The roles the actor's principal holds now (what the portal shows it); Forbidden

@@ -164,6 +164,10 @@ RECORDED_AS: dict[Step, type[Any]] = {Step.TAKE_DOWN_TRUSTED: Case.TakenDown}
 # -- the tables ----------------------------------------------------------------------------------
 
 
+NO_ROLE = "no role: the command checks its own proof (an empty store, a token, a session)"
+"""Who may give a command of the table that no role allows."""
+
+
 def _code(value: object) -> str:
     return f"`{value.value if isinstance(value, Enum) else value}`"
 
@@ -374,7 +378,7 @@ def permissions_table() -> str:
             role.value if scope is Scope.ANY else f"{role.value} ({scope.value})"
             for role, scope in row.roles.items()
         ]
-        rows.append((_code(name), row.does, ", ".join(allowed) or "the console of an empty store"))
+        rows.append((_code(name), row.does, ", ".join(allowed) or NO_ROLE))
     return _table(("command", "what it does", "allowed to (reach)"), rows)
 
 

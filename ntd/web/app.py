@@ -279,7 +279,7 @@ def _errors(app: FastAPI) -> None:
             # held the form (the POST's own path would answer a GET with 405)
             error = auth.LoginRequired(_referring_path(request))
         response = RedirectResponse(error.location, status_code=303)
-        auth.logout(response)  # a stale or revoked session's cookie goes
+        auth.forget(response)  # a stale or revoked session's cookie goes
         return response
 
     app.add_exception_handler(auth.LoginRequired, login_required)

@@ -14,10 +14,10 @@ import os
 import secrets
 import stat
 from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 from uuid import UUID
 
@@ -95,10 +95,9 @@ def page_actor(request: Request) -> Actor:
     session = _session(request, here)
     if session is None:
         raise LoginRequired(_here(request))
-    token_id, _ = session
     try:
         with here.ntd() as ntd:
-            actor = ntd.app.session_principal(token_id)
+            actor = ntd.app.session_principal(session.token_id, session.opened)
     except Unauthenticated:
         raise LoginRequired(_here(request)) from None
     request.state.actor = actor
@@ -119,8 +118,9 @@ def login(request: Request, response: Response, token_text: str) -> Actor:
         raise
     here.logins.succeeded(client)
     token_id, _ = parse(token_text)
-    expires = here.clock.now() + timedelta(hours=here.web.session_hours)
-    value = _sign(here, f"{token_id.hex}.{int(expires.timestamp())}")
+    opened = here.clock.now()
+    expires = opened + timedelta(hours=here.web.session_hours)
+    value = _sign(here, f"{token_id.hex}.{int(expires.timestamp())}.{_micros(opened)}")
     response.set_cookie(
         SESSION_COOKIE,
         value,
@@ -134,8 +134,20 @@ def login(request: Request, response: Response, token_text: str) -> Actor:
     return actor
 
 
-def logout(response: Response) -> None:
-    """End the session in this browser (the token itself stays valid)."""
+def logout(request: Request, response: Response) -> None:
+    """End the session: in this browser, and on the server for every session opened with
+    its token until now, so a copy of the cookie opens nothing either. The token itself
+    stays valid for the API and a new login."""
+    here = portal(request)
+    session = _session(request, here)
+    if session is not None:
+        with here.ntd() as ntd, suppress(Unauthenticated):  # already over: nothing to end
+            ntd.app.end_sessions(session.token_id)
+    forget(response)
+
+
+def forget(response: Response) -> None:
+    """Drop the session cookie from this browser."""
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
 
 
@@ -202,23 +214,40 @@ def _csrf_subject(request: Request, here: Portal, create: bool = True) -> str:
 # -- signing ---------------------------------------------------------------------------------
 
 
-def _session(request: Request, here: Portal) -> tuple[UUID, datetime] | None:
-    """The token id and expiry of a well-signed, unexpired session cookie."""
+class Session(NamedTuple):
+    """What a session cookie says: the token it was opened with, when, and until when."""
+
+    token_id: UUID
+    opened: datetime
+    expires: datetime
+
+
+def _session(request: Request, here: Portal) -> Session | None:
+    """The session of a well-signed, unexpired session cookie."""
     raw = request.cookies.get(SESSION_COOKIE)
     if not raw:
         return None
     body, _, mac = raw.rpartition(".")
     if not body or not hmac.compare_digest(_mac(here, body), mac):
         return None
-    ident, _, until = body.partition(".")
     try:
-        token_id = UUID(hex=ident)
-        expires = datetime.fromtimestamp(int(until), UTC)
+        ident, until, opened = body.split(".")
+        session = Session(
+            UUID(hex=ident),
+            datetime.fromtimestamp(0, UTC) + timedelta(microseconds=int(opened)),
+            datetime.fromtimestamp(int(until), UTC),
+        )
     except (ValueError, OverflowError):
         return None
-    if expires <= here.clock.now():
+    if session.expires <= here.clock.now():
         return None
-    return token_id, expires
+    return session
+
+
+def _micros(moment: datetime) -> int:
+    """A moment as whole microseconds since 1970: exact, so the session opened at this
+    moment compares exactly with a logout's time."""
+    return (moment - datetime.fromtimestamp(0, UTC)) // timedelta(microseconds=1)
 
 
 def _sign(here: Portal, body: str) -> str:

@@ -127,13 +127,30 @@ def test_a_portal_session_ends_when_its_token_is_revoked_or_expires() -> None:
     clock = FakeClock()
     app = make_app(clock)
     issued = app.issue_token(AGENT, ADMIN, expires_at=clock.now() + timedelta(days=2))
-    assert app.session_principal(issued.token_id) == AGENT
+    opened = clock.now()
+    assert app.session_principal(issued.token_id, opened) == AGENT
     clock.advance(2)
     with pytest.raises(Unauthenticated):
-        app.session_principal(issued.token_id)
+        app.session_principal(issued.token_id, opened)
     other = app.issue_token(AGENT, ADMIN)
     app.revoke_token(other.token_id, "left", ADMIN)
     with pytest.raises(Unauthenticated):
-        app.session_principal(other.token_id)
+        app.session_principal(other.token_id, opened)
     with pytest.raises(Unauthenticated):
-        app.session_principal(uuid4())  # an id that is no token is no session either
+        app.session_principal(uuid4(), opened)  # an id that is no token is no session either
+
+
+def test_logging_out_ends_every_session_opened_before_but_not_the_token() -> None:
+    clock = FakeClock()
+    app = make_app(clock)
+    issued = app.issue_token(AGENT, ADMIN)
+    before = clock.now()
+    clock.advance(minutes=5)
+
+    app.end_sessions(issued.token_id)
+
+    with pytest.raises(Unauthenticated, match="^not a valid token$"):
+        app.session_principal(issued.token_id, before)
+    clock.advance(minutes=1)
+    assert app.session_principal(issued.token_id, clock.now()) == AGENT  # a new login
+    assert app.authenticate(issued.text) == AGENT  # the API's token still holds

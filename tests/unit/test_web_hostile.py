@@ -133,3 +133,18 @@ def test_a_dashboard_range_over_five_years_is_refused_naming_from(world: World) 
 
     assert page.status_code == 422
     assert "a range spans at most 1830 days" in page.text
+
+
+def test_a_session_cookie_copied_before_logout_opens_nothing_after(world: World) -> None:
+    log_in(world, AGENT)
+    copied = world.client.cookies.get("ntd_session")
+    page = world.client.get("/queue")
+    assert page.status_code == 200
+
+    out = world.client.post("/logout", data={"csrf": csrf_of(page)}, follow_redirects=False)
+    assert out.status_code == 303
+    world.client.cookies.set("ntd_session", copied or "")
+    again = world.client.get("/queue", follow_redirects=False)
+
+    assert again.status_code == 303
+    assert again.headers["location"].startswith("/login")

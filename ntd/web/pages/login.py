@@ -33,7 +33,7 @@ def login(request: Request, form: Posted) -> Response:
 @router.post("/logout")
 def logout(request: Request, user: CurrentUser, form: Posted) -> Response:
     response = see_other("/login", "You are logged out.")
-    auth.logout(response)
+    auth.logout(request, response)
     return response
 
 
