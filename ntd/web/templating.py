@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
@@ -103,9 +103,13 @@ def nav_for(grants: Iterable[Grant]) -> list[Link]:
 # -- rendering -----------------------------------------------------------------------------
 
 
-def flash(response: Response, message: str) -> None:
-    """Show `message` once, on the page the browser is redirected to."""
-    response.set_cookie(FLASH_COOKIE, quote(message), max_age=60, httponly=True, samesite="lax")
+def flash(request: Request, response: Response, message: str) -> None:
+    """Show `message` once, on the page the browser is redirected to. Signed: a cookie set by
+    someone else (a sibling site, a network in the middle) shows no words of theirs here."""
+    from ntd.web import auth
+
+    value = auth.signed_value(request, message, "flash")
+    response.set_cookie(FLASH_COOKIE, value, max_age=60, httponly=True, samesite="lax")
 
 
 def render(
@@ -118,7 +122,8 @@ def render(
     actor: Actor | None = getattr(request.state, "actor", None)
     grants: list[Grant] = getattr(request.state, "grants", [])
     csrf = auth.csrf_token(request)
-    message = unquote(request.cookies.get(FLASH_COOKIE, ""))
+    flashed = request.cookies.get(FLASH_COOKIE, "")
+    message = (auth.verified_value(request, flashed, "flash") or "") if flashed else ""
     page = {
         "request": request,
         "actor": actor,
@@ -133,7 +138,7 @@ def render(
         **context,
     }
     response = HTMLResponse(ENV.get_template(name).render(page), status_code=status_code)
-    if message:
+    if flashed:
         response.delete_cookie(FLASH_COOKIE)
     auth.finish(request, response)  # the anonymous id behind the login form's CSRF value
     return response

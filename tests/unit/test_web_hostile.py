@@ -148,3 +148,24 @@ def test_a_session_cookie_copied_before_logout_opens_nothing_after(world: World)
 
     assert again.status_code == 303
     assert again.headers["location"].startswith("/login")
+
+
+def test_a_flash_message_set_by_someone_else_is_not_shown(world: World) -> None:
+    log_in(world, AGENT)
+    world.client.cookies.set("ntd_flash", "Your%20token%20expired%3A%20paste%20it%20at%20evil")
+
+    page = world.client.get("/queue")
+
+    assert page.status_code == 200
+    assert "evil" not in page.text
+
+
+def test_the_portal_s_own_flash_message_is_shown_once(world: World) -> None:
+    log_in(world, AGENT)
+    page = world.client.get("/queue")
+
+    out = world.client.post("/logout", data={"csrf": csrf_of(page)})  # on to the login page
+    later = world.client.get("/login")
+
+    assert "You are logged out." in out.text
+    assert "You are logged out." not in later.text

@@ -145,7 +145,7 @@ def _act(action: Action, request: Request, case_id: UUID, user: User, form: Form
     )
     message = f"{action.title}: done. The case is {changed.state.value.replace('_', ' ')} "
     message += f"(version {changed.version})" + (f"; {deadlines}." if deadlines else ".")
-    return see_other(f"/cases/{case_id}", message)
+    return see_other(request, f"/cases/{case_id}", message)
 
 
 def _arguments(

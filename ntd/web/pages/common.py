@@ -94,11 +94,11 @@ CurrentUser = Annotated[User, Depends(current_user)]
 Posted = Annotated[FormData, Depends(posted_form)]
 
 
-def see_other(url: str, message: str = "") -> RedirectResponse:
+def see_other(request: Request, url: str, message: str = "") -> RedirectResponse:
     """The redirect after a form succeeded, with a message for the next page."""
     response = RedirectResponse(url, status_code=303)
     if message:
-        flash(response, message)
+        flash(request, response, message)
     return response
 
 

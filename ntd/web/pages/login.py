@@ -21,7 +21,7 @@ def login_form(request: Request, next: str = "/") -> Response:
 def login(request: Request, form: Posted) -> Response:
     """Check the token and start a session; a wrong token is refused without saying why."""
     target = auth.safe_next(text(form, "next"))
-    response = see_other(target)
+    response = see_other(request, target)
     try:
         auth.login(request, response, text(form, "token"))
     except Unauthenticated:
@@ -32,7 +32,7 @@ def login(request: Request, form: Posted) -> Response:
 
 @router.post("/logout")
 def logout(request: Request, user: CurrentUser, form: Posted) -> Response:
-    response = see_other("/login", "You are logged out.")
+    response = see_other(request, "/login", "You are logged out.")
     auth.logout(request, response)
     return response
 

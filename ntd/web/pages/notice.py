@@ -95,7 +95,7 @@ def file_notice(request: Request, notifier_id: UUID, user: CurrentUser, form: Po
         f"{len(receipt.cases)} listing{'s' if len(receipt.cases) != 1 else ''}, {new} new "
         f"case{'s' if new != 1 else ''}, {len(receipt.cases) - new} already open."
     )
-    return see_other(f"/brand/{notifier_id}/cases", message)
+    return see_other(request, f"/brand/{notifier_id}/cases", message)
 
 
 class _Pinned:
