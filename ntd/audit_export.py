@@ -18,9 +18,11 @@ EVENT_TYPES = sorted({event_type(cls) for cls in event_classes()})
 """The types an audit filter may name: a typo must not look like "no rows"."""
 FIELDS = tuple(AuditRow.model_fields)
 """An audit row's columns: what its hash covers, then the chain."""
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 """A CSV cell starting with one of these is a formula to a spreadsheet: a seller id such as
-`=HYPERLINK(...)`, filed by anyone, would run on the auditor's machine when the export opens."""
+`=HYPERLINK(...)`, filed by anyone, would run on the auditor's machine when the export opens.
+A cell starting with `'` gets one too, so removing one leading `'` always gives the value back
+(docs/evidence.md)."""
 
 
 def chunks(rows: Iterable[AuditRow], fmt: str) -> Iterator[str]:
@@ -59,8 +61,8 @@ def _csv(rows: Iterable[AuditRow]) -> Iterator[str]:
 
 
 def _cell(value: object) -> object:
-    """A CSV cell a spreadsheet shows as text: a formula-like string gets a leading `'`
-    (the OWASP remedy; JSON and JSON lines keep every value exactly)."""
+    """A CSV cell a spreadsheet shows as text: a formula-like string gets a leading `'` (the
+    OWASP remedy; JSON and JSON lines keep every value exactly)."""
     if value is None:
         return ""
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
