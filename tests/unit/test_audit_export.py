@@ -37,7 +37,7 @@ def _row(seller_id: str) -> AuditRow:
 
 
 @pytest.mark.parametrize(
-    "text", ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "'=1", "'"]
+    "text", ['=HYPERLINK("http://x")', "+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "'=1", "'"]
 )
 def test_a_csv_cell_a_spreadsheet_would_run_as_a_formula_is_written_as_text(text: str) -> None:
     rows = list(csv.DictReader(io.StringIO("".join(chunks([_row(text)], "csv")))))
