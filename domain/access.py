@@ -23,6 +23,7 @@ from domain.values import (
     EventSourced,
     Frozen,
     Role,
+    identifier,
     stable_id,
 )
 
@@ -59,7 +60,10 @@ class SellerKey(Frozen):
         marketplace, sep, seller_ref = text.partition("/")
         if not sep or not marketplace or not seller_ref:
             raise ValueError(f"seller {text!r} must look like MARKETPLACE/SELLER_ID")
-        return cls(marketplace=marketplace, seller_ref=seller_ref)
+        return cls(
+            marketplace=identifier(marketplace, "marketplace"),
+            seller_ref=identifier(seller_ref, "seller id"),
+        )
 
 
 class Grant(Frozen):

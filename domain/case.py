@@ -32,6 +32,7 @@ from domain.values import (
     Sha256,
     SourceType,
     StatementOfReasons,
+    identifier,
 )
 
 
@@ -603,6 +604,10 @@ class Case(EventSourced):
     def report_litigation(self, court: str, reference: str, actor: Actor, at: datetime) -> None:
         """The notifier went to court: the listing stays down."""
         self._guard(Step.REPORT_LITIGATION)
+        try:
+            reference = identifier(reference, "the court's case reference")
+        except ValueError as error:
+            raise CaseError(f"case {self.id}: {error}") from None
         self.record(self.LitigationReported, actor, at, court=court, reference=reference)
 
     def uphold_appeal(self, reasons: StatementOfReasons, actor: Actor, at: datetime) -> None:

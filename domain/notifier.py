@@ -19,6 +19,7 @@ from domain.values import (
     Frozen,
     RightType,
     Sha256,
+    identifier,
     stable_id,
 )
 
@@ -49,6 +50,14 @@ class Right(Frozen):
 
 class NotifierError(DomainError):
     """A notifier command the notifier's state does not allow."""
+
+
+def _given(text: str, what: str) -> str:
+    """A name or number as a person gave it (NFC, no controls, something visible)."""
+    try:
+        return identifier(text, what)
+    except ValueError as error:
+        raise NotifierError(str(error)) from None
 
 
 class NotifierAlreadyDone(NotifierError, AlreadyDone):
@@ -212,6 +221,7 @@ class Notifier(EventSourced):
                 f"notifier id {notifier_id} is a version {notifier_id.version} UUID; "
                 "choose a random (version 4) one, e.g. from uuidgen -r"
             )
+        name = _given(name, "the notifier's name")
         return cls.start(
             cls.Registered,
             notifier_id or uuid4(),
@@ -243,6 +253,8 @@ class Notifier(EventSourced):
         """Record a right awaiting verification; returns its id. A right already registered is
         refused unless every earlier submission of it was rejected: then this is a new
         submission, a new right with an id of its own (a rejected right stays rejected)."""
+        registration_number = _given(registration_number, "registration number")
+        jurisdiction = _given(jurisdiction, "jurisdiction")
         # By what it is, not by id: one registered before ids were collision-free may hold its
         # former id (values.former_id).
         what = (right_type, registration_number, jurisdiction.upper())

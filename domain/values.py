@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -73,6 +76,11 @@ class StaleVersion(DomainError):
     someone changed it since the giver looked (two agents deciding at once: one wins)."""
 
 
+class ClockWentBack(DomainError):
+    """A command stamped earlier than the aggregate's latest event: replaying as of a time
+    would then show a history that never was."""
+
+
 class Clock(Protocol):
     """Where the domain gets the time from; injected so that tests never sleep."""
 
@@ -83,6 +91,65 @@ AwareDatetime = pydantic.AwareDatetime
 """A timestamp that must carry its time zone (checked inside pydantic-core, no Python call)."""
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lower=True)]
 """A hex SHA-256 digest in either case, stored in lower case."""
+
+INVISIBLE = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Co", "Cn"})
+"""Unicode categories that show nothing: controls, format (zero-width), spaces, separators,
+private-use and unassigned code points."""
+REFUSED_IN_IDS = frozenset({"Cc", "Zl", "Zp"})
+"""Controls and line breaks: an id holding one can rewrite the terminal it is printed on."""
+
+
+def identifier(text: str, what: str = "id") -> str:
+    """An id as a person gave it, in NFC (so NFC and NFD spellings name one thing); refuses
+    control characters and ids that show nothing (only spaces or zero-width characters).
+    Checked where ids come in, not in the events: a stored event is replayed as it was."""
+    normal = unicodedata.normalize("NFC", text)
+    for position, char in enumerate(normal):
+        if unicodedata.category(char) in REFUSED_IN_IDS:
+            raise ValueError(
+                f"{what} holds the control character U+{ord(char):04X} at position {position}"
+            )
+    if all(unicodedata.category(char) in INVISIBLE for char in normal):
+        raise ValueError(f"{what} {text!r} shows nothing (only spaces or invisible characters)")
+    return normal
+
+
+def problem_message(error: Mapping[str, Any]) -> str:
+    """One pydantic error's message, without the `Value error, ` pydantic puts before a
+    validator's own message."""
+    return str(error.get("msg", "invalid")).removeprefix("Value error, ")
+
+
+def problem_text(error: Mapping[str, Any]) -> str:
+    """One pydantic error in a person's words: `where: message`."""
+    where = ".".join(str(part) for part in error.get("loc", ())) or "value"
+    return f"{where}: {problem_message(error)}"
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """The years a time given to ntd may fall in: outside them a value is a mistake (1970 from
+    an unset clock, 9999 from a typo), and near datetime's limits deadline arithmetic overflows.
+    Configured by NTD_TIME_MIN_YEAR and NTD_TIME_MAX_YEAR."""
+
+    first_year: int = 2000
+    last_year: int = 2200
+
+    def refusal(self, moment: datetime, what: str = "time") -> str | None:
+        """Why `moment` is not a time ntd accepts; None if it is."""
+        if self.first_year <= moment.year <= self.last_year:
+            return None
+        return (
+            f"{what} {moment.isoformat()} is outside the years {self.first_year}"
+            f"-{self.last_year} ntd accepts (NTD_TIME_MIN_YEAR, NTD_TIME_MAX_YEAR)"
+        )
+
+    def check(self, moment: datetime, what: str = "time") -> datetime:
+        """The moment, or ValueError saying it is out of range."""
+        problem = self.refusal(moment, what)
+        if problem:
+            raise ValueError(problem)
+        return moment
 
 
 class Frozen(BaseModel):
@@ -135,7 +202,7 @@ class Actor(Frozen):
         kind, sep, ident = text.partition(":")
         if not sep or not ident:
             raise ValueError(f"actor {text!r} must look like KIND:ID, e.g. agent:alice")
-        return cls(kind=ActorKind(kind), id=ident)
+        return cls(kind=ActorKind(kind), id=identifier(ident, "actor id"))
 
     def acting_as(self, role: Role) -> Actor:
         """The same actor, stamped with the role a command was allowed under."""
@@ -239,7 +306,14 @@ class EventSourced(Aggregate):
             raise _invalid_input(event_class, error) from None
 
     def record(self, event_class: type[Any], actor: Actor, at: datetime, **fields: Any) -> None:
-        """Trigger an event stamped with who did it and when (the clock's time, not the host's)."""
+        """Trigger an event stamped with who did it and when (the clock's time, not the host's);
+        never earlier than the latest event, whose time a replay as of a moment relies on."""
+        last = self.modified_on
+        if at < last:
+            raise ClockWentBack(
+                f"{type(self).__name__.lower()} {self.id}: {event_class.__name__} at "
+                f"{at.isoformat()} would be earlier than its latest event at {last.isoformat()}"
+            )
         try:
             self.trigger_event(event_class, actor=actor, timestamp=at, **fields)
         except ValidationError as error:
@@ -251,7 +325,5 @@ class InvalidInput(DomainError):
 
 
 def _invalid_input(event_class: type[Any], error: ValidationError) -> InvalidInput:
-    problems = "; ".join(
-        f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors()
-    )
+    problems = "; ".join(problem_text(e) for e in error.errors())
     return InvalidInput(f"invalid {event_class.__name__}: {problems}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +14,8 @@ from pydantic import ValidationError
 from consumers.contracts import DEFAULT_SCHEMA_BASE, check_schema_base
 from domain.calendar import BusinessCalendar
 from domain.rules import Rules
+from domain.values import TimeRange, problem_text
+from ntd.inputs import InputError, decode, parse_json, read_file
 
 
 class ConfigError(ValueError):
@@ -37,9 +38,24 @@ VARIABLES = {
     "NTD_HOLIDAYS_FILE": "a file of holidays, one ISO date per line",
     "NTD_RULES": 'JSON overriding policy numbers, e.g. {"counter_notice_days": 14}',
     "NTD_NOW": "pin the clock to an ISO time (scripts, rehearsals)",
+    "NTD_MAX_INPUT_BYTES": "largest notice file, JSON on stdin or holidays file read"
+    " (default 2000000)",
+    "NTD_MAX_CERTIFICATE_BYTES": "largest certificate file hashed (default 100000000)",
+    "NTD_TIME_MIN_YEAR": "earliest year of a time ntd accepts (default 2000)",
+    "NTD_TIME_MAX_YEAR": "latest year of a time ntd accepts (default 2200)",
     "NTD_LOG_FORMAT": "`console` (default on a terminal) or `json`",
     "NTD_LOG_LEVEL": "debug, info (default), warning, error",
 }
+
+
+MAX_INPUT_BYTES = 2_000_000
+"""A notice of 300 listings with long explanations is under 400 KB; 2 MB leaves room and
+stops a device or FIFO given as a file."""
+MAX_CERTIFICATE_BYTES = 100_000_000
+"""A registration certificate is a PDF of some megabytes; it is hashed in chunks anyway."""
+MAX_YEAR = 9000
+"""The latest NTD_TIME_MAX_YEAR: the longest rule period added to it stays below datetime's
+year 9999."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +76,10 @@ class Settings:
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
     rules: Rules = field(default_factory=Rules)
     now: datetime | None = None
+    max_input_bytes: int = MAX_INPUT_BYTES
+    max_certificate_bytes: int = MAX_CERTIFICATE_BYTES
+    time_min_year: int = TimeRange.first_year
+    time_max_year: int = TimeRange.last_year
     log_format: str = "auto"
     log_level: str = "info"
 
@@ -72,6 +92,8 @@ class Settings:
             or Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "ntd"
         ).expanduser()
         store = _choice(env, "NTD_EVENT_STORE", "sqlite", ("sqlite", "postgres"))
+        limit = _int(env, "NTD_MAX_INPUT_BYTES", MAX_INPUT_BYTES)
+        times = time_range(env)
         return cls(
             data_dir=data_dir,
             event_store=store,
@@ -83,12 +105,21 @@ class Settings:
             kafka_partitions=_int(env, "NTD_KAFKA_PARTITIONS", 6),
             topic_prefix=env.get("NTD_TOPIC_PREFIX", ""),
             schema_base=_schema_base(env),
-            calendar=_calendar(env),
+            calendar=_calendar(env, limit),
             rules=_rules(env),
-            now=_time(env, "NTD_NOW"),
+            now=_time(env, "NTD_NOW", times),
+            max_input_bytes=limit,
+            max_certificate_bytes=_int(env, "NTD_MAX_CERTIFICATE_BYTES", MAX_CERTIFICATE_BYTES),
+            time_min_year=times.first_year,
+            time_max_year=times.last_year,
             log_format=_choice(env, "NTD_LOG_FORMAT", "auto", ("auto", "console", "json")),
             log_level=_choice(env, "NTD_LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
         )
+
+    @property
+    def time_range(self) -> TimeRange:
+        """The years a time given to ntd may fall in."""
+        return TimeRange(self.time_min_year, self.time_max_year)
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The eventsourcing library's own variables for the chosen event store."""
@@ -128,16 +159,18 @@ def _choice(env: Mapping[str, str], name: str, default: str, options: tuple[str,
     return value
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _int(
+    env: Mapping[str, str], name: str, default: int, least: int = 1, most: int = 2**63 - 1
+) -> int:
     raw = env.get(name)
     if not raw:
         return default
     try:
-        value = int(raw)
+        value = int(raw[:30])  # a longer number is out of range anyway, and int() of it is slow
     except ValueError:
-        raise ConfigError(f"{name}={raw!r}: expected a whole number") from None
-    if value < 1:
-        raise ConfigError(f"{name}={raw!r}: must be at least 1")
+        raise ConfigError(f"{name}={raw[:40]!r}: expected a whole number") from None
+    if not least <= value <= most or len(raw) > 30:
+        raise ConfigError(f"{name}={raw[:40]!r}: must be from {least} to {most}")
     return value
 
 
@@ -155,33 +188,53 @@ def _schema_base(env: Mapping[str, str]) -> str:
         raise ConfigError(f"NTD_SCHEMA_BASE_URI: {error}") from None
 
 
-def _time(env: Mapping[str, str], name: str) -> datetime | None:
+def time_range(env: Mapping[str, str] | None = None) -> TimeRange:
+    """The years a time may fall in, from NTD_TIME_MIN_YEAR and NTD_TIME_MAX_YEAR."""
+    env = os.environ if env is None else env
+    first = _int(env, "NTD_TIME_MIN_YEAR", TimeRange.first_year, 1900, MAX_YEAR)
+    last = _int(env, "NTD_TIME_MAX_YEAR", TimeRange.last_year, 1900, MAX_YEAR)
+    if last < first:
+        raise ConfigError(f"NTD_TIME_MAX_YEAR={last} is before NTD_TIME_MIN_YEAR={first}")
+    return TimeRange(first, last)
+
+
+def _time(env: Mapping[str, str], name: str, times: TimeRange) -> datetime | None:
     raw = env.get(name)
     if not raw:
         return None
     try:
-        return parse_time(raw)
+        return parse_time(raw, times)
     except ValueError as error:
-        raise ConfigError(f"{name}={raw!r}: {error}") from None
+        raise ConfigError(f"{name}={raw[:40]!r}: {error}") from None
 
 
-def parse_time(text: str) -> datetime:
-    """An ISO date or time; naive values are taken as UTC."""
+def parse_time(text: str, times: TimeRange | None = None) -> datetime:
+    """An ISO date or time within the accepted years (`times`, default: from the
+    environment); naive values are taken as UTC."""
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"{text!r} is not an ISO date or time (e.g. 2026-11-28T09:00Z)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        raise ValueError(f"{shown!r} is not an ISO date or time (e.g. 2026-11-28T09:00Z)") from None
+    return sane_time(moment if moment.tzinfo else moment.replace(tzinfo=UTC), times)
 
 
-def _calendar(env: Mapping[str, str]) -> BusinessCalendar:
+def sane_time(moment: datetime, times: TimeRange | None = None) -> datetime:
+    """The moment if it falls within the accepted years (`times`, default: from the
+    environment), else ValueError saying so; every time ntd reads passes here."""
+    return (times or time_range()).check(moment, "time")
+
+
+def _calendar(env: Mapping[str, str], limit: int) -> BusinessCalendar:
     text = env.get("NTD_HOLIDAYS", "")
     path = env.get("NTD_HOLIDAYS_FILE")
     if path:
         try:
-            text += "\n" + Path(path).read_text()
+            text += "\n" + decode(read_file(path, limit), path)
         except OSError as error:
             raise ConfigError(f"NTD_HOLIDAYS_FILE={path!r}: {error.strerror}") from None
+        except InputError as error:
+            raise ConfigError(f"NTD_HOLIDAYS_FILE: {error}") from None
     lines = [line.split("#")[0] for line in text.splitlines()]
     try:
         return BusinessCalendar.parse(" ".join(lines))
@@ -194,9 +247,9 @@ def _rules(env: Mapping[str, str]) -> Rules:
     if not raw:
         return Rules()
     try:
-        return Rules.model_validate(json.loads(raw))
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"NTD_RULES is not JSON: {error.msg}") from None
+        return Rules.model_validate(parse_json(raw, "NTD_RULES"))
+    except InputError as error:
+        raise ConfigError(str(error)) from None
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        problems = "; ".join(problem_text(e) for e in error.errors())
         raise ConfigError(f"NTD_RULES: {problems}") from None

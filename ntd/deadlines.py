@@ -11,7 +11,7 @@ from datetime import datetime
 
 from domain.application import NtdApplication
 from domain.case import Case, CaseError, IllegalStep
-from domain.values import SYSTEM, Actor
+from domain.values import SYSTEM, Actor, ClockWentBack
 from ntd.bootstrap import Ntd
 from projections.models import DueDeadline
 
@@ -46,10 +46,11 @@ class DeadlineRun:
 
 
 def fire(app: NtdApplication, due: DueDeadline, actor: Actor = SYSTEM) -> Fired:
-    """Fire one deadline; a case that has moved on since is skipped with the reason."""
+    """Fire one deadline; a case that has moved on since (or whose latest event is later than
+    the run's time) is skipped with the reason."""
     try:
         return Fired(due, case=app.miss_deadline(due.case_id, due.deadline, actor))
-    except (CaseError, IllegalStep) as error:
+    except (CaseError, IllegalStep, ClockWentBack) as error:
         return Fired(due, skipped=str(error))
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
 
 from domain.values import (
     CATEGORY_KEYWORD,
@@ -12,6 +15,18 @@ from domain.values import (
     StatementOfReasons,
     Visibility,
 )
+
+MAX_TERRITORIES = 250
+"""More than there are countries: a longer list is a mistake."""
+
+
+class _Scope(BaseModel):
+    """The territorial scope as given: ISO 3166-1 alpha-2 country codes (the DSA database's
+    territorial_scope), checked where a statement is made, not on stored events."""
+
+    territorial_scope: tuple[
+        Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$", max_length=2)], ...
+    ] = Field(max_length=MAX_TERRITORIES)
 
 
 def legal_ground(right_type: RightType, ground: DecisionGround) -> str:
@@ -46,5 +61,12 @@ def statement(
         visibility=shown,
         automated_detection=automated_detection,
         automated_decision=automated_decision,
-        territorial_scope=tuple(t.upper() for t in territory),
+        territorial_scope=territories(territory),
     )
+
+
+def territories(given: Sequence[str]) -> tuple[str, ...]:
+    """The territorial scope as upper-case country codes, each once, in the order given;
+    ValidationError (at `territorial_scope`) for anything else."""
+    codes = tuple(dict.fromkeys(t.strip().upper() for t in given))
+    return _Scope(territorial_scope=codes).territorial_scope

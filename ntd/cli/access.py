@@ -10,7 +10,7 @@ import click
 from pydantic import ValidationError
 
 from domain.access import Grant, Principal, SellerKey
-from domain.values import Actor, Role
+from domain.values import Actor, Role, problem_text
 from ntd.cli.kit import Runtime, pass_runtime, resolve_brand
 from ntd.cli.params import ACTOR, TIME, as_option, choice, json_flag
 from ntd.cli.render import table
@@ -77,7 +77,7 @@ def _seller(text: str) -> SellerKey:
     try:
         return SellerKey.parse(text)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        problems = "; ".join(problem_text(e) for e in error.errors())
         raise click.BadParameter(f"{text[:60]!r}: {problems}", param_hint="'--seller'") from None
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="'--seller'") from None

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from domain.values import Actor
 from ntd import audit_export, reads
 from ntd.cli.kit import Refused, Runtime, pass_runtime, resolve_brand
-from ntd.cli.params import ID, TIME, as_option
+from ntd.cli.params import ID, LIMIT, TIME, as_option
 from ntd.cli.render_audit import audit_table
 
 EVENT_TYPES = audit_export.EVENT_TYPES
@@ -53,7 +53,7 @@ def audit() -> None:
 )
 @click.option("--since", type=TIME)
 @click.option("--until", type=TIME)
-@click.option("--limit", type=click.IntRange(1), help="stop after this many rows")
+@click.option("--limit", type=LIMIT, help="stop after this many rows")
 @click.option(
     "--format",
     "fmt",

@@ -15,9 +15,18 @@ from pydantic import ValidationError
 
 from domain.application import NtdApplication
 from domain.case import Authenticity, Case, Evidence, IdentificationItem, ItemKind
-from domain.values import Actor, ActorKind, DomainError
+from domain.values import Actor, ActorKind, DomainError, problem_text
 from ntd.cli.kit import Runtime, pass_runtime
-from ntd.cli.params import ID, TIME, as_option, choice, json_flag, reasons_options, statement
+from ntd.cli.params import (
+    ID,
+    TIME,
+    VERSION,
+    as_option,
+    choice,
+    json_flag,
+    reasons_options,
+    statement,
+)
 from ntd.cli.render_case import case_json, case_view
 from ntd.formats import relative, when
 
@@ -193,10 +202,7 @@ SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 def _problems(error: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg'].removeprefix('Value error, ')}"
-        for e in error.errors()
-    )
+    return "; ".join(problem_text(e) for e in error.errors())
 
 
 def _split(text: str, need_hash: bool) -> tuple[str, str, str | None]:
@@ -441,7 +447,7 @@ def case_show(rt: Runtime, case_id: UUID, as_json: bool, actor: Actor) -> None:
 @case.command("history")
 @click.argument("case_id", type=ID)
 @click.option("--as-of", type=TIME, help="the case as it stood at this time (ISO, UTC default)")
-@click.option("--version", type=click.IntRange(1), help="the case as it stood at this version")
+@click.option("--version", type=VERSION, help="the case as it stood at this version")
 @json_flag
 @as_option
 @pass_runtime

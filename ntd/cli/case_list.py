@@ -11,7 +11,7 @@ from domain.case import Lane, State
 from domain.values import Actor, ActorKind
 from ntd import reads
 from ntd.cli.kit import Runtime, pass_runtime, resolve_brand
-from ntd.cli.params import SELLER, TIME, as_option, choice
+from ntd.cli.params import LIMIT, SELLER, TIME, as_option, choice
 from ntd.cli.render_queue import FORMATS, case_rows, emit
 
 
@@ -31,7 +31,7 @@ from ntd.cli.render_queue import FORMATS, case_rows, emit
     help="only cases with an open deadline due by then (their nearest one)",
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--limit", type=LIMIT, default=100, show_default=True)
 @as_option
 @pass_runtime
 def case_list(

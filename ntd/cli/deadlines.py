@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import click
 import structlog
@@ -10,7 +10,7 @@ import structlog
 from domain.case import Deadline
 from domain.values import SYSTEM, Actor
 from ntd.bootstrap import FixedClock
-from ntd.cli.kit import Runtime, catch_up_bar, pass_runtime
+from ntd.cli.kit import Refused, Runtime, catch_up_bar, pass_runtime
 from ntd.cli.params import TIME, as_option
 from ntd.cli.render import cell, plain, table
 from ntd.deadlines import fire_due_deadlines
@@ -32,7 +32,7 @@ def deadlines() -> None:
       ntd deadlines list
       ntd deadlines run --dry-run
       ntd deadlines run                        (e.g. from cron every 15 minutes)
-      ntd deadlines run --now 2026-12-20T09:00Z
+      ntd deadlines run --now 2026-12-20T09:00Z --rehearsal
     """
 
 
@@ -75,9 +75,17 @@ def deadlines_list(rt: Runtime, until: datetime | None, actor: Actor) -> None:
 @deadlines.command("run")
 @click.option("--now", "at", type=TIME, help="run as if it were this time [default: now]")
 @click.option("--dry-run", is_flag=True, help="show what would fire; change nothing")
+@click.option(
+    "--rehearsal",
+    is_flag=True,
+    help="allow a --now later than the clock: fire deadlines early, recording future times "
+    "that every later step of those cases must follow",
+)
 @as_option
 @pass_runtime
-def deadlines_run(rt: Runtime, at: datetime | None, dry_run: bool, actor: Actor) -> None:
+def deadlines_run(
+    rt: Runtime, at: datetime | None, dry_run: bool, rehearsal: bool, actor: Actor
+) -> None:
     """Fire every due deadline: record it missed and apply its effect. An operator (admin or
     supervisor) starts the run; the deadline events are the system's.
 
@@ -85,8 +93,15 @@ def deadlines_run(rt: Runtime, at: datetime | None, dry_run: bool, actor: Actor)
     Examples:
       ntd deadlines run
       ntd deadlines run --dry-run
-      ntd deadlines run --now 2026-12-20T09:00Z
+      ntd deadlines run --now 2026-12-20T09:00Z --rehearsal
     """
+    clock = rt.settings.now or datetime.now(UTC)  # not rt.now(): that would build ntd first
+    if at is not None and not dry_run and not rehearsal and at > clock:
+        raise Refused(
+            f"--now {at.isoformat()} is later than the clock ({clock.isoformat()}): firing "
+            "then records future times, and a case's later steps could not be recorded before "
+            "them; add --rehearsal to do it anyway, or --dry-run to look"
+        )
     ntd = rt.ntd(FixedClock(at) if at else None)
     ntd.app.may_read("operate", actor)
     with catch_up_bar() as tick:

@@ -17,7 +17,7 @@ from ntd.cli.kit import Refused, Runtime, pass_runtime
 )
 @click.option(
     "--seed",
-    type=int,
+    type=click.IntRange(0, 2**32 - 1),
     default=2026,
     show_default=True,
     help="same seed, same notifiers, notices and case ids",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 from uuid import UUID
 
 import click
@@ -15,6 +15,7 @@ from domain.values import Actor, ActorKind
 from ntd.cli.kit import Runtime, pass_runtime
 from ntd.cli.params import ID, as_option, choice
 from ntd.cli.render import receipt
+from ntd.inputs import InputError, decode, parse_json, read_capped
 
 
 @click.group()
@@ -33,7 +34,7 @@ def notice() -> None:
 @click.option(
     "--json",
     "source",
-    type=click.File("r"),
+    type=click.File("rb"),
     metavar="FILE|-",
     help="the notice as JSON (see `ntd notice template`); flags override its fields",
 )
@@ -66,7 +67,7 @@ def notice() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="print only the case ids, one per line")
 @pass_runtime
 def notice_file(
-    rt: Runtime, source: TextIO | None, actor: Actor, quiet: bool, **flags: Any
+    rt: Runtime, source: BinaryIO | None, actor: Actor, quiet: bool, **flags: Any
 ) -> None:
     """File a notice from JSON and/or flags; prints the receipt (one case per listing).
 
@@ -82,7 +83,8 @@ def notice_file(
           --contact-name "Jeanne Moreau" --contact-email legal@aurelia.example \\
           --signature "/s/ Jeanne Moreau" --good-faith --accurate
     """
-    filing = rt.app.file_notice(parse_notice(_notice_data(source, flags, actor)), actor)
+    given = _read_json(source, rt.settings.max_input_bytes) if source is not None else {}
+    filing = rt.app.file_notice(parse_notice(_notice_data(given, flags, actor)), actor)
     if quiet:
         for filed in filing.cases:
             click.echo(str(filed.case_id))
@@ -90,18 +92,21 @@ def notice_file(
     click.echo(receipt(filing))
 
 
-def _notice_data(source: TextIO | None, flags: dict[str, Any], actor: Actor) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    if source is not None:
-        try:
-            data = json.load(source)
-        except json.JSONDecodeError as error:
-            raise click.BadParameter(
-                f"not JSON: {error.msg} at line {error.lineno} column {error.colno}",
-                param_hint="'--json'",
-            ) from None
-        if not isinstance(data, dict):
-            raise click.BadParameter("the notice must be a JSON object", param_hint="'--json'")
+def _read_json(source: BinaryIO, limit: int) -> dict[str, Any]:
+    """The notice's JSON object, read within the input limit."""
+    given = getattr(source, "name", None)
+    name = str(given) if isinstance(given, str) and given != "<stdin>" else "standard input"
+    try:
+        data = parse_json(decode(read_capped(source, limit, name), name), name)
+    except InputError as error:
+        raise click.BadParameter(str(error), param_hint="'--json'") from None
+    if not isinstance(data, dict):
+        raise click.BadParameter("the notice must be a JSON object", param_hint="'--json'")
+    return data
+
+
+def _notice_data(given: dict[str, Any], flags: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    data = dict(given)
     simple = {
         "notifier_id": "notifier_id",
         "right_id": "right_id",

@@ -3,7 +3,6 @@ misuse warnings and suspensions)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from uuid import UUID
@@ -13,9 +12,10 @@ import click
 from domain.notifier import NotifierKind
 from domain.values import Actor, RightType
 from ntd.cli.kit import Runtime, catch_up_bar, pass_runtime
-from ntd.cli.params import ACTOR, ID, as_option, choice, json_flag, quiet_flag
-from ntd.cli.render import notifier_view, plain, table
+from ntd.cli.params import ACTOR, DAYS, ID, as_option, choice, json_flag, quiet_flag
+from ntd.cli.render import escape, notifier_view, plain, table
 from ntd.formats import pct, when
+from ntd.inputs import InputError, sha256_of
 from ntd.notifiers import warn_notifier
 
 
@@ -64,7 +64,7 @@ def notifier_register(
     if quiet:
         click.echo(str(new_id))
         return
-    click.echo(f"notifier {new_id} registered: {name} ({kind})")
+    click.echo(escape(f"notifier {new_id} registered: {name} ({kind})"))
     click.echo(
         f"next: ntd notifier add-right {new_id} --type trademark --number NUMBER "
         "--jurisdiction EU --certificate FILE"
@@ -107,7 +107,7 @@ def notifier_add_right(
     """
     if (sha256 is None) == (certificate is None):
         raise click.UsageError("give exactly one of --certificate FILE or --certificate-sha256")
-    digest = sha256 or hashlib.sha256(certificate.read_bytes()).hexdigest()  # type: ignore[union-attr]
+    digest = sha256 or _certificate_digest(certificate, rt.settings.max_certificate_bytes)
     right_id = rt.app.register_right(
         notifier_id, RightType(right_type), number, jurisdiction, digest, actor
     )
@@ -116,6 +116,15 @@ def notifier_add_right(
         return
     click.echo(f"right {right_id} registered for notifier {notifier_id}: pending verification")
     click.echo(f"next: ntd notifier verify-right {notifier_id} {right_id} --as agent:NAME")
+
+
+def _certificate_digest(certificate: Path | None, limit: int) -> str:
+    """The certificate's SHA-256, hashed in chunks within the configured size."""
+    assert certificate is not None
+    try:
+        return sha256_of(certificate, limit)
+    except InputError as error:
+        raise click.BadParameter(str(error), param_hint="'--certificate'") from None
 
 
 @notifier.command("verify-right")
@@ -178,7 +187,7 @@ def notifier_admit(rt: Runtime, notifier_id: UUID, reason: str, actor: Actor) ->
           --as agent:sofia
     """
     rt.app.admit_manually(notifier_id, reason, actor)
-    click.echo(f"notifier {notifier_id} admitted to the trusted lane (manual: {reason})")
+    click.echo(escape(f"notifier {notifier_id} admitted to the trusted lane (manual: {reason})"))
 
 
 def _no_figure(ctx: click.Context, param: click.Parameter, value: object) -> None:
@@ -232,7 +241,7 @@ def notifier_warn(rt: Runtime, notifier_id: UUID, reason: str, actor: Actor) -> 
 @notifier.command("suspend")
 @click.argument("notifier_id", type=ID)
 @click.option("--reason", required=True)
-@click.option("--days", type=click.IntRange(1), help="length [default: the policy's]")
+@click.option("--days", type=DAYS, help="length [default: the policy's]")
 @as_option
 @pass_runtime
 def notifier_suspend(

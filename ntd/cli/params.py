@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from domain.access import SellerKey
 from domain.case import Case
+from domain.rules import CALENDAR_DAYS_MAX
 from domain.values import (
     Actor,
     ActorKind,
@@ -115,6 +116,13 @@ ID = UuidType()
 TIME = TimeType()
 ACTOR = ActorType()
 SELLER = SellerType()
+LIMIT = click.IntRange(1, 1_000_000)
+"""How many rows to show: bounded, so a 24-digit number is a usage error, not an overflow in
+the database driver."""
+VERSION = click.IntRange(1, 2**31 - 1)
+"""An aggregate's version."""
+DAYS = click.IntRange(1, CALENDAR_DAYS_MAX)
+"""A period in calendar days, bounded like the rules' own periods."""
 
 
 def choice(values: Any) -> click.Choice[str]:

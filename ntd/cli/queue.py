@@ -8,7 +8,7 @@ from domain.case import Deadline, Lane, State
 from domain.values import Actor, ActorKind
 from ntd import reads
 from ntd.cli.kit import Refused, Runtime, pass_runtime, resolve_brand
-from ntd.cli.params import as_option, choice
+from ntd.cli.params import LIMIT, as_option, choice
 from ntd.cli.render_queue import FORMATS, action_rows, emit, queue_rows
 
 ELSEWHERE = reads.Elsewhere(
@@ -31,7 +31,7 @@ ELSEWHERE = reads.Elsewhere(
     help="instead: what awaits this notifier's action (its users see their own notifier's)",
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--limit", type=LIMIT, default=100, show_default=True)
 @as_option
 @pass_runtime
 def queue(

@@ -5,6 +5,7 @@ render_audit.py."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -18,8 +19,35 @@ from ntd.formats import DASH, when
 
 SPARKS = "▁▂▃▄▅▆▇█"
 
+KEPT_CONTROLS = frozenset("\n\t")
+"""Controls a rendered text may hold: its own line breaks and tabs."""
+
 
 # -- values ----------------------------------------------------------------------------------
+
+
+def escape(text: str) -> str:
+    """Text safe to write to a terminal: every control character but newline and tab (an
+    escape sequence stored in an id, a C1 control, a bidi override) shown as `\\x1b`, `\\u202e`.
+    Every text renderer passes its output through it."""
+    if text.isprintable() or not any(_unsafe(char) for char in text):
+        return text
+    return "".join(_visible(char) if _unsafe(char) else char for char in text)
+
+
+def _unsafe(char: str) -> bool:
+    if char in KEPT_CONTROLS:
+        return False
+    return unicodedata.category(char) in ("Cc", "Zl", "Zp") or char in BIDI_CONTROLS
+
+
+def _visible(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Embeddings, overrides and isolates: they reorder what follows them on the line."""
 
 
 def plain(value: Any) -> Any:
@@ -65,8 +93,8 @@ def cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
     if hasattr(value, "value") and isinstance(value.value, str):
-        return str(value.value)
-    return str(value)
+        return escape(str(value.value))
+    return escape(str(value))
 
 
 # -- layout ----------------------------------------------------------------------------------
@@ -94,7 +122,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], indent: int = 0
 
 def pairs(items: Iterable[tuple[str, Any]], indent: int = 0) -> str:
     """`key  value` lines with the values aligned."""
-    items = [(k, v if isinstance(v, str) else cell(v)) for k, v in items]
+    items = [(k, escape(v) if isinstance(v, str) else cell(v)) for k, v in items]
     width = max((len(k) for k, _ in items), default=0)
     pad = " " * indent
     return "\n".join(f"{pad}{k.ljust(width)}  {v}".rstrip() for k, v in items)
@@ -136,7 +164,7 @@ def receipt(r: FilingReceipt) -> str:
         )
         for c in r.cases
     ]
-    return head + "\n" + table(("CASE", "LISTING", "STATUS", "LANE"), rows, indent=2)
+    return escape(head) + "\n" + table(("CASE", "LISTING", "STATUS", "LANE"), rows, indent=2)
 
 
 def notifier_view(n: Notifier, now: datetime) -> str:
@@ -188,4 +216,4 @@ def notifier_view(n: Notifier, now: datetime) -> str:
     if len(n.managers) > 1:
         rows = [(str(t.manager), when(t.assigned_at), str(t.assigned_by)) for t in n.managers]
         view += "\n\naccount managers\n" + table(("MANAGER", "SINCE", "ASSIGNED BY"), rows, 2)
-    return view
+    return escape(view)

@@ -18,7 +18,7 @@ from domain.case import (
 from domain.catalog import event_type
 from domain.values import StatementOfReasons
 from ntd.case_view import cited_identification, event_facts, replay_states
-from ntd.cli.render import pairs, plain, table
+from ntd.cli.render import escape, pairs, plain, table
 from ntd.formats import relative, short, when
 
 
@@ -177,7 +177,7 @@ def case_view(
     if conversation:
         lines += conversation_view(case.messages)
     lines += ["", "timeline", timeline(events)]
-    return "\n".join(lines)
+    return escape("\n".join(lines))
 
 
 def reasons_view(r: StatementOfReasons, cited: IdentificationCited | None = None) -> str:

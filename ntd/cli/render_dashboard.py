@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ntd.cli.render import counts, pairs, plain, sparkline, table
+from ntd.cli.render import counts, escape, pairs, plain, sparkline, table
 from ntd.formats import DASH, hours, pct, when
 
 PASSED = {
@@ -110,7 +110,7 @@ def dashboard_view(d: Any, days: int = 28) -> str:
             indent=2,
         ),
     ]
-    return "\n".join(lines)
+    return escape("\n".join(lines))
 
 
 def needs_action(d: Any) -> list[str]:

@@ -14,7 +14,7 @@ from domain.seller import Seller
 from domain.values import Actor
 from ntd.cli.kit import Runtime, pass_runtime
 from ntd.cli.params import as_option, json_flag
-from ntd.cli.render import plain, table
+from ntd.cli.render import escape, plain, table
 from ntd.formats import when
 
 
@@ -99,4 +99,4 @@ def seller_lift(rt: Runtime, seller_ref: str, reason: str, actor: Actor) -> None
     """
     key, seller_id = _seller_id(seller_ref)
     rt.app.lift_seller_suspension(seller_id, reason, actor)
-    click.echo(f"seller {key}: suspension lifted ({reason})")
+    click.echo(escape(f"seller {key}: suspension lifted ({reason})"))

@@ -28,6 +28,8 @@ from domain.values import (
     RightType,
     StatementOfReasons,
     Visibility,
+    problem_message,
+    problem_text,
 )
 from ntd import reasons
 from ntd.config import parse_time
@@ -95,8 +97,8 @@ def problems_of(error: ValidationError, prefix: str = "") -> FormInvalid:
     found = FormInvalid()
     for e in error.errors():
         where = ".".join(str(part) for part in e["loc"])
-        message = "missing (required)" if e["type"] == "missing" else str(e["msg"])
-        found.add(prefix + where if where else GENERAL, message.removeprefix("Value error, "))
+        message = "missing (required)" if e["type"] == "missing" else problem_message(e)
+        found.add(prefix + where if where else GENERAL, message)
     return found
 
 
@@ -358,10 +360,7 @@ def reason_codes() -> list[str]:
 
 
 def _messages(error: ValidationError) -> list[str]:
-    return [
-        f"{'.'.join(map(str, e['loc'])) or 'value'}: {str(e['msg']).removeprefix('Value error, ')}"
-        for e in error.errors()
-    ]
+    return [problem_text(e) for e in error.errors()]
 
 
 # -- filters ------------------------------------------------------------------------------

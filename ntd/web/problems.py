@@ -31,6 +31,7 @@ from domain.values import (
     NotFound,
     StaleVersion,
     Unauthenticated,
+    problem_message,
 )
 from ntd.config import ConfigError
 from ntd.reads import BadCursor, FilterRequired
@@ -146,7 +147,7 @@ def validation_errors(errors: Sequence[Any]) -> list[FieldError]:
         loc = list(e.get("loc", ()))
         if loc and loc[0] in ("body", "query", "path", "header"):
             loc = loc[1:] if loc[0] == "body" else loc
-        message = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+        message = problem_message(e)
         if e.get("type") == "missing":
             message = "missing (required)"
         found.append(FieldError(field=_path(loc), message=message))

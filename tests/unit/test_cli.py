@@ -191,7 +191,7 @@ def test_a_case_goes_from_filing_to_reinstatement_through_the_cli(
     assert "forwarded_to_notifier" in forwarded and "restoration deadline" in forwarded
 
     later = (datetime.now(UTC) + timedelta(days=30)).isoformat()
-    fired = ok("deadlines", "run", "--now", later, "--as", ROOT)
+    fired = ok("deadlines", "run", "--now", later, "--rehearsal", "--as", ROOT)
     assert "fired" in fired and "restoration" in fired and "→ reinstated" in fired
     assert "1 fired, 0 skipped" in fired
 
@@ -446,7 +446,7 @@ def test_deadlines_run_skips_a_deadline_the_case_no_longer_has(
     assert "would fire" in dry and "nothing fired" in dry
     ok("case", "withdraw", case, "--reason", "Settled", "--as", JEANNE)
     monkeypatch.setenv("NTD_FEED", "kafka")  # a lagging read model still lists it as due
-    skipped = ok("deadlines", "run", "--now", later, "--as", ROOT)
+    skipped = ok("deadlines", "run", "--now", later, "--rehearsal", "--as", ROOT)
     assert f"skipped     counter_notice  case {case}" in skipped
     assert "0 fired, 1 skipped" in skipped
 
