@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from domain.catalog import event_classes, event_type
+from ntd.formats import csv_cell
 from projections.models import AuditRow
 
 MEDIA_TYPES = {"json": "application/json", "jsonl": "application/x-ndjson", "csv": "text/csv"}
@@ -18,11 +19,6 @@ EVENT_TYPES = sorted({event_type(cls) for cls in event_classes()})
 """The types an audit filter may name: a typo must not look like "no rows"."""
 FIELDS = tuple(AuditRow.model_fields)
 """An audit row's columns: what its hash covers, then the chain."""
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
-"""A CSV cell starting with one of these is a formula to a spreadsheet: a seller id such as
-`=HYPERLINK(...)`, filed by anyone, would run on the auditor's machine when the export opens.
-A cell starting with `'` gets one too, so removing one leading `'` always gives the value back
-(docs/evidence.md)."""
 
 
 def chunks(rows: Iterable[AuditRow], fmt: str) -> Iterator[str]:
@@ -53,21 +49,11 @@ def _csv(rows: Iterable[AuditRow]) -> Iterator[str]:
     writer.writerow(FIELDS)
     for row in rows:
         data = row.model_dump(mode="json")
-        writer.writerow([_cell(data[n]) for n in FIELDS])
+        writer.writerow([csv_cell(data[n]) for n in FIELDS])
         yield out.getvalue()
         out.seek(0)
         out.truncate()
     yield out.getvalue()
-
-
-def _cell(value: object) -> object:
-    """A CSV cell a spreadsheet shows as text: a formula-like string gets a leading `'` (the
-    OWASP remedy; JSON and JSON lines keep every value exactly)."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def write(rows: Iterable[AuditRow], fmt: str, out: TextIO) -> None:

@@ -1,5 +1,5 @@
 """How times and figures read, the same in the CLI and the portal: a moment in UTC to the
-minute, a moment relative to now, a share, hours, a line shortened."""
+minute, a moment relative to now, a share, hours, a line shortened, a spreadsheet's cell."""
 
 from __future__ import annotations
 
@@ -7,6 +7,11 @@ from datetime import UTC, datetime
 
 DASH = "—"
 """What stands for a value there is none of."""
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+"""A CSV cell starting with one of these is a formula to a spreadsheet: a seller id such as
+`=HYPERLINK(...)`, filed by anyone, would run on the reader's machine when the file opens.
+A cell starting with `'` gets one too, so removing one leading `'` always gives the value back
+(docs/evidence.md)."""
 
 
 def when(moment: datetime | None) -> str:
@@ -47,3 +52,13 @@ def short(text: str, width: int = 60) -> str:
     """One line, at most `width` characters."""
     line = " ".join(text.split())
     return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell a spreadsheet shows as text: a formula-like string gets a leading `'` (the
+    OWASP remedy; JSON keeps every value exactly); None is an empty cell."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value

@@ -14,7 +14,7 @@ import click
 
 from domain.case import Deadline
 from ntd.cli.render import cell, plain, table
-from ntd.formats import DASH, relative, when
+from ntd.formats import DASH, csv_cell, relative, when
 from projections.models import ActionItem, CaseLine, NeedsAction
 from projections.queues import due_of, seller_next
 
@@ -145,7 +145,7 @@ def emit(fmt: str, formats: Formats, rows: Rows, more: bool, limit: int, empty: 
             writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
             writer.writeheader()
             for row in rows:
-                writer.writerow({k: "" if v is None else plain(v) for k, v in row.items()})
+                writer.writerow({k: csv_cell(plain(v)) for k, v in row.items()})
         click.echo(out.getvalue(), nl=False)
     elif not rows:
         click.echo(empty)

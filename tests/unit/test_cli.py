@@ -1102,3 +1102,16 @@ def test_a_token_is_printed_once_listed_without_its_secret_and_revoked(
     ]
     ok("tokens", "revoke", token_id, "--reason", "left", "--as", ROOT)
     assert json.loads(ok("tokens", "list", "--as", ROOT, "--json"))[0]["revoked_at"]
+
+
+def test_a_case_list_in_csv_writes_a_formula_like_seller_id_as_text(
+    tmp_path: Path, filed: dict[str, str]
+) -> None:
+    listing = {**_listing(7), "seller_id": '=HYPERLINK("http://evil.example")'}
+    notice = notice_file(tmp_path, filed["notifier"], filed["right"], listings=[listing])
+    ok("notice", "file", "--json", str(notice), "--as", JEANNE, "-q")
+
+    rows = list(csv.DictReader(io.StringIO(ok("case", "list", "--format", "csv", "--as", ALICE))))
+
+    sellers = {row["seller_id"] for row in rows}
+    assert '\'=HYPERLINK("http://evil.example")' in sellers, sellers
