@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -28,8 +29,21 @@ def read_capped(stream: BinaryIO, limit: int, name: str) -> bytes:
 
 def read_file(path: Path | str, limit: int, name: str | None = None) -> bytes:
     """A file's bytes, at most `limit`; OSError is left to the caller, which names the file."""
-    with open(path, "rb") as stream:
+    with _open(path) as stream:
         return read_capped(stream, limit, name or str(path))
+
+
+def _open(path: Path | str) -> BinaryIO:
+    """A file opened for reading without waiting: opening a named pipe no one writes to would
+    block for ever, so it is opened non-blocking, then read as usual (a pipe with no writer
+    reads as empty at once; `<(command)` has its writer and is read to its end)."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        os.set_blocking(descriptor, True)
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
 
 
 def decode(data: bytes, name: str) -> str:
@@ -62,7 +76,7 @@ def sha256_of(path: Path | str, limit: int) -> str:
     """The SHA-256 of a file, read in chunks; a file beyond `limit` bytes (a device that never
     ends) is refused."""
     digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as stream:
+    with _open(path) as stream:
         while chunk := stream.read(CHUNK):
             size += len(chunk)
             if size > limit:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, BinaryIO
+import sys
+from typing import Any
 from uuid import UUID
 
 import click
@@ -15,7 +16,7 @@ from domain.values import Actor, ActorKind
 from ntd.cli.kit import Runtime, pass_runtime
 from ntd.cli.params import ID, as_option, choice
 from ntd.cli.render import receipt
-from ntd.inputs import InputError, decode, parse_json, read_capped
+from ntd.inputs import InputError, decode, parse_json, read_capped, read_file
 
 
 @click.group()
@@ -34,7 +35,7 @@ def notice() -> None:
 @click.option(
     "--json",
     "source",
-    type=click.File("rb"),
+    type=click.Path(dir_okay=False, allow_dash=True),
     metavar="FILE|-",
     help="the notice as JSON (see `ntd notice template`); flags override its fields",
 )
@@ -67,7 +68,7 @@ def notice() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="print only the case ids, one per line")
 @pass_runtime
 def notice_file(
-    rt: Runtime, source: BinaryIO | None, actor: Actor, quiet: bool, **flags: Any
+    rt: Runtime, source: str | None, actor: Actor, quiet: bool, **flags: Any
 ) -> None:
     """File a notice from JSON and/or flags; prints the receipt (one case per listing).
 
@@ -92,14 +93,20 @@ def notice_file(
     click.echo(receipt(filing))
 
 
-def _read_json(source: BinaryIO, limit: int) -> dict[str, Any]:
-    """The notice's JSON object, read within the input limit."""
-    given = getattr(source, "name", None)
-    name = str(given) if isinstance(given, str) and given != "<stdin>" else "standard input"
+def _read_json(source: str, limit: int) -> dict[str, Any]:
+    """The notice's JSON object from a file or standard input (`-`), read within the input
+    limit; a named pipe no one writes to reads as empty instead of waiting for ever."""
+    name = "standard input" if source == "-" else source
     try:
-        data = parse_json(decode(read_capped(source, limit, name), name), name)
+        if source == "-":
+            raw = read_capped(sys.stdin.buffer, limit, name)
+        else:
+            raw = read_file(source, limit, name)
+        data = parse_json(decode(raw, name), name)
     except InputError as error:
         raise click.BadParameter(str(error), param_hint="'--json'") from None
+    except OSError as error:
+        raise click.BadParameter(f"{source}: {error.strerror}", param_hint="'--json'") from None
     if not isinstance(data, dict):
         raise click.BadParameter("the notice must be a JSON object", param_hint="'--json'")
     return data

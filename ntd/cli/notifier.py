@@ -107,7 +107,11 @@ def notifier_add_right(
     """
     if (sha256 is None) == (certificate is None):
         raise click.UsageError("give exactly one of --certificate FILE or --certificate-sha256")
-    digest = sha256 or _certificate_digest(certificate, rt.settings.max_certificate_bytes)
+    digest = (
+        sha256
+        if sha256 is not None  # an empty digest is the domain's to refuse, not a file to hash
+        else _certificate_digest(certificate, rt.settings.max_certificate_bytes)
+    )
     right_id = rt.app.register_right(
         notifier_id, RightType(right_type), number, jurisdiction, digest, actor
     )

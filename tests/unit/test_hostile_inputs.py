@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -428,3 +430,35 @@ def test_nfc_and_nfd_spellings_of_a_registration_number_are_one_right(
         1,
         "already registered",
     )
+
+
+def test_a_named_pipe_no_one_writes_to_is_read_as_empty_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "holidays.fifo"
+    os.mkfifo(fifo)
+    env = {**os.environ, "NTD_HOLIDAYS_FILE": str(fifo), "NTD_DATA_DIR": str(tmp_path / "d")}
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "ntd", "config"], env=env, capture_output=True, text=True, timeout=60
+    )
+    notice = subprocess.run(
+        [sys.executable, "-m", "ntd", "notice", "file", "--json", str(fifo), "--as", JEANNE],
+        env={**env, "NTD_HOLIDAYS_FILE": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert shown.returncode == 0, shown.stderr
+    assert notice.returncode == 2, notice.stderr
+    assert f"{fifo} is not JSON" in notice.stderr.splitlines()[0], notice.stderr
+
+
+def test_an_empty_certificate_digest_is_refused_in_one_line(brand: tuple[str, str]) -> None:
+    before = events()
+    args = ("--type", "patent", "--number", "X123", "--jurisdiction", "EU")
+
+    result = run("notifier", "add-right", brand[0], *args, "--certificate-sha256=", "--as", JEANNE)
+
+    assert result.exit_code in (1, 2), result.output
+    refused(result, result.exit_code, "certificate")
+    assert events() == before
