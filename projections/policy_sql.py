@@ -128,7 +128,9 @@ def open_sql_policy_store(url: str, window_days: int) -> SqlPolicyStore:
             path = ":memory:"
         else:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+        # the consumer loop applies batches on its sink thread, one at a time: the connection
+        # is opened on the main thread and used there (as the read models' is)
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         return SqlPolicyStore(conn, postgres=False, window_days=window_days)
     if url.startswith(("postgresql://", "postgres://")):
