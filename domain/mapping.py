@@ -8,8 +8,11 @@ from uuid import UUID
 import pydantic_core
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent
-from eventsourcing.utils import get_topic, resolve_topic
+from eventsourcing.utils import get_topic
 from pydantic import BaseModel
+
+from domain.catalog import event_class
+from domain.values import CorruptEvent
 
 ORIGINATOR_FIELDS: set[str] = {"originator_id", "originator_version"}  # never changed
 
@@ -117,12 +120,24 @@ class PydanticMapper(Mapper[UUID]):
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        """The event a stored event holds; CorruptEvent, naming the stored event, when it is
+        not one ntd wrote (a foreign topic, a state its class does not read)."""
+        where = f"{stored_event.originator_id} version {stored_event.originator_version}"
+        try:
+            return self._decoded(stored_event)
+        except CorruptEvent as error:
+            raise CorruptEvent(f"the stored event of {where} is corrupt: {error}") from None
+        except (ValueError, TypeError) as error:  # pydantic's ValidationError is a ValueError
+            reason = str(error).splitlines()[0][:200]
+            raise CorruptEvent(f"the stored event of {where} is corrupt: {reason}") from None
+
+    def _decoded(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         state = stored_event.state
         if self.cipher:
             state = self.cipher.decrypt(state)
         if self.compressor:
             state = self.compressor.decompress(state)
-        cls = resolve_topic(stored_event.topic)
+        cls: Any = event_class(stored_event.topic)
         whole = with_originator(
             cls, state, stored_event.originator_id, stored_event.originator_version
         )

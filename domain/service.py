@@ -5,7 +5,8 @@ domain/application.py joins them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
@@ -15,7 +16,7 @@ from eventsourcing.application import (
     Application,
     ProcessingEvent,
 )
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, EventSourcingError
 from eventsourcing.persistence import IntegrityError, Recording, StoredEvent
 
 from domain.access import (
@@ -38,6 +39,7 @@ from domain.values import (
     Actor,
     ActorKind,
     Clock,
+    CorruptEvent,
     DomainError,
     NotFound,
     Role,
@@ -127,8 +129,9 @@ class Service(Application[UUID]):
             return {i: a for i, a in found.items() if a is not None}
         loaded: dict[UUID, Any] = {}
         for stored in self.batch_reader.stored_events(ids):
-            event: Any = self.mapper.to_domain_event(stored)
-            loaded[event.originator_id] = event.mutate(loaded.get(event.originator_id))
+            with _folding(stored.originator_id):
+                event: Any = self.mapper.to_domain_event(stored)
+                loaded[event.originator_id] = event.mutate(loaded.get(event.originator_id))
         return loaded
 
     def _read_for(
@@ -201,7 +204,8 @@ class Service(Application[UUID]):
 
     def _get(self, kind: type[A], aggregate_id: UUID, version: int | None = None) -> A:
         try:
-            aggregate: Aggregate = self.repository.get(aggregate_id, version=version)
+            with _folding(aggregate_id):
+                aggregate: Aggregate = self.repository.get(aggregate_id, version=version)
         except AggregateNotFoundError:
             raise NotFound(f"no {kind.__name__.lower()} {aggregate_id}") from None
         if not isinstance(aggregate, kind):
@@ -212,7 +216,8 @@ class Service(Application[UUID]):
         """The aggregate, or None when nothing has that id. An aggregate of another kind there is
         an error, not an absence: creating one in its place could never be saved."""
         try:
-            aggregate: Aggregate = self.repository.get(aggregate_id)
+            with _folding(aggregate_id):
+                aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         if not isinstance(aggregate, kind):
@@ -325,3 +330,19 @@ def target_of(subject: Case | Case.Filed | Notifier | Seller) -> Target:
     case_id = subject.originator_id if isinstance(subject, Case.Filed) else subject.id
     seller = SellerKey(marketplace=listing.marketplace, seller_ref=listing.seller_id)
     return Target(f"case {case_id}", notifier_id=subject.notifier_id, seller=seller)
+
+
+@contextmanager
+def _folding(aggregate_id: object) -> Iterator[None]:
+    """Folding an aggregate's stored events: one written by ntd always folds, so a failure here
+    means the store was changed outside ntd (an event deleted, swapped or edited). It is told
+    as CorruptEvent naming the aggregate, never as the library's traceback."""
+    try:
+        yield
+    except (DomainError, AggregateNotFoundError):
+        raise
+    except (EventSourcingError, KeyError, AttributeError, TypeError, ValueError) as error:
+        reason = f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+        raise CorruptEvent(
+            f"the stored events of {aggregate_id} are corrupt (changed outside ntd): {reason}"
+        ) from None

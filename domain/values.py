@@ -62,6 +62,12 @@ class NotFound(DomainError):
     """The named aggregate does not exist."""
 
 
+class CorruptEvent(DomainError):
+    """A stored event ntd cannot read as written by itself: a topic that names no event class of
+    ntd, a state that is not the class's, or versions out of sequence (an event deleted or
+    swapped). The store was changed outside ntd; the message names where."""
+
+
 class AlreadyDone(DomainError):
     """The command's effect is already there (e.g. a redelivered policy command)."""
 

@@ -16,10 +16,10 @@ from typing import Protocol, cast
 from uuid import UUID
 
 from eventsourcing.persistence import Mapper, Notification
-from eventsourcing.utils import resolve_topic
 
+from domain.catalog import event_class
 from domain.mapping import stored_payload
-from domain.values import DomainEvent
+from domain.values import CorruptEvent, DomainEvent
 from projections.audit import AuditChain
 from projections.handlers import ProjectionError, VersionGap, project
 from projections.models import CaseSummary
@@ -56,8 +56,12 @@ def decoded(notifications: Iterable[Notification], mapper: Mapper[UUID]) -> Chun
     plain = not (mapper.cipher or mapper.compressor)
     chunk = Chunk()
     for n in notifications:
-        payload = stored_payload(resolve_topic(n.topic), n.state) if plain else None
-        chunk.add(n.id, cast(DomainEvent, mapper.to_domain_event(n)), payload)
+        try:
+            payload = stored_payload(event_class(n.topic), n.state) if plain else None
+            event = cast(DomainEvent, mapper.to_domain_event(n))
+        except CorruptEvent as error:
+            raise CorruptEvent(f"event store position {n.id}: {error}") from None
+        chunk.add(n.id, event, payload)
     return chunk
 
 

@@ -14,7 +14,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from consumers import envelope
-from domain import mapping
+from domain import catalog, mapping
 from domain.application import NtdApplication
 from domain.catalog import event_classes
 from domain.mapping import (
@@ -80,6 +80,9 @@ class Gadget(EventSourced):
 
     def paint(self, colour: str, finish: str, actor: Actor, at: datetime) -> None:
         self.record(self.Painted, actor, at, colour=colour, finish=finish)
+
+
+catalog.register(Gadget)  # a stored topic is resolved against the catalogue only
 
 
 class OldPainted(EventSourced.Event):
