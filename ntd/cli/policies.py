@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import datetime
+from typing import Any
 
 import click
 
 from domain.values import Actor
-from ntd.cli.kit import Refused, Runtime, catch_up_bar, pass_runtime
-from ntd.cli.params import as_option, json_flag
+from ntd.cli.kit import PROGRESS_AFTER, Refused, Runtime, catch_up_bar, pass_runtime
+from ntd.cli.params import TIME, as_option, json_flag
+from ntd.cli.render_what_if import what_if_data, what_if_text
 from ntd.policies import NotEmbedded, run_policies
+from ntd.what_if import BadRules, Progress, proposed_rules, what_if
 
 OUTCOMES = {
     "RecordStrike": "strikes recorded",
@@ -38,6 +45,7 @@ def policies() -> None:
     Examples:
       ntd policies run
       ntd policies run --json
+      ntd policies what-if --rules '{"strikes_to_suspend": 2}'
     """
 
 
@@ -100,3 +108,76 @@ def run(rt: Runtime, replay: bool, as_json: bool, actor: Actor) -> None:
         click.echo(f"  {'already done (redelivered)':40} {report.already:,}")
     for name, count in sorted(report.refused.items()):
         click.echo(f"  {'refused: ' + name:40} {count:,}")
+
+
+@policies.command("what-if")
+@click.option(
+    "--rules",
+    "rules_text",
+    required=True,
+    metavar="JSON",
+    help="the rules to try, as a JSON object of the names NTD_RULES takes (docs/domain.md, the "
+    "policy numbers); the rules not named keep the values in force",
+)
+@click.option(
+    "--since",
+    type=TIME,
+    help="the moment the rules take effect: before it the history replays under the rules in "
+    "force, and only what differs from it on is shown [default: the start of the history]",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@as_option
+@pass_runtime
+def what_if_command(
+    rt: Runtime, rules_text: str, since: datetime | None, fmt: str, actor: Actor
+) -> None:
+    """Replay the stored history through the policies under other rules, beside what they
+    did: the strikes, which sellers would have been suspended or spared, which notifiers would
+    have entered or left the trusted lane (or been warned, or suspended) and when. Writes
+    nothing; the cases replay as they happened (docs/what-if.md). Supervisors, admins and
+    auditors.
+
+    \b
+    Examples:
+      ntd policies what-if --rules '{"strikes_to_suspend": 2}'
+      ntd policies what-if --rules '{"trusted_min_takedown_share": 0.95}' --since 2026-11-01
+      ntd policies what-if --rules '{"misuse_warning_share": 0.2}' --format json | jq .notifiers
+    """
+    app = rt.app
+    try:
+        rules = proposed_rules(app.rules, rules_text)
+    except BadRules as error:
+        raise click.BadParameter(str(error), param_hint="'--rules'") from None
+    with _replay_bar() as tick:
+        result = what_if(app, rules, actor, since, tick)
+    if fmt == "json":
+        click.echo(json.dumps(what_if_data(result), indent=2))
+    else:
+        click.echo(what_if_text(result))
+
+
+@contextmanager
+def _replay_bar() -> Iterator[Progress]:
+    """A bar on stderr while a replay longer than PROGRESS_AFTER events goes on, else nothing."""
+    with ExitStack() as stack:
+        bar: Any = None
+
+        def tick(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:
+                if total <= PROGRESS_AFTER:
+                    return
+                bar = stack.enter_context(
+                    click.progressbar(
+                        length=total,
+                        label="replaying the policies",
+                        file=sys.stderr,
+                        show_pos=True,
+                        width=30,
+                    )
+                )
+            bar.update(max(0, done - bar.pos))
+
+        yield tick
