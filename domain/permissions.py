@@ -139,6 +139,9 @@ PERMISSIONS: dict[str, Permission] = {
         "read the audit trail", {R.AUDITOR: S.ANY, R.ADMIN: S.ANY, R.SUPERVISOR: S.ANY}
     ),
     "read_events": _row("read the event stream", {R.AUDITOR: S.ANY, R.ADMIN: S.ANY}),
+    "read_transparency": _row(
+        "export statements of reasons and the public archive", {R.AUDITOR: S.ANY, R.ADMIN: S.ANY}
+    ),
     "read_policy_what_if": _row(
         "replay the policies under other rules",
         {R.SUPERVISOR: S.ANY, R.ADMIN: S.ANY, R.AUDITOR: S.ANY},

@@ -45,6 +45,10 @@ VARIABLES = {
     "NTD_TIME_MAX_YEAR": "latest year of a time ntd accepts (default 2200)",
     "NTD_LOG_FORMAT": "`console` (default on a terminal) or `json`",
     "NTD_LOG_LEVEL": "debug, info (default), warning, error",
+    "NTD_ARCHIVE_KEY": "key of the public archive's seller pseudonyms (>= 32 characters; default:"
+    " a 0600 key file in the data dir)",
+    "NTD_TDB_TOKEN": "the EU Transparency Database's API token for `ntd transparency statements"
+    " --submit`",
 }
 
 
