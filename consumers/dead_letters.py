@@ -15,12 +15,16 @@ from typing import Any
 from kafka import KafkaProducer
 
 from consumers.loop_config import LoopConfig
+from consumers.reach import kafka_client
 
 
 def make_dead_letter_producer(config: LoopConfig) -> KafkaProducer:
-    """An idempotent acks=all producer for dead letters."""
-    return KafkaProducer(
-        bootstrap_servers=config.bootstrap,
+    """An idempotent acks=all producer for dead letters (ServiceAway if the broker does not
+    answer within the config's connect timeout)."""
+    return kafka_client(
+        KafkaProducer,
+        config.bootstrap,
+        config.connect_timeout,
         acks="all",
         enable_idempotence=True,
         client_id=f"ntd-{config.name}-dlq",

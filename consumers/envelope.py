@@ -10,11 +10,11 @@ from typing import Any, NamedTuple, cast
 
 import pydantic_core
 from eventsourcing.persistence import Mapper, Notification
-from eventsourcing.utils import resolve_topic
 from pydantic import BaseModel, ValidationError
 
 from consumers.contracts import DEFAULT_SCHEMA_BASE, schema_uri
 from consumers.partitioning import key_hash
+from consumers.stored import stored_class
 from domain.catalog import aggregate_type, ce_type, resolve_ce_type, topic_for
 from domain.mapping import class_version, published_payload, upcast, with_originator
 from domain.values import DomainEvent
@@ -124,7 +124,7 @@ def encode_stored(
     Raises (for parking) when the stored event does not validate."""
     plain = not (mapper.cipher or mapper.compressor)
     subject, version = str(notification.originator_id), notification.originator_version
-    cls = resolve_topic(notification.topic)
+    cls = stored_class(notification)
     kind = _kind(cls, schema_base)
     value = with_originator(cls, notification.state, subject, version) if plain else None
     if value is not None and kind is not None:

@@ -26,8 +26,9 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 from consumers.dead_letters import DeadLetter, make_dead_letter_producer, send_dead_letters
 from consumers.envelope import EnvelopeError, decode
 from consumers.loop_config import LoopConfig
+from consumers.reach import Backoff, ServiceAway, kafka_client
 from consumers.rebalance import Reseeker
-from consumers.relay import close_producer
+from consumers.relay import Ready, close_producer
 from consumers.sink import Consumed, Rejected, Sink
 from projections.tracking import Applied, PositionsMoved, Span
 
@@ -42,9 +43,12 @@ class FatalPositions(RuntimeError):
 
 
 def make_consumer(config: LoopConfig) -> KafkaConsumer:
-    """A group member with manual commits, starting at the beginning when nothing is stored."""
-    return KafkaConsumer(
-        bootstrap_servers=config.bootstrap,
+    """A group member with manual commits, starting at the beginning when nothing is stored;
+    ServiceAway if the broker does not answer within the config's connect timeout."""
+    return kafka_client(
+        KafkaConsumer,
+        config.bootstrap,
+        config.connect_timeout,
         group_id=config.group_id,
         group_instance_id=config.instance_id,
         client_id=f"ntd-{config.name}",
@@ -103,32 +107,38 @@ class ConsumerLoop:
 
     # -- running -------------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event, until_caught_up: bool = False) -> None:
-        """Consume until `stop` is set (or, with until_caught_up, until nothing is left)."""
-        self.consumer = self.consumer_factory(self.config)
-        # Learn the topics before joining: a group leader whose metadata lacks them assigns
-        # nothing, and the group idles until its next metadata refresh.
-        for topic in self.config.topics:
-            self.consumer.partitions_for_topic(topic)
-        self.consumer.subscribe(self.config.topics, listener=self.listener)
-        self.log.info("consumer.started", topics=self.config.topics)
-        backoff = 0.5
+    def run(
+        self, stop: threading.Event, until_caught_up: bool = False, ready: Ready | None = None
+    ) -> None:
+        """Consume until `stop` is set (or, with until_caught_up, until nothing is left);
+        `ready` is told when batches flow, and when they stop flowing (retrying)."""
+        told = ready or (lambda _: None)
+        backoff = Backoff(self.config.max_backoff)
         next_lag = time.monotonic() + self.config.lag_interval
         try:
+            if not self._join(stop):
+                return
+            recover = False
             while not stop.is_set():
                 try:
+                    if recover:  # in the try: the database may still be away
+                        self._recover()
+                        recover = False
                     handled = self.step()
                     if handled == 0:
                         self.flush()
                         self.check_positions()
-                    backoff = 0.5
+                    backoff.reset()
+                    told(True)
                 except FatalPositions:
                     raise
                 except Exception as error:  # the database or broker failed: retry from stored
-                    self.log.error("consumer.batch_failed", error=repr(error), retry_in=backoff)
-                    stop.wait(backoff)
-                    backoff = min(backoff * 2, self.config.max_backoff)
-                    self._recover()
+                    told(False)
+                    self.log.error(
+                        "consumer.batch_failed", error=repr(error), retry_in=backoff.next
+                    )
+                    backoff.wait(stop)
+                    recover = True
                     continue
                 if time.monotonic() >= next_lag:
                     self.log_lag()
@@ -137,6 +147,36 @@ class ConsumerLoop:
                     break
         finally:
             self._close()
+
+    def _join(self, stop: threading.Event) -> bool:
+        """Connect and subscribe, retrying with back-off while the broker is away; False if
+        told to stop first."""
+        backoff = Backoff(self.config.max_backoff)
+        while not stop.is_set():
+            try:
+                self.consumer = self._subscribed(self.consumer_factory(self.config))
+                self.log.info("consumer.started", topics=self.config.topics)
+                return True
+            except (KafkaError, ServiceAway) as error:
+                self.log.warning(
+                    "consumer.broker_unavailable", error=str(error), retry_in=backoff.next
+                )
+                backoff.wait(stop)
+        return False
+
+    def _subscribed(self, consumer: Any) -> Any:
+        """The consumer, subscribed to the topics (closed if that fails)."""
+        try:
+            # Learn the topics before joining: a group leader whose metadata lacks them assigns
+            # nothing, and the group idles until its next metadata refresh.
+            for topic in self.config.topics:
+                consumer.partitions_for_topic(topic)
+            consumer.subscribe(self.config.topics, listener=self.listener)
+        except Exception:
+            with contextlib.suppress(Exception):
+                consumer.close(autocommit=False)
+            raise
+        return consumer
 
     def step(self) -> int:
         """Poll once and handle the batch; returns how many records it covered."""
@@ -393,7 +433,7 @@ class ConsumerLoop:
             offsets = {tp: OffsetAndMetadata(o, "", -1) for tp, o in self.applied.items()}
             with contextlib.suppress(Exception):  # informational; the group may be gone
                 if offsets:
-                    self.consumer.commit(offsets=offsets, timeout_ms=5000)
+                    self.consumer.commit(offsets=offsets, timeout_ms=1000)
             with contextlib.suppress(Exception):
                 self.consumer.close(autocommit=False)
         if self.producer is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from consumers.reach import ATTEMPT_TIMEOUT
 from consumers.topics import DEAD_LETTER_TOPIC, event_topic_names, group_id
 
 
@@ -19,6 +20,8 @@ class LoopConfig:
     poll_timeout_ms: int = 200
     lag_interval: float = 10.0
     max_backoff: float = 30.0
+    connect_timeout: float = ATTEMPT_TIMEOUT
+    """Seconds one attempt to reach the broker may take; the loop retries with back-off."""
     instance_id: str | None = None
     """Kafka static membership (group.instance.id): a restart takes its partitions back at once."""
 

@@ -11,7 +11,7 @@ what was done (`AlreadyDone`), which counts as done.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
@@ -20,6 +20,7 @@ from uuid import UUID
 import structlog
 from eventsourcing.utils import get_topic
 
+from consumers.reach import reopening
 from domain.application import ConcurrencyConflict, NtdApplication
 from domain.catalog import event_classes
 from domain.notifier import Notifier
@@ -209,14 +210,22 @@ class PolicySink:
 
     name = "policies"
 
-    def __init__(self, app: NtdApplication, store: PolicyStore) -> None:
+    def __init__(
+        self,
+        app: NtdApplication,
+        store: PolicyStore,
+        reopen: Callable[[], PolicyStore] | None = None,
+    ) -> None:
         self.app = app
         self.store = store
+        self.reopen = reopen
+        """Opens the policy view anew, after its database connection was lost."""
         self.runner = PolicyRunner(app)
 
     def positions(self, partitions: Collection[Partition]) -> dict[Partition, int]:
         """The stored next offset of each given partition that has one."""
-        stored = self.store.offsets()
+        with reopening(self):
+            stored = self.store.offsets()
         return {(t, p): stored[(t, p)] for t, p in partitions if (t, p) in stored}
 
     def apply(self, records: Sequence[Consumed], spans: Mapping[Partition, Span]) -> Applied:
@@ -225,7 +234,8 @@ class PolicySink:
         only the events the policies watch reach them."""
         tracked = [Tracked(r.topic, r.partition, r.offset, r.seq, r.event) for r in records]
         before = Counter(self.runner.report.acted)
-        applied = self.store.apply_tracked(tracked, spans, self._react)
+        with reopening(self):
+            applied = self.store.apply_tracked(tracked, spans, self._react)
         acted = self.runner.report.acted - before
         if acted:
             log.info("policies.batch", events=applied.events, **acted)

@@ -3,8 +3,9 @@ transaction of the read store (PostgreSQL in production, NTD_READ_DSN=postgresql
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
+from consumers.reach import reopening
 from consumers.sink import Consumed, Rejected
 from projections.store import ReadStore
 from projections.tracking import Applied, Partition, RecordRejected, Span, Tracked
@@ -17,12 +18,15 @@ class ProjectionSink:
 
     name = NAME
 
-    def __init__(self, store: ReadStore) -> None:
+    def __init__(self, store: ReadStore, reopen: Callable[[], ReadStore] | None = None) -> None:
         self.store = store
+        self.reopen = reopen
+        """Opens the read store anew, after its database connection was lost."""
 
     def positions(self, partitions: Collection[Partition]) -> dict[Partition, int]:
         """The stored next offset of each given partition that has one."""
-        return self.store.offsets(self.name, partitions)
+        with reopening(self):
+            return self.store.offsets(self.name, partitions)
 
     def apply(self, records: Sequence[Consumed], spans: Mapping[Partition, Span]) -> Applied:
         """Apply the records not applied before, and the spans' ends, in one transaction;
@@ -32,7 +36,8 @@ class ProjectionSink:
             for r in records
         ]
         try:
-            return self.store.apply_tracked(self.name, tracked, spans)
+            with reopening(self):
+                return self.store.apply_tracked(self.name, tracked, spans)
         except RecordRejected as rejection:
             where = {(r.topic, r.partition, r.offset): r for r in records}
             refused = [

@@ -11,16 +11,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from kafka import KafkaAdminClient, KafkaProducer
-from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
 from consumers.partitioning import KeyHashPartitioner
+from consumers.reach import ATTEMPT_TIMEOUT, Backoff, ServiceAway, kafka_client
 from consumers.relay_pages import Pages
 from consumers.relay_store import Parked, RelayPositions
-from consumers.topics import all_topic_names
+from consumers.topics import ensure_topics  # noqa: F401  (re-exported: callers import it here)
 
 log = structlog.get_logger("ntd.relay")
+
+Ready = Callable[[bool], None]
+"""Told whether a worker is serving now (connected, publishing or consuming) or not (retrying)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class RelayConfig:
     max_pages_in_flight: int = 8
     encoder_process: bool = False
     """Read and encode the log in a process of its own, so this one only produces."""
+    connect_timeout: float = ATTEMPT_TIMEOUT
+    """Seconds one attempt to reach the broker may take; the relay retries with back-off."""
 
 
 def producer_settings(config: RelayConfig) -> dict[str, Any]:
@@ -59,29 +64,17 @@ def producer_settings(config: RelayConfig) -> dict[str, Any]:
 
 
 def make_producer(config: RelayConfig) -> KafkaProducer:
-    """The relay's producer: its settings, and the key-hash partitioner."""
-    return KafkaProducer(partitioner=KeyHashPartitioner(), **producer_settings(config))
-
-
-def ensure_topics(bootstrap: str, partitions: int, prefix: str = "") -> list[str]:
-    """Create every topic of the catalogue (consumers/topics.py) that is missing."""
-    names = all_topic_names(prefix)
-    admin = KafkaAdminClient(
-        bootstrap_servers=bootstrap, client_id="ntd-admin", request_timeout_ms=15_000
+    """The relay's producer: its settings, and the key-hash partitioner; a broker that does not
+    answer within the config's connect timeout raises ServiceAway."""
+    settings = producer_settings(config)
+    bootstrap = settings.pop("bootstrap_servers")
+    return kafka_client(
+        KafkaProducer,
+        bootstrap,
+        config.connect_timeout,
+        partitioner=KeyHashPartitioner(),
+        **settings,
     )
-    try:
-        existing = set(admin.list_topics())
-        missing = [
-            NewTopic(name=n, num_partitions=partitions, replication_factor=1)
-            for n in names
-            if n not in existing
-        ]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent creator won
-                admin.create_topics(missing, timeout_ms=15_000)
-    finally:
-        admin.close()
-    return names
 
 
 class Relay:
@@ -179,27 +172,33 @@ class Relay:
             self.published += len(page.futures)
             self.parked += len(page.parked)
 
-    def run(self, stop: threading.Event, until_caught_up: bool = False) -> None:
-        """Relay until stopped (or, with until_caught_up, until the log is drained)."""
-        backoff = 0.5
+    def run(
+        self, stop: threading.Event, until_caught_up: bool = False, ready: Ready | None = None
+    ) -> None:
+        """Relay until stopped (or, with until_caught_up, until the log is drained); `ready` is
+        told when the broker takes pages, and when it stops taking them."""
+        backoff = Backoff(self.config.max_backoff)
         next_lag = time.monotonic()
         log.info("relay.started", position=self.position, bootstrap=self.config.bootstrap)
         while not stop.is_set():
             try:
                 sent = self.publish_page()
-                backoff = 0.5
-            except KafkaError as error:
+                backoff.reset()
+                if ready is not None:
+                    ready(True)
+            except (KafkaError, ServiceAway) as error:
+                if ready is not None:
+                    ready(False)
                 log.warning(
                     "relay.broker_unavailable",
                     error=str(error),
                     position=self.position,
-                    retry_in=backoff,
+                    retry_in=backoff.next,
                 )
                 self._drop_producer()
                 self.in_flight.clear()
                 self.sent_up_to = self.position
-                stop.wait(backoff)
-                backoff = min(backoff * 2, self.config.max_backoff)
+                backoff.wait(stop)
                 continue
             if time.monotonic() >= next_lag:
                 self.log_lag()
@@ -209,14 +208,17 @@ class Relay:
                     break
                 stop.wait(self.config.idle_wait)
         with contextlib.suppress(KafkaError):
-            self.settle(wait=True)
+            if self.producer is not None:  # with no producer there is nothing to wait for
+                self.settle(wait=True)
         self._drop_producer()
         log.info(
             "relay.stopped", position=self.position, published=self.published, parked=self.parked
         )
 
     def close(self) -> None:
-        """Release the position store and the page source."""
+        """Release the producer (dropping what it still holds: the position was not advanced
+        past it), the position store and the page source."""
+        self._drop_producer()
         self.positions.close()
         self.pages.close()
 

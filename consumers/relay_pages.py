@@ -25,7 +25,7 @@ from eventsourcing.persistence import Mapper, Notification
 from consumers.contracts import DEFAULT_SCHEMA_BASE
 from consumers.envelope import Outgoing, encode_stored
 from consumers.relay_store import Parked
-from domain.catalog import is_published
+from consumers.stored import published
 
 log = structlog.get_logger("ntd.relay")
 
@@ -34,6 +34,11 @@ Select = Callable[[int, int], tuple[Sequence[Notification], int]]
 
 Opener = Callable[[], tuple[Select, Mapper[Any], Callable[[], None]]]
 """Opens a log reader in the process that calls it: select, the mapper, and a closer."""
+
+
+class EncoderLost(RuntimeError):
+    """The encoder process could not open or read the log (its store went away), or ended: a
+    relay made anew starts a new one from its stored position."""
 
 
 class Page(NamedTuple):
@@ -66,7 +71,7 @@ def encode_page(
     messages, parked = [], []
     for row in rows:
         try:
-            if not is_published(row.topic):
+            if not published(row):
                 continue
             messages.append(encode_stored(row, mapper, schema_base))
         except Exception as error:  # anything undecodable is parked, never lost or retried
@@ -190,7 +195,7 @@ class ProcessPages:
             if item is None:
                 if pages or drained:
                     break
-                raise RuntimeError(
+                raise EncoderLost(
                     f"relay encoder process gave nothing in {self.start_timeout:.0f} s"
                 )
             if isinstance(item, _CaughtUp):
@@ -204,12 +209,12 @@ class ProcessPages:
     def _start_at(self, start: int, size: int) -> None:
         """Wait for the encoder to be ready, and tell it where to start."""
         if not isinstance(self._receive(self.start_timeout), _Ready):
-            raise RuntimeError("relay encoder process did not say it was ready")
+            raise EncoderLost("relay encoder process did not say it was ready")
         try:
             self.control.send((start, size))
         except OSError:
             code = self.process.exitcode
-            raise RuntimeError(f"relay encoder process ended (exit code {code})") from None
+            raise EncoderLost(f"relay encoder process ended (exit code {code})") from None
         self.ready, self.expected, self.idle_at = True, start, None
 
     def _receive(self, wait: float) -> Page | _CaughtUp | _Ready | None:
@@ -220,7 +225,7 @@ class ProcessPages:
             item = None
         if item is None:
             if not self.process.is_alive():
-                raise RuntimeError(
+                raise EncoderLost(
                     f"relay encoder process ended (exit code {self.process.exitcode})"
                 )
             return None
@@ -287,7 +292,7 @@ def _encode_ahead(
     try:
         select, mapper, release = opener()
     except BaseException as error:
-        _send(out, RuntimeError(f"relay encoder could not open the log: {error}"))
+        _send(out, EncoderLost(f"relay encoder could not open the log: {error}"))
         return
     try:
         _send(out, _Ready())
@@ -307,7 +312,7 @@ def _encode_ahead(
         pass  # the relay is gone
     except Exception as error:
         with contextlib.suppress(OSError):
-            _send(out, RuntimeError(f"relay encoder failed: {type(error).__name__}: {error}"))
+            _send(out, EncoderLost(f"relay encoder failed: {type(error).__name__}: {error}"))
     finally:
         with contextlib.suppress(Exception):
             release()

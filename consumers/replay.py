@@ -11,6 +11,7 @@ from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
 from consumers.envelope import EnvelopeError, decode
+from consumers.reach import DEFAULT_CONNECT_TIMEOUT, kafka_client
 from consumers.topics import event_topic_names
 from projections.parallel import Job, ShareOutcome, replay_share
 from projections.parallel import rebuild_in_parallel as in_parallel
@@ -31,6 +32,8 @@ class TopicReplay:
     bootstrap: str
     prefix: str = ""
     chunk: int = 5000
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    """Seconds to wait for the broker before ServiceAway."""
     consumer: Any = None
     starts: dict[TopicPartition, int] = field(default_factory=dict)
     ends: dict[TopicPartition, int] = field(default_factory=dict)
@@ -39,8 +42,10 @@ class TopicReplay:
 
     def open(self) -> TopicReplay:
         """Assign every partition of the topics and capture their first and end offsets."""
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+        self.consumer = kafka_client(
+            KafkaConsumer,
+            self.bootstrap,
+            self.connect_timeout,
             group_id=None,
             enable_auto_commit=False,
             client_id="ntd-rebuild",
@@ -118,9 +123,14 @@ class TopicReplay:
             self.consumer = None
 
 
-def partitions(bootstrap: str, prefix: str = "") -> list[Partition]:
-    """Every (topic, partition) of ntd's topics."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, client_id="ntd-admin")
+def partitions(
+    bootstrap: str, prefix: str = "", connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+) -> list[Partition]:
+    """Every (topic, partition) of ntd's topics (ServiceAway if the broker does not answer
+    within `connect_timeout` seconds)."""
+    consumer = kafka_client(
+        KafkaConsumer, bootstrap, connect_timeout, group_id=None, client_id="ntd-admin"
+    )
     try:
         return [
             (topic, number)

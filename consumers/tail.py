@@ -10,6 +10,7 @@ from typing import Any
 from kafka import KafkaConsumer
 
 from consumers.envelope import EnvelopeError, decode
+from consumers.reach import DEFAULT_CONNECT_TIMEOUT, kafka_client
 from consumers.topics import event_topic_names
 
 
@@ -20,16 +21,20 @@ def tail(
     types: tuple[str, ...] = (),
     stop: threading.Event | None = None,
     idle_timeout: float | None = None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
 ) -> Iterator[dict[str, Any]]:
-    """Yield events as they arrive (all partitions, no group); `types` filters by ce_type prefix."""
-    consumer = KafkaConsumer(
-        *event_topic_names(prefix),
-        bootstrap_servers=bootstrap,
+    """Yield events as they arrive (all partitions, no group); `types` filters by ce_type prefix.
+    A broker that does not answer within `connect_timeout` seconds raises ServiceAway."""
+    consumer = kafka_client(
+        KafkaConsumer,
+        bootstrap,
+        connect_timeout,
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
         client_id="ntd-tail",
     )
+    consumer.subscribe(event_topic_names(prefix))
     idle = 0.0
     try:
         while stop is None or not stop.is_set():

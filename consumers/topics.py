@@ -4,6 +4,7 @@ relay, the consumers, the rebuild, the contracts and the docs all read it from h
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from domain.catalog import PUBLISHED, topic_for
@@ -63,3 +64,62 @@ def all_topic_names(prefix: str = "") -> list[str]:
 def group_id(consumer: str, prefix: str = "") -> str:
     """The Kafka consumer group of one of CONSUMERS."""
     return f"{prefix}ntd-{consumer}"
+
+
+@dataclass(frozen=True)
+class Replication:
+    """How many copies of each partition a cluster keeps, and how many must hold a message
+    before a producer's acks=all is answered."""
+
+    factor: int
+    min_insync: int
+
+    @classmethod
+    def for_cluster(cls, brokers: int) -> Replication:
+        """Three copies where there are three brokers or more (one broker lost costs nothing),
+        and acks=all waits for all copies but one: a write survives one broker's crash, and
+        one broker down stops no write. One broker: one copy, as before clusters."""
+        factor = max(1, min(3, brokers))
+        return cls(factor, max(1, factor - 1))
+
+    def configs(self) -> dict[str, str]:
+        """The topic-level settings that carry it."""
+        return {"min.insync.replicas": str(self.min_insync)}
+
+
+def ensure_topics(
+    bootstrap: str, partitions: int, prefix: str = "", connect_timeout: float = 2.0
+) -> list[str]:
+    """Create every topic of the catalogue that is missing, replicated as the cluster's size
+    allows (Replication.for_cluster); returns every topic's name. A broker that does not answer
+    within `connect_timeout` seconds raises consumers.reach.ServiceAway."""
+    # imported here: the catalogue is read by every command, kafka-python costs 0.1 s to import
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    from consumers.reach import kafka_client
+
+    names = all_topic_names(prefix)
+    # a comma-separated bootstrap (a cluster) is split by kafka-python itself
+    admin = kafka_client(
+        KafkaAdminClient,
+        bootstrap,
+        connect_timeout,
+        client_id="ntd-admin",
+        request_timeout_ms=15_000,
+    )
+    try:
+        existing = set(admin.list_topics())
+        if missing := [n for n in names if n not in existing]:
+            brokers = len(admin.describe_cluster().get("brokers") or ())
+            replication = Replication.for_cluster(brokers)
+            new = [
+                NewTopic(n, partitions, replication.factor, topic_configs=replication.configs())
+                for n in missing
+            ]
+            with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent creator won
+                admin.create_topics(new, timeout_ms=15_000)
+    finally:
+        admin.close()
+    return names

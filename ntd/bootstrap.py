@@ -11,10 +11,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from eventsourcing.persistence import PersistenceError
+
+from consumers.reach import (
+    DEFAULT_CONNECT_TIMEOUT,
+    ServiceAway,
+    reaching_postgres,
+    where,
+    with_connect_timeout,
+)
 from consumers.topics import CONSUMERS
 from domain.application import NtdApplication, SystemClock
 from domain.values import Clock
-from ntd.config import Settings
+from ntd.config import ConfigError, Settings
+from ntd.services import connect_timeout as configured_timeout
 from projections.schema_lock import create_schema, use_wal
 
 if TYPE_CHECKING:
@@ -63,12 +73,14 @@ class Ntd:
     _policy_store: PolicyStore | None = field(default=None, repr=False)
     policies: PolicyReport | None = field(default=None, repr=False)
     """What the policies did in the last embedded catch-up."""
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    """Seconds one attempt to connect to PostgreSQL may take (NTD_CONNECT_TIMEOUT)."""
 
     @property
     def read_store(self) -> ReadStore:
         """The read models, opened on first use."""
         if self._read_store is None:
-            self._read_store = open_read_store(self.settings.read_dsn)
+            self._read_store = open_read_store(self.settings.read_dsn, self.connect_timeout)
         return self._read_store
 
     @property
@@ -76,7 +88,9 @@ class Ntd:
         """The policies' own view and position, beside the read models; opened on first use."""
         if self._policy_store is None:
             window = self.app.rules.trusted_window_days
-            self._policy_store = open_policy_store(self.settings.read_dsn, window)
+            self._policy_store = open_policy_store(
+                self.settings.read_dsn, window, self.connect_timeout
+            )
         return self._policy_store
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
@@ -116,28 +130,47 @@ def build(
     clock: Clock | None = None,
     create_tables: bool = True,
     single_user: bool = False,
+    connect_timeout: float | None = None,
 ) -> Ntd:
     """Wire ntd from settings (default: the environment); without `create_tables` the store
     is used as it is (no DDL, which would wait behind a writer's table lock). `single_user`:
     one caller at a time uses it (a pooled system of the portal), so the PostgreSQL event store
     keeps one connection and one spare, not the library's 4 + 10 overflow (two workers of 8
-    pooled systems held 144 connections, past a default server's 100)."""
+    pooled systems held 144 connections, past a default server's 100). `connect_timeout`:
+    seconds one attempt to connect to PostgreSQL may take (default NTD_CONNECT_TIMEOUT; a
+    worker, which retries, gives a short one)."""
     settings = settings or Settings.from_env()
     if settings.event_store == "sqlite" or settings.read_dsn.startswith("sqlite:"):
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     for store in sqlite_stores(settings):
         _create_marked(store)
+        _check_sqlite(store, _variable_of(store, settings))
         use_wal(str(store))  # before the library's own switch, which races between processes
-    if settings.event_store == "postgres" and settings.events_schema:
-        create_schema(settings.events_dsn, settings.events_schema)
     if clock is None:
         clock = FixedClock(settings.now) if settings.now else SystemClock()
     env = settings.eventsourcing_env() | ({} if create_tables else {"CREATE_TABLE": "n"})
-    if single_user and settings.event_store == "postgres":
+    if settings.event_store == "sqlite":
+        app = NtdApplication(env, clock=clock, calendar=settings.calendar, rules=settings.rules)
+        app.batch_reader = _store_reader(settings, app)
+        return Ntd(settings=settings, app=app, clock=clock)
+    timeout = connect_timeout or configured_timeout()
+    env["POSTGRES_CONNECT_TIMEOUT"] = str(max(int(timeout), 1))  # the library: whole seconds
+    if single_user:
         env |= {"POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "1"}
-    app = NtdApplication(env, clock=clock, calendar=settings.calendar, rules=settings.rules)
-    app.batch_reader = _store_reader(settings, app)
-    return Ntd(settings=settings, app=app, clock=clock)
+    with reaching_postgres(settings.events_dsn, "NTD_EVENTS_DSN"):
+        if settings.events_schema:
+            create_schema(
+                with_connect_timeout(settings.events_dsn, timeout), settings.events_schema
+            )
+        try:
+            app = NtdApplication(env, clock=clock, calendar=settings.calendar, rules=settings.rules)
+        except PersistenceError as error:  # the library's pool: "couldn't get a connection …"
+            raise ServiceAway(
+                f"PostgreSQL at {where(settings.events_dsn)} (NTD_EVENTS_DSN) cannot be used: "
+                f"{error}"
+            ) from error
+        app.batch_reader = _store_reader(settings, app, timeout)
+    return Ntd(settings=settings, app=app, clock=clock, connect_timeout=timeout)
 
 
 def sqlite_stores(settings: Settings) -> list[Path]:
@@ -149,6 +182,42 @@ def sqlite_stores(settings: Settings) -> list[Path]:
         if name not in ("/:memory:", ":memory:"):
             stores.append(Path("/" + name.lstrip("/") if name.startswith("/") else name))
     return stores
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite database file (an empty file is a new database)."""
+
+
+def _variable_of(store: Path, settings: Settings) -> str:
+    """The variable that chose this store file, for the errors that name it."""
+    if settings.event_store == "sqlite" and store == settings.data_dir / "events.db":
+        return "NTD_DATA_DIR"
+    return "NTD_READ_DSN"
+
+
+def _check_sqlite(path: Path, variable: str) -> None:
+    """Refuse, naming the file and the variable that chose it, a store that is a directory,
+    cannot be read or is not an SQLite database: SQLite itself says only "unable to open
+    database file" or "file is not a database", from deep inside the first statement."""
+    what = f"the store {str(path)!r} (from {variable})"
+    if path.is_dir():
+        raise ConfigError(f"{what} is a directory, not an SQLite database file")
+    try:
+        with path.open("rb") as file:
+            head = file.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return  # nothing there yet: a new store
+    except OSError as error:
+        raise ConfigError(f"{what} cannot be read: {error.strerror or error}") from None
+    if head and head != SQLITE_HEADER:
+        raise ConfigError(f"{what} is not an SQLite database")
+
+
+def _check_sqlite_url(url: str) -> None:
+    """_check_sqlite for a read store named by its URL (NTD_READ_DSN sqlite:///PATH)."""
+    name = url.removeprefix("sqlite://")
+    if name not in ("/:memory:", ":memory:"):
+        _check_sqlite(Path(name), "NTD_READ_DSN")
 
 
 def _create_marked(path: Path) -> None:
@@ -168,16 +237,20 @@ def _create_marked(path: Path) -> None:
 
 def store_reader(ntd: Ntd) -> StoreReader:
     """Lean reads of the event store (log pages, many aggregates), on a connection of its own."""
-    return _store_reader(ntd.settings, ntd.app)
+    return _store_reader(ntd.settings, ntd.app, ntd.connect_timeout)
 
 
-def _store_reader(settings: Settings, app: NtdApplication) -> StoreReader:
+def _store_reader(
+    settings: Settings, app: NtdApplication, timeout: float = DEFAULT_CONNECT_TIMEOUT
+) -> StoreReader:
     from ntd.event_store import PostgresBatchReader, SqliteBatchReader
 
     table = getattr(app.recorder, "events_table_name", "stored_events")
     if settings.event_store == "sqlite":
         return SqliteBatchReader(str(settings.data_dir / "events.db"), table)
-    return PostgresBatchReader(settings.events_dsn, settings.events_schema or "public", table)
+    with reaching_postgres(settings.events_dsn, "NTD_EVENTS_DSN"):
+        dsn = with_connect_timeout(settings.events_dsn, timeout)
+        return PostgresBatchReader(dsn, settings.events_schema or "public", table)
 
 
 def build_relay(ntd: Ntd, **overrides: Any) -> Relay:
@@ -197,7 +270,9 @@ def build_relay(ntd: Ntd, **overrides: Any) -> Relay:
     if settings.event_store == "sqlite":
         positions = SqlRelayPositions.sqlite(str(settings.data_dir / "events.db"))
     else:
-        positions = SqlRelayPositions.postgres(settings.events_dsn, settings.events_schema)
+        with reaching_postgres(settings.events_dsn, "NTD_EVENTS_DSN"):
+            dsn = with_connect_timeout(settings.events_dsn, ntd.connect_timeout)
+            positions = SqlRelayPositions.postgres(dsn, settings.events_schema)
     pages: Pages
     base = settings.schema_base
     if config.encoder_process:
@@ -240,12 +315,17 @@ def build_sink(ntd: Ntd, name: str) -> Sink:
     if name == "projections":
         from consumers.projector import ProjectionSink
 
-        return ProjectionSink(open_read_store(ntd.settings.read_dsn))
+        url, timeout = ntd.settings.read_dsn, ntd.connect_timeout
+        return ProjectionSink(
+            open_read_store(url, timeout), reopen=lambda: open_read_store(url, timeout)
+        )
     if name == "policies":
         from consumers.policies import PolicySink
 
         window = ntd.app.rules.trusted_window_days
-        return PolicySink(ntd.app, open_policy_store(ntd.settings.read_dsn, window))
+        url, timeout = ntd.settings.read_dsn, ntd.connect_timeout
+        store = open_policy_store(url, window, timeout)
+        return PolicySink(ntd.app, store, reopen=lambda: open_policy_store(url, window, timeout))
     raise UnknownConsumer(f"no consumer named {name!r} (known: {', '.join(CONSUMERS)})")
 
 
@@ -264,8 +344,10 @@ def build_consumer(ntd: Ntd, name: str, **overrides: Any) -> ConsumerLoop:
     return ConsumerLoop(config, build_sink(ntd, name))
 
 
-def open_read_store(url: str) -> ReadStore:
-    """Open (creating tables if missing) `memory:`, `sqlite:///abs/path.db` or `postgresql://…`."""
+def open_read_store(url: str, connect_timeout: float | None = None) -> ReadStore:
+    """Open (creating tables if missing) `memory:`, `sqlite:///abs/path.db` or `postgresql://…`
+    (ServiceAway if PostgreSQL does not answer within `connect_timeout` seconds, by default
+    NTD_CONNECT_TIMEOUT)."""
     if url == "memory:":
         from projections.memory import MemoryReadStore
 
@@ -273,18 +355,22 @@ def open_read_store(url: str) -> ReadStore:
     if url.startswith("sqlite://"):
         from projections.sql import open_sqlite
 
+        _check_sqlite_url(url)
         return open_sqlite(url.removeprefix("sqlite://"))
     if url.startswith(("postgresql://", "postgres://")):
         from projections.sql import open_postgres
 
-        return open_postgres(url)
-    raise ValueError(
-        f"read store URL {url!r} is not one of memory:, sqlite:///ABS/PATH.db, "
+        with reaching_postgres(url, "NTD_READ_DSN"):
+            return open_postgres(with_connect_timeout(url, connect_timeout or configured_timeout()))
+    raise ConfigError(
+        f"NTD_READ_DSN {url!r} is not one of memory:, sqlite:///ABS/PATH.db, "
         "postgresql://USER:PASSWORD@HOST:PORT/DB"
     )
 
 
-def open_policy_store(url: str, window_days: int) -> PolicyStore:
+def open_policy_store(
+    url: str, window_days: int, connect_timeout: float | None = None
+) -> PolicyStore:
     """The policy view beside the read models: `memory:`, `sqlite:///…` or `postgresql://…`."""
     if url == "memory:":
         from projections.policy_view import MemoryPolicyStore
@@ -292,4 +378,10 @@ def open_policy_store(url: str, window_days: int) -> PolicyStore:
         return MemoryPolicyStore(window_days)
     from projections.policy_sql import open_sql_policy_store
 
+    if url.startswith("sqlite://"):
+        _check_sqlite_url(url)
+    if url.startswith(("postgresql://", "postgres://")):
+        with reaching_postgres(url, "NTD_READ_DSN"):
+            dsn = with_connect_timeout(url, connect_timeout or configured_timeout())
+            return open_sql_policy_store(dsn, window_days)
     return open_sql_policy_store(url, window_days)

@@ -9,15 +9,28 @@ the line in console mode and the structured field `exception` (the traceback's t
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
-from typing import TextIO
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
 
 import structlog
 
 QUIET_LIBRARIES = ("kafka",)
 """Libraries whose loggers chatter at info: they show warnings and above (or the configured
 level, when it is higher)."""
+
+
+FAILURE_LOG = "errors.log"
+"""The file, in the data directory, that keeps the tracebacks of unexpected failures: a command
+shows one line on stderr and points here (ntd/cli/kit.py)."""
+
+FAILURE_LOG_BYTES = 10 * 1024 * 1024
+"""Past this size the failure log is moved to `errors.log.1` (replacing it) and begun again."""
 
 
 class _Handler(logging.StreamHandler[TextIO]):
@@ -87,3 +100,27 @@ def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = No
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
+
+
+def write_failure(path: Path, event: str, error: BaseException, **fields: Any) -> None:
+    """Append one JSON line to the failure log at `path` (created 0600): time, level, event,
+    `fields` and the traceback as `exception`, the shape of a JSON log line. With the log level
+    at debug the failure is also logged where the log goes (stderr). Raises OSError when the
+    file cannot be written."""
+    trace = "".join(traceback.format_exception(error))
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        structlog.get_logger("ntd.failure").error(event, **fields, exception=trace)
+    line = {
+        "timestamp": datetime.now(UTC).isoformat(),
+        "level": "error",
+        "logger": "ntd.failure",
+        "event": event,
+        **fields,
+        "exception": trace,
+    }
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.exists() and path.stat().st_size > FAILURE_LOG_BYTES:
+        os.replace(path, path.with_name(path.name + ".1"))
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(descriptor, "a", encoding="utf-8") as out:
+        out.write(json.dumps(line, default=str) + "\n")

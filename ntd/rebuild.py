@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, cast
 
 import structlog
 
-from domain.catalog import internal_topics, is_published
+from consumers.stored import published
+from domain.catalog import internal_topics
 from domain.values import DomainEvent
 from ntd.bootstrap import Ntd, store_reader
 from ntd.event_store import PostgresBatchReader, StoreReader
+from ntd.services import connect_timeout
 from projections.parallel import ShareOutcome
 from projections.rebuild import Chunk, Positions, Progress, decoded
 from projections.tracking import Partition
@@ -164,7 +166,9 @@ def _kafka_feed(ntd: Ntd) -> _Feed:
     from consumers.replay import TopicReplay
 
     settings = ntd.settings
-    replay = TopicReplay(settings.kafka_bootstrap, settings.topic_prefix).open()
+    replay = TopicReplay(
+        settings.kafka_bootstrap, settings.topic_prefix, connect_timeout=connect_timeout()
+    ).open()
     return _Feed(
         total=replay.total,
         chunks=replay.chunks(),
@@ -185,7 +189,8 @@ def _store_feed(ntd: Ntd) -> _Feed:
         from consumers.replay import partitions
 
         settings = ntd.settings
-        offsets = dict.fromkeys(partitions(settings.kafka_bootstrap, settings.topic_prefix), 0)
+        known = partitions(settings.kafka_bootstrap, settings.topic_prefix, connect_timeout())
+        offsets = dict.fromkeys(known, 0)
     return _Feed(
         total=last,
         chunks=_log_chunks(ntd, reader, last),
@@ -215,7 +220,7 @@ def _log_chunks(
             page = reader.notifications(position + 1, size, skip, stop=last, share=share)
         if not page.last_id:
             return
-        yield decoded([n for n in page.rows if is_published(n.topic)], mapper)
+        yield decoded([n for n in page.rows if published(n)], mapper)
         position = page.last_id
 
 

@@ -33,6 +33,7 @@ from ntd.cli import (
     seller,
     serve,
     tokens,
+    transparency,
 )
 from ntd.cli.kit import NtdGroup, Runtime
 
@@ -54,6 +55,13 @@ def cli(ctx: click.Context, data_dir: Path | None) -> None:
     Every command has --help with examples. With no configuration ntd runs embedded on
     SQLite in ~/.local/share/ntd (see `ntd config`). Commands are given --as KIND:ID (or
     NTD_ACTOR), a principal holding a role that allows them (see `ntd access`).
+
+    A command that cannot be done says why in one `ntd: error:` line on stderr (exit 1; 2 for
+    a usage or configuration mistake). A failure ntd did not foresee says so on that line and
+    keeps its traceback in DATA_DIR/errors.log (also logged to stderr with
+    NTD_LOG_LEVEL=debug). Kafka or PostgreSQL not answering within NTD_CONNECT_TIMEOUT seconds
+    (default 10) is such a line too; `ntd relay` and `ntd consume` wait for them instead. Logs
+    go to stderr: console lines on a terminal, else JSON.
 
     \b
     Examples:
@@ -88,6 +96,7 @@ cli.add_command(projections.projections_group)
 cli.add_command(policies.policies)
 cli.add_command(tokens.tokens)
 cli.add_command(serve.serve)
+cli.add_command(transparency.transparency)
 
 
 def main() -> None:

@@ -11,9 +11,10 @@ from ntd.cli.kit import Runtime, pass_runtime
 from ntd.cli.render import cell, pairs, table
 from ntd.config import VARIABLES
 from ntd.formats import when
+from ntd.services import SERVICE_VARIABLES
 from ntd.web.settings import WEB_VARIABLES
 
-SECRETS = {"NTD_SESSION_SECRET"}
+SECRETS = {"NTD_SESSION_SECRET", "NTD_ARCHIVE_KEY", "NTD_TDB_TOKEN"}
 """Variables whose value is never printed."""
 
 
@@ -54,7 +55,7 @@ def config_command(rt: Runtime) -> None:
             ("VARIABLE", "SET TO", "MEANING"),
             [
                 (name, _shown(name), meaning)
-                for name, meaning in (VARIABLES | WEB_VARIABLES).items()
+                for name, meaning in (VARIABLES | SERVICE_VARIABLES | WEB_VARIABLES).items()
             ],
             indent=2,
         )

@@ -13,6 +13,7 @@ import structlog
 from domain.values import Actor
 from ntd.cli.kit import Runtime, pass_runtime, stop_on_signals
 from ntd.cli.params import as_option
+from ntd.services import connect_timeout
 
 log = structlog.get_logger("ntd.cli")
 
@@ -54,6 +55,8 @@ def tail_command(
     actor: Actor,
 ) -> None:
     """Print events as JSON lines: id, type, subject, time, data (the reference subscriber).
+    A broker that does not answer within NTD_CONNECT_TIMEOUT seconds (default 10) is one
+    error line (exit 1).
 
     \b
     Examples:
@@ -75,6 +78,7 @@ def tail_command(
             types,
             stop,
             idle_exit,
+            connect_timeout(),
         ):
             sys.stdout.write(json.dumps(line) + "\n")
             sys.stdout.flush()

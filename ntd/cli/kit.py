@@ -3,27 +3,46 @@ the catch-up progress bar, stopping on signals and naming a notifier by its name
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
+import tempfile
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import click
+import structlog
 from eventsourcing.persistence import PersistenceError
 from pydantic import ValidationError
 
+from consumers.reach import ServiceAway
 from domain.application import NtdApplication
 from domain.notice import NoticeRefused
-from domain.values import Actor, DomainError
+from domain.values import Actor, DomainError, problem_text
 from ntd.bootstrap import FixedClock, Ntd, build
+from ntd.cli.render import escape
 from ntd.config import ConfigError, Settings
-from ntd.logs import configure
+from ntd.logs import FAILURE_LOG, configure, write_failure
 from ntd.notifiers import notifiers_named
+
+UNEXPECTED = "unexpected failure"
+"""How the one line of a command that failed in a way ntd did not foresee (a defect, not the
+user's mistake) begins, after `ntd: error: `:
+`unexpected failure in `ntd case show` (KeyError); details in the log: PATH`. Kept word for
+word: the fuzzer counts the lines that carry it as findings."""
+
+STOP_GRACE = 4.0
+"""Seconds a worker has, after SIGTERM or Ctrl-C, to stop by itself before the process ends
+anyway: a client call that does not look at the stop cue (a broker's bootstrap, a commit) must
+not hold a supervisor's stop past 5 s. What a worker stores is safe against a kill (see
+consumers/sink.py and the relay), so ending it is."""
 
 PROGRESS_AFTER = 3000
 """Show a progress bar when the projections are this many events behind."""
@@ -42,12 +61,12 @@ class Refused(click.ClickException):
 
 
 def _say(*lines: str) -> None:
-    for line in lines:
-        click.echo(f"ntd: error: {line}", err=True)
+    for line in lines:  # escaped: an error may quote the user's input, control characters too
+        click.echo(f"ntd: error: {escape(line)}", err=True)
 
 
 def _problems(error: ValidationError) -> list[str]:
-    return [f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors()]
+    return [problem_text(e) for e in error.errors()]
 
 
 def _names_actor(error: click.MissingParameter) -> bool:
@@ -121,6 +140,49 @@ class NtdGroup(click.Group):
         except PersistenceError as error:
             _say(f"the event store cannot be used: {error}")
             return 1
+        except ServiceAway as error:
+            _say(str(error))
+            return 1
+        except Exception as error:  # the last resort: ntd failed, not the user
+            return _unexpected(error)
+
+
+def _unexpected(error: Exception) -> int:
+    """One line naming the command that failed and where its traceback went (never stderr,
+    unless NTD_LOG_LEVEL=debug); the command's unit of work was not committed."""
+    step = _failing_command(error)
+    try:
+        path = _failure_log()
+        write_failure(path, "cli.unexpected", error, command=step)
+        where = f"details in the log: {path}"
+    except OSError as reason:
+        where = (
+            f"the details could not be logged ({reason.strerror or reason}); "
+            "run again with NTD_LOG_LEVEL=debug to see them"
+        )
+    _say(f"{UNEXPECTED} in `{step}` ({type(error).__name__}); {where}")
+    return 1
+
+
+def _failing_command(error: BaseException) -> str:
+    """The path of the innermost command the traceback passed through (`ntd case show`): the
+    one that was running when it failed. Read from click's frames, since the contexts are
+    closed by the time the error reaches the root group."""
+    path = "ntd"
+    for frame, _ in traceback.walk_tb(error.__traceback__):
+        ctx = frame.f_locals.get("ctx")
+        if isinstance(ctx, click.Context):
+            path = ctx.command_path
+    return path
+
+
+def _failure_log() -> Path:
+    """The failure log in the data directory, or in the temporary directory when the settings
+    themselves cannot be read."""
+    try:
+        return Settings.from_env().data_dir / FAILURE_LOG
+    except Exception:  # the settings may be what failed
+        return Path(tempfile.gettempdir()) / f"ntd-{os.getuid()}-{FAILURE_LOG}"
 
 
 # -- runtime ---------------------------------------------------------------------------------
@@ -201,13 +263,42 @@ def catch_up_bar() -> Iterator[Progress]:
 
 pass_runtime = click.make_pass_decorator(Runtime, ensure=True)
 
+ready_file_option = click.option(
+    "--ready-file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    metavar="PATH",
+    help="A file that exists exactly while the worker is serving (for a readiness probe: "
+    "`test -f PATH`); removed while it retries and when it stops.",
+)
 
-def stop_on_signals(*signals: signal.Signals) -> threading.Event:
-    """An event set by SIGTERM or Ctrl-C (or the signals given): a worker's cue to stop."""
+
+def stop_on_signals(*signals: signal.Signals, grace: float = STOP_GRACE) -> threading.Event:
+    """An event set by SIGTERM or Ctrl-C (or the signals given): a worker's cue to stop. A
+    worker still running `grace` seconds later, or told a second time, is ended (exit 128 +
+    the signal's number, as if the signal had ended it)."""
     stop = threading.Event()
+
+    def on_signal(number: int, _frame: Any) -> None:
+        if stop.is_set():
+            _end(number, "again")
+        stop.set()
+        timer = threading.Timer(grace, _end, (number, f"{grace:g} s later"))
+        timer.daemon = True
+        timer.start()
+
     for sig in signals or (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, on_signal)
     return stop
+
+
+def _end(number: int, when: str) -> None:
+    structlog.get_logger("ntd.cli").warning(
+        "worker.stop_forced", signal=signal.Signals(number).name, when=when
+    )
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed pipe: nothing more to say on it
+            stream.flush()
+    os._exit(128 + number)
 
 
 # -- lookups ---------------------------------------------------------------------------------

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
-from ntd.cli.kit import Runtime, pass_runtime, stop_on_signals
-from ntd.workers import run_relay
+from ntd.cli.kit import Runtime, pass_runtime, ready_file_option, stop_on_signals
+from ntd.workers import Readiness, run_relay
 
 
 @click.command("relay")
@@ -29,14 +30,23 @@ from ntd.workers import run_relay
     help="Read and encode the log in a second process while this one produces "
     "[default: on with the PostgreSQL event store].",
 )
+@ready_file_option
 @pass_runtime
-def relay(rt: Runtime, page_size: int, until_caught_up: bool, encoder_process: bool | None) -> None:
+def relay(
+    rt: Runtime,
+    page_size: int,
+    until_caught_up: bool,
+    encoder_process: bool | None,
+    ready_file: Path | None,
+) -> None:
     """Follow the event store's notification log and produce every event to Kafka.
 
     Topics: one per aggregate type (ntd.case.v1, ntd.notifier.v1, ntd.seller.v1), created at start
     with NTD_KAFKA_PARTITIONS partitions, keyed by aggregate id. The position is stored only after
-    the broker acknowledged (acks=all); a broker outage is waited out with back-off. SIGTERM or
-    Ctrl-C stops it cleanly.
+    the broker acknowledged (acks=all). A broker or event store that is away, at start or
+    later, is waited out with back-off (capped at 30 s, each retry logged); it logs relay.ready
+    when the broker takes its pages (and keeps --ready-file while it does). SIGTERM or Ctrl-C
+    stops it within 5 s in any state.
 
     \b
     Example:
@@ -46,4 +56,10 @@ def relay(rt: Runtime, page_size: int, until_caught_up: bool, encoder_process: b
     options: dict[str, Any] = {"page_size": page_size}
     if encoder_process is not None:
         options["encoder_process"] = encoder_process
-    run_relay(rt.ntd(), stop_on_signals(), until_caught_up=until_caught_up, **options)
+    run_relay(
+        rt.settings,
+        stop_on_signals(),
+        until_caught_up=until_caught_up,
+        ready=Readiness("relay", ready_file),
+        **options,
+    )
