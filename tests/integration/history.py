@@ -144,11 +144,9 @@ def walk(app: NtdApplication, clock: FixedClock, case_id: UUID, rng: random.Rand
         outcome = rng.random()
         if outcome < 0.3:
             app.report_litigation(case_id, "Court of Milan", "RG 123/2026", USER)
-        elif outcome < 0.6:
-            saved = clock.now()
-            clock.set(saved + timedelta(days=20))
+        elif outcome < 0.6:  # time only moves on: no aggregate records an earlier event
+            clock.set(clock.now() + timedelta(days=20))
             app.miss_deadline(case_id, Deadline.RESTORATION)
-            clock.set(saved)
         elif outcome < 0.8:
             app.uphold_appeal(case_id, REASONS, AGENT)
         else:
@@ -169,7 +167,5 @@ def collaborate(app: NtdApplication, clock: FixedClock, case_id: UUID, rng: rand
             verdict = Authenticity.COUNTERFEIT if roll < 0.15 else Authenticity.GENUINE
             app.answer_identification(case_id, verdict, "Checked the photos.", (), USER)
         else:
-            saved = clock.now()
-            clock.set(saved + timedelta(days=10))
+            clock.set(clock.now() + timedelta(days=10))
             app.miss_deadline(case_id, Deadline.IDENTIFICATION)
-            clock.set(saved)
