@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -145,7 +146,8 @@ def build(
     for store in sqlite_stores(settings):
         _create_marked(store)
         _check_sqlite(store, _variable_of(store, settings))
-        use_wal(str(store))  # before the library's own switch, which races between processes
+        with _damaged(store, _variable_of(store, settings)):
+            use_wal(str(store))  # before the library's own switch, which races between processes
     if clock is None:
         clock = FixedClock(settings.now) if settings.now else SystemClock()
     env = settings.eventsourcing_env() | ({} if create_tables else {"CREATE_TABLE": "n"})
@@ -211,6 +213,21 @@ def _check_sqlite(path: Path, variable: str) -> None:
         raise ConfigError(f"{what} cannot be read: {error.strerror or error}") from None
     if head and head != SQLITE_HEADER:
         raise ConfigError(f"{what} is not an SQLite database")
+
+
+@contextmanager
+def _damaged(path: Path, variable: str) -> Iterator[None]:
+    """A store with SQLite's header whose pages are not SQLite's (truncated, overwritten) fails
+    at its first statement: say so, naming the file and the variable that chose it."""
+    try:
+        yield
+    except sqlite3.DatabaseError as error:
+        if type(error) is not sqlite3.DatabaseError:  # locked, constraint...: not damage
+            raise
+        raise ConfigError(
+            f"the store {str(path)!r} (from {variable}) is damaged or not an SQLite database: "
+            f"{error}"
+        ) from None
 
 
 def _check_sqlite_url(url: str) -> None:
@@ -356,7 +373,8 @@ def open_read_store(url: str, connect_timeout: float | None = None) -> ReadStore
         from projections.sql import open_sqlite
 
         _check_sqlite_url(url)
-        return open_sqlite(url.removeprefix("sqlite://"))
+        with _damaged(Path(url.removeprefix("sqlite://")), "NTD_READ_DSN"):
+            return open_sqlite(url.removeprefix("sqlite://"))
     if url.startswith(("postgresql://", "postgres://")):
         from projections.sql import open_postgres
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -139,6 +140,11 @@ class NtdGroup(click.Group):
             return 1
         except PersistenceError as error:
             _say(f"the event store cannot be used: {error}")
+            return 1
+        except sqlite3.DatabaseError as error:
+            if type(error) is not sqlite3.DatabaseError:  # locked, a constraint: not damage
+                return _unexpected(error)
+            _say(f"an SQLite store is damaged (found while reading it): {error}")
             return 1
         except ServiceAway as error:
             _say(str(error))

@@ -30,7 +30,7 @@ def _free(host: str, port: int) -> None:
     traceback-like error per worker instead)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror:
+    except (socket.gaierror, UnicodeError):  # UnicodeError: a label IDNA cannot encode
         raise BadAddress(f"--host {host!r} is not an address of this machine") from None
     family, kind, proto, _, address = infos[0]
     with socket.socket(family, kind, proto) as probe:

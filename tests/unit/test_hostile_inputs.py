@@ -462,3 +462,37 @@ def test_an_empty_certificate_digest_is_refused_in_one_line(brand: tuple[str, st
     assert result.exit_code in (1, 2), result.output
     refused(result, result.exit_code, "certificate")
     assert events() == before
+
+
+def test_a_read_store_with_sqlite_s_header_but_damaged_pages_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    damaged = tmp_path / "garbage.db"
+    damaged.write_bytes(b"SQLite format 3\0" + b"\xff" * 4000)
+    monkeypatch.setenv("NTD_READ_DSN", f"sqlite:///{damaged}")
+
+    line = refused(run("case", "list", "--as", ROOT), 2, str(damaged), "NTD_READ_DSN", "damaged")
+
+    assert "unexpected failure" not in line
+
+
+def test_an_event_store_cut_in_half_is_named_not_an_unexpected_failure(
+    brand: tuple[str, str],
+) -> None:
+    store = Path(os.environ["NTD_DATA_DIR"]) / "events.db"
+    with open(store, "r+b") as file:
+        file.truncate(store.stat().st_size // 2)
+
+    result = run("notifier", "list", "--as", ALICE)
+
+    assert result.exit_code in (1, 2), result.output
+    [line] = error_lines(result)
+    assert "damaged" in line and "unexpected failure" not in line, line
+
+
+def test_serve_on_a_host_name_no_resolver_can_encode_is_one_line() -> None:
+    result = run("serve", "--host", "a" * 100, "--port", "8999")
+
+    assert result.exit_code != 0
+    [line] = error_lines(result)
+    assert "not an address of this machine" in line, line

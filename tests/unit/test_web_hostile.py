@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -169,3 +171,50 @@ def test_the_portal_s_own_flash_message_is_shown_once(world: World) -> None:
 
     assert "You are logged out." in out.text
     assert "You are logged out." not in later.text
+
+
+@pytest.mark.parametrize("path", ["", "/conversation"])
+def test_a_version_the_case_never_reached_changes_nothing_not_even_what_was_read(
+    world: World, path: str
+) -> None:
+    case_id = world.file()
+    world.client.post(
+        f"/api/v1/cases/{case_id}/messages",
+        json={"text": "Two more test buys from this seller."},
+        headers=world.auth(BRAND_USER),
+    )
+    read_db = world.ntd.settings.read_dsn.removeprefix("sqlite:///")
+
+    def reads() -> list[tuple[object, ...]]:
+        with closing(sqlite3.connect(read_db)) as db:
+            tables = db.execute("SELECT name FROM sqlite_master WHERE name = 'message_reads'")
+            if not tables.fetchall():
+                return []
+            return sorted(db.execute("SELECT * FROM message_reads").fetchall())
+
+    before = reads()
+    answer = world.client.get(
+        f"/api/v1/cases/{case_id}{path}",
+        params={"min_version": 2_000_000_000},
+        headers=world.auth(AGENT),
+    )
+
+    assert answer.status_code == 404, answer.text
+    assert reads() == before
+
+
+def test_a_body_that_is_not_json_ntd_reads_is_a_documented_400(world: World) -> None:
+    case_id = world.file()
+    deep = '{"reason": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+    answer = world.client.post(
+        f"/api/v1/cases/{case_id}/withdraw",
+        content=deep,
+        headers=world.auth(BRAND_USER) | {"Content-Type": "application/json"},
+    )
+    documented = world.client.get("/openapi.json").json()["paths"]
+    withdraw = documented["/api/v1/cases/{case_id}/withdraw"]["post"]["responses"]
+
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert "400" in withdraw

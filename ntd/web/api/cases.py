@@ -96,11 +96,9 @@ def show_case(
     version of the case, so a read that follows a command sees it (else 503, Retry-After)."""
     here = portal(request)
     with here.ntd() as ntd:
+        if min_version is not None:  # first: a refused read must not mark the conversation read
+            _await(here, ntd, case_id, min_version, reads.latest_version(ntd, actor, case_id))
         detail = reads.case_detail(ntd, actor, case_id, version, as_of)
-        if min_version is not None:
-            past = version is not None or as_of is not None
-            latest = reads.latest_version(ntd, actor, case_id) if past else detail.version
-            _await(here, ntd, case_id, min_version, latest)
     return JSONResponse(detail.model_dump(mode="json"), headers={"ETag": f'"{detail.version}"'})
 
 
@@ -136,6 +134,7 @@ def show_conversation(
     """Oldest first; reading it marks it read. Never a seller's."""
     here = portal(request)
     with here.ntd() as ntd:
-        messages, current = reads.conversation(ntd, actor, case_id)
-        _await(here, ntd, case_id, min_version, current)
+        if min_version is not None:  # first: a refused read must not mark the conversation read
+            _await(here, ntd, case_id, min_version, reads.latest_version(ntd, actor, case_id))
+        messages, _ = reads.conversation(ntd, actor, case_id)
     return messages

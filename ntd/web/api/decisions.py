@@ -67,7 +67,7 @@ def _decision_route(path: str, method: str, removal: bool, summary: str) -> None
 
         return run(request, actor, key, body, command)
 
-    codes = (403, 404, 409, 412, 413, 422, 428)
+    codes = (400, 403, 404, 409, 412, 413, 422, 428)
     doc = "; needs If-Match with the case version."
     case_command(decide, path, method, summary, doc, codes, "decisions")
 

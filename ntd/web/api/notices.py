@@ -18,7 +18,7 @@ from ntd.web.problems import responses
     response_model=Receipt,
     summary="file a notice: one case per listing",
     openapi_extra=permission("file_notice"),
-    responses=responses(403, 409, 413, 422),
+    responses=responses(400, 403, 409, 413, 422),
     tags=["notices"],
 )
 def file_notice(

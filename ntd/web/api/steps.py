@@ -100,7 +100,7 @@ def _step(path: str, method: str, summary: str, model: type[Body] | None) -> Non
         )
 
     endpoint.__signature__ = _with_body(endpoint, model)  # type: ignore[attr-defined]
-    codes = (403, 404, 409, 412, 413, 422)
+    codes = (400, 403, 404, 409, 412, 413, 422)
     case_command(
         endpoint, path, method, summary, ". If-Match (optional): 412 when stale.", codes, "cases"
     )
