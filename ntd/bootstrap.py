@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from consumers.relay_pages import Select
     from consumers.sink import Sink
     from ntd.event_store import StoreReader
+    from ntd.store_chain import StoreChain
     from projections import ReadStore
     from projections.policy_view import PolicyStore
 
@@ -178,6 +179,17 @@ def _store_reader(settings: Settings, app: NtdApplication) -> StoreReader:
     if settings.event_store == "sqlite":
         return SqliteBatchReader(str(settings.data_dir / "events.db"), table)
     return PostgresBatchReader(settings.events_dsn, settings.events_schema or "public", table)
+
+
+def open_store_chain(ntd: Ntd) -> StoreChain:
+    """The event store's hash chain, on a connection of its own."""
+    from ntd.store_chain import PostgresChain, SqliteChain
+
+    settings = ntd.settings
+    table = getattr(ntd.app.recorder, "events_table_name", "stored_events")
+    if settings.event_store == "sqlite":
+        return SqliteChain(str(settings.data_dir / "events.db"), table)
+    return PostgresChain(settings.events_dsn, settings.events_schema or "public", table)
 
 
 def build_relay(ntd: Ntd, **overrides: Any) -> Relay:

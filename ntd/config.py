@@ -132,6 +132,7 @@ class Settings:
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(self.data_dir / "events.db"),
                 "SQLITE_LOCK_TIMEOUT": "30",
+                "APPLICATION_RECORDER_TOPIC": "ntd.store_chain:ChainedSqliteRecorder",
             }
         url = urlparse(self.events_dsn)
         if url.scheme not in ("postgresql", "postgres") or not url.path.strip("/"):

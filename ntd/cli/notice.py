@@ -67,9 +67,7 @@ def notice() -> None:
 @as_option
 @click.option("-q", "--quiet", is_flag=True, help="print only the case ids, one per line")
 @pass_runtime
-def notice_file(
-    rt: Runtime, source: str | None, actor: Actor, quiet: bool, **flags: Any
-) -> None:
+def notice_file(rt: Runtime, source: str | None, actor: Actor, quiet: bool, **flags: Any) -> None:
     """File a notice from JSON and/or flags; prints the receipt (one case per listing).
 
     \b
