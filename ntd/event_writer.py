@@ -31,7 +31,7 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg2 import sql
 
-from ntd.store_chain import GENESIS, chain_table
+from ntd.store_chain import CHECKPOINT_COLUMNS, GENESIS, chain_table, checkpoint_table
 from projections.schema_lock import schema_locked
 
 ATTEMPTS = 10
@@ -85,7 +85,15 @@ class PostgresOutboxRecorder(PostgresApplicationRecorder):
         chain = sql.SQL(
             "CREATE TABLE IF NOT EXISTS {links} (notification_id bigint PRIMARY KEY,"
             " recorded_at text NOT NULL, hash bytea NOT NULL)"
-        ).format(links=links)
+            "; CREATE TABLE IF NOT EXISTS {marks} ({columns})"
+        ).format(
+            links=links,
+            marks=sql.SQL("{}.{}").format(
+                sql.Identifier(self.datastore.schema),
+                sql.Identifier(checkpoint_table(self.events_table_name)),
+            ),
+            columns=sql.SQL(CHECKPOINT_COLUMNS),
+        )
         # The links (ntd/store_chain.py) are computed here, under the lock, so that no other
         # writer's event comes between reading the head and writing ours. A store with events
         # but no links yet is left unchained until `ntd audit chain --migrate` chains it.

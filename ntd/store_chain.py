@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from hashlib import sha256
 from typing import Any, NamedTuple
@@ -23,6 +23,8 @@ import psycopg2
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from psycopg2 import sql
+
+from ntd.signing import Checkpoint
 
 GENESIS = bytes(32)
 """The link before the first event of every store (and of a store chained by migration)."""
@@ -35,6 +37,17 @@ UNCHAINED = "the event has no link (a store written before the chain: `ntd audit
 def chain_table(events_table: str) -> str:
     """The side table of an events table's links."""
     return f"{events_table}_chain"
+
+
+def checkpoint_table(events_table: str) -> str:
+    """The table of an events table's signed checkpoints."""
+    return f"{events_table}_checkpoints"
+
+
+CHECKPOINT_COLUMNS = (
+    "position bigint PRIMARY KEY, head text NOT NULL, at text NOT NULL,"
+    " public_key text NOT NULL, signature text NOT NULL"
+)
 
 
 def recorded_now() -> str:
@@ -66,6 +79,8 @@ class ChainedSqliteRecorder(SQLiteApplicationRecorder):
             *super().construct_create_table_statements(),
             f"CREATE TABLE IF NOT EXISTS {chain_table(self.events_table_name)} ("
             "notification_id INTEGER PRIMARY KEY, recorded_at TEXT NOT NULL, hash BLOB NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {checkpoint_table(self.events_table_name)}"
+            f" ({CHECKPOINT_COLUMNS})",
         ]
 
     def _insert_events(
@@ -208,9 +223,24 @@ class SqliteChain:
     def __init__(self, path: str, table: str) -> None:
         self.connection = sqlite3.connect(path, timeout=30, isolation_level=None)
         self.table, self.links = table, chain_table(table)
+        self.marks = checkpoint_table(table)
         self.connection.execute(
             f"CREATE TABLE IF NOT EXISTS {self.links} (notification_id INTEGER PRIMARY KEY,"
             " recorded_at TEXT NOT NULL, hash BLOB NOT NULL)"
+        )
+        self.connection.execute(f"CREATE TABLE IF NOT EXISTS {self.marks} ({CHECKPOINT_COLUMNS})")
+
+    def checkpoints(self, since: int = -1) -> list[Checkpoint]:
+        """The stored checkpoints from position `since` on, oldest first."""
+        rows = self.connection.execute(
+            f"SELECT * FROM {self.marks} WHERE position >= ? ORDER BY position", (since,)
+        ).fetchall()
+        return [Checkpoint(*r) for r in rows]
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Store a checkpoint (one a position)."""
+        self.connection.execute(
+            f"INSERT OR IGNORE INTO {self.marks} VALUES (?, ?, ?, ?, ?)", astuple(checkpoint)
         )
 
     def rows(self, after: int = 0, stop: int | None = None) -> Iterator[Row]:
@@ -286,6 +316,33 @@ class PostgresChain:
         self.links = sql.SQL("{}.{}").format(
             sql.Identifier(schema), sql.Identifier(chain_table(table))
         )
+        self.marks = sql.SQL("{}.{}").format(
+            sql.Identifier(schema), sql.Identifier(checkpoint_table(table))
+        )
+
+    def checkpoints(self, since: int = -1) -> list[Checkpoint]:
+        """The stored checkpoints from position `since` on, oldest first."""
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("SELECT * FROM {} WHERE position >= %s ORDER BY position").format(
+                    self.marks
+                ),
+                (since,),
+            )
+            rows = cursor.fetchall()
+        self.connection.commit()
+        return [Checkpoint(*r) for r in rows]
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Store a checkpoint (one a position)."""
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING").format(
+                    self.marks
+                ),
+                astuple(checkpoint),
+            )
+        self.connection.commit()
 
     def rows(self, after: int = 0, stop: int | None = None) -> Iterator[Row]:
         """Every position after `after` (up to `stop`), as SqliteChain.rows."""

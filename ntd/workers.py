@@ -40,10 +40,24 @@ def run_relay(
     Kafka, with `until_caught_up`); `overrides` are RelayConfig fields (page_size, …)."""
     wait_for_topics(ntd, stop, "relay.topics_unavailable")
     worker = build_relay(ntd, **overrides)
+    signer = threading.Thread(target=_sign_checkpoints, args=(ntd, stop), daemon=True)
+    signer.start()
     try:
         worker.run(stop, until_caught_up=until_caught_up)
     finally:
         worker.close()
+
+
+CHECKPOINT_POLL = 30.0
+"""Seconds between the relay's looks at whether a signed checkpoint is due."""
+
+
+def _sign_checkpoints(ntd: Ntd, stop: threading.Event) -> None:
+    """Beside the relay: sign the store's chain every N events or M minutes (ntd.evidence)."""
+    from ntd.evidence import checkpoint_if_due
+
+    while not stop.wait(CHECKPOINT_POLL):
+        checkpoint_if_due(ntd)
 
 
 def run_consumer(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from itertools import islice
-from typing import Any
+from typing import IO, Any
 
 import click
 from pydantic import ValidationError
@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from domain.values import Actor
 from ntd import audit_export, reads
 from ntd.cli.kit import Refused, Runtime, pass_runtime, resolve_brand
-from ntd.cli.params import ID, LIMIT, TIME, as_option
+from ntd.cli.params import ACTOR, ID, LIMIT, TIME, as_option
 from ntd.cli.render_audit import audit_table
 
 EVENT_TYPES = audit_export.EVENT_TYPES
@@ -102,18 +102,97 @@ def audit_query(
 
 
 @audit.command("verify")
-@as_option
+@click.option(
+    "--since-checkpoint",
+    is_flag=True,
+    help="Walk the event store's chain only from the latest signed checkpoint (a routine run).",
+)
+@click.option(
+    "--public-key",
+    "public_key",
+    metavar="KEY",
+    help="The signing key's public half (`ed25519:…` as `ntd keys show` prints it, or its file)"
+    " [default: the public half of NTD_SIGNING_KEY].",
+)
+@click.option(
+    "--export",
+    "export",
+    type=click.File("r", encoding="utf-8"),
+    metavar="FILE",
+    help="Check an export of the chain (`ntd audit chain --export`) offline, with --public-key.",
+)
+@click.option(
+    "--as",
+    "actor",
+    type=ACTOR,
+    envvar="NTD_ACTOR",
+    metavar="KIND:ID",
+    help="who gives the command (an auditor) [default: $NTD_ACTOR]; not needed with --export",
+)
 @pass_runtime
-def audit_verify(rt: Runtime, actor: Actor) -> None:
-    """Recompute every hash chain; exit 1 naming the first broken link if one is broken.
+def audit_verify(
+    rt: Runtime,
+    since_checkpoint: bool,
+    public_key: str | None,
+    export: IO[str] | None,
+    actor: Actor | None,
+) -> None:
+    """Prove three things, naming the first broken spot of each: the event store's chain is
+    intact and matches its signed checkpoints (truncation, deletion and recomputed links are
+    caught); every published event has exactly one trail row with the same content; the
+    trail's own hash chains hold. Exit 1 if any fails.
+
+    With --export FILE --public-key KEY, check an exported chain offline: no store is read.
 
     \b
-    Example:
-      ntd audit verify
+    Examples:
+      ntd audit verify --as agent:audit.kim
+      ntd audit verify --since-checkpoint --as agent:audit.kim
+      ntd audit verify --export chain.jsonl --public-key ed25519:…
     """
+    from ntd import evidence
+    from ntd.signing import parse_public
+
+    if export is not None:
+        if public_key is None:
+            raise click.UsageError(
+                "--export needs --public-key: the key its checkpoints are signed by"
+            )
+        found = evidence.verify_export(export, parse_public(public_key))
+        _say_store(found)
+        if not found.ok:
+            raise Refused(f"event store chain broken at {found.broken}")
+        return
+    if actor is None:
+        raise click.UsageError(
+            "missing option '--as': who gives the command, e.g. --as agent:audit.kim"
+        )
     rt.app.may_read("read_audit", actor)
-    result = rt.caught_up().read_store.verify_audit()
-    if not result.ok:
+    ntd = rt.ntd()
+    key = parse_public(public_key) if public_key else evidence.signing_public_key(ntd)
+    with click.progressbar(
+        length=max(evidence.chain_status(ntd).last, 1),
+        label="walking the event store's chain",
+        file=sys.stderr,
+    ) as bar:
+        store = evidence.verify_store(
+            ntd, key, since_checkpoint, lambda done: bar.update(done - bar.pos)
+        )
+    _say_store(store)
+    failures = [] if store.ok else [f"event store chain broken at {store.broken}"]
+    rt.catch_up(ntd)
+    match = evidence.match_trail(ntd, store.published or {}, whole=not since_checkpoint)
+    if match.ok:
+        click.echo(
+            f"trail matches the store: {match.events:,} published events, one identical row each"
+        )
+    else:
+        click.echo(f"trail does not match the store: {match.problem}")
+        failures.append(f"trail does not match the store at {match.problem}")
+    result = ntd.read_store.verify_audit()
+    if result.ok:
+        click.echo(f"audit trail intact: {result.rows:,} rows in {result.chains:,} hash chains")
+    else:
         link = result.first_broken
         where = (
             (
@@ -124,11 +203,64 @@ def audit_verify(rt: Runtime, actor: Actor) -> None:
             if link
             else "an unnamed link"
         )
-        raise Refused(
-            f"audit trail broken at {where} "
-            f"({result.rows:,} rows in {result.chains:,} chains checked)"
+        click.echo(f"audit trail broken at {where}")
+        checked = f"{result.rows:,} rows in {result.chains:,} chains checked"
+        failures.append(f"audit trail broken at {where} ({checked})")
+    if failures:
+        raise Refused("; ".join(failures))
+
+
+def _say_store(found: Any) -> None:
+    report = found.report
+    if found.ok:
+        click.echo(
+            f"event store chain intact: {report.events:,} events up to position "
+            f"{report.position:,}, {found.checkpoints:,} signed checkpoints match"
         )
-    click.echo(f"audit trail intact: {result.rows:,} rows in {result.chains:,} hash chains")
+    else:
+        click.echo(f"event store chain broken at {found.broken}")
+    if found.warning:
+        click.echo(f"note: {found.warning}", err=True)
+
+
+@audit.command("checkpoint")
+@click.option("--force", is_flag=True, help="Sign one now, even if none is due.")
+@as_option
+@pass_runtime
+def audit_checkpoint(rt: Runtime, force: bool, actor: Actor) -> None:
+    """Sign a checkpoint of the event store's chain now if one is due (every
+    NTD_CHECKPOINT_EVENTS events or NTD_CHECKPOINT_MINUTES minutes; every command checks), store
+    it and publish it to `ntd.checkpoint.v1` where Kafka feeds the views.
+
+    \b
+    Example:
+      ntd audit checkpoint --force --as agent:admin.ops
+    """
+    from ntd import evidence
+
+    rt.app.may_read("operate", actor)
+    made = evidence.write_checkpoint(rt.ntd(), force=force)
+    if made is None:
+        click.echo("no checkpoint due (none newer to sign)")
+    else:
+        click.echo(f"checkpoint signed at position {made.position:,}: {made.head}")
+
+
+@audit.command("checkpoints")
+@as_option
+@pass_runtime
+def audit_checkpoints(rt: Runtime, actor: Actor) -> None:
+    """Print every signed checkpoint as JSON lines, oldest first (to keep outside ntd).
+
+    \b
+    Example:
+      ntd audit checkpoints --as agent:audit.kim > checkpoints.jsonl
+    """
+    from ntd import evidence
+
+    rt.app.may_read("read_audit", actor)
+    for made in evidence.checkpoints(rt.ntd()):
+        click.echo(made.to_json())
 
 
 @audit.command("chain")
@@ -137,9 +269,17 @@ def audit_verify(rt: Runtime, actor: Actor) -> None:
     is_flag=True,
     help="Chain a store written before the chain, from the genesis link at its first event.",
 )
+@click.option(
+    "--export",
+    "export",
+    type=click.File("w", encoding="utf-8"),
+    metavar="FILE",
+    help="Write the chain (every event with its link, then the signed checkpoints) as JSON "
+    "lines, for `ntd audit verify --export FILE --public-key KEY` anywhere.",
+)
 @as_option
 @pass_runtime
-def audit_chain(rt: Runtime, migrate: bool, actor: Actor) -> None:
+def audit_chain(rt: Runtime, migrate: bool, export: IO[str] | None, actor: Actor) -> None:
     """Show how far the event store is hash-chained; `--migrate` chains a store written before
     the chain (every event, in the log's order, stamped with the migration's time; see
     docs/evidence.md). Progress is shown on stderr.
@@ -171,5 +311,8 @@ def audit_chain(rt: Runtime, migrate: bool, actor: Actor) -> None:
             f"the event store is not chained: {status.events:,} events written before the "
             "chain; run `ntd audit chain --migrate`"
         )
+    if export is not None:
+        written = evidence.export_chain(ntd, export)
+        click.echo(f"exported {written:,} events and their links", err=True)
     head = f" up to position {status.head[0]:,}, head {status.head[1].hex()}" if status.head else ""
     click.echo(f"event store chained: {status.links:,} links for {status.events:,} events{head}")

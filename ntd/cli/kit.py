@@ -22,8 +22,10 @@ from domain.notice import NoticeRefused
 from domain.values import Actor, DomainError
 from ntd.bootstrap import FixedClock, Ntd, build
 from ntd.config import ConfigError, Settings
+from ntd.evidence import ChainRefused, checkpoint_if_due
 from ntd.logs import configure
 from ntd.notifiers import notifiers_named
+from ntd.signing import SigningKeyError
 
 PROGRESS_AFTER = 3000
 """Show a progress bar when the projections are this many events behind."""
@@ -110,6 +112,9 @@ class NtdGroup(click.Group):
         except ConfigError as error:
             _say(str(error))
             return 2
+        except (SigningKeyError, ChainRefused) as error:
+            _say(str(error))
+            return 1
         except BrokenPipeError:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
@@ -169,6 +174,7 @@ class Runtime:
 
     def close(self) -> None:
         if self._ntd is not None:
+            checkpoint_if_due(self._ntd)  # every N events or M minutes, after any command
             self._ntd.close()
             self._ntd = None
 
