@@ -249,3 +249,78 @@ def test_an_export_is_verified_offline_and_a_changed_line_is_caught(
     result = run(*offline)
     assert result.exit_code == 1
     assert _at(record["position"], error_lines(result)[0])
+
+
+# -- item 4: a rebuild never launders a tampered store ---------------------------------------
+
+
+def _rebuild_refused() -> str:
+    result = run("projections", "rebuild", "--all")
+    assert result.exit_code == 1, result.output
+    [line] = error_lines(result)
+    assert "refusing to rebuild" in line
+    return line
+
+
+def test_a_rebuild_refuses_a_store_whose_takedown_facts_were_edited(
+    evidence: dict[str, str],
+) -> None:
+    position = _position(evidence, "TakenDown")
+    with closing(_store(evidence)) as db:
+        _edit_facts(db, position)
+    assert _at(position, _rebuild_refused())
+    assert _at(position, _refused())  # the trail still holds the originals, and says so
+
+
+def test_a_rebuild_refuses_a_store_missing_a_case_s_counter_notice(
+    evidence: dict[str, str],
+) -> None:
+    position = _position(evidence, "CounterNoticed")
+    with closing(_store(evidence)) as db:
+        db.execute("DELETE FROM stored_events WHERE rowid = ?", (position,))
+        db.execute("DELETE FROM stored_events_chain WHERE notification_id = ?", (position,))
+    line = _rebuild_refused()
+    assert "position" in line
+
+
+def test_a_rebuild_refuses_a_re_chained_forgery(evidence: dict[str, str]) -> None:
+    with closing(_store(evidence)) as db:
+        _edit_facts(db, _position(evidence, "TakenDown"))
+        db.execute("DELETE FROM stored_events_chain")
+    ok("audit", "chain", "--migrate", "--as", ROOT)
+    assert "signed checkpoint" in _rebuild_refused()
+
+
+def test_an_override_rebuilds_and_records_who_and_why_as_an_event(
+    evidence: dict[str, str],
+) -> None:
+    with closing(_store(evidence)) as db:
+        _edit_facts(db, _position(evidence, "TakenDown"))
+    refused = run(
+        "projections",
+        "rebuild",
+        "--all",
+        "--override-broken-chain",
+        "--reason",
+        "x",
+        "--as",
+        AUDREY,
+    )
+    assert refused.exit_code == 1 and "may not override" in error_lines(refused)[0]
+    ok(
+        "projections",
+        "rebuild",
+        "--all",
+        "--override-broken-chain",
+        "--reason",
+        "legal hold: rebuilding for the court's copy",
+        "--as",
+        ROOT,
+    )
+    with closing(_store(evidence)) as db:
+        [(state,)] = db.execute(
+            "SELECT state FROM stored_events WHERE topic LIKE '%ChainOverride%'"
+        ).fetchall()
+    recorded = json.loads(state)
+    assert recorded["reason"] == "legal hold: rebuilding for the court's copy"
+    assert recorded["operation"] == "projections rebuild" and "root" in json.dumps(recorded)
