@@ -5,6 +5,7 @@ the chain is chained by migration."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from uuid import uuid4
 
 import psycopg2
@@ -68,3 +69,40 @@ def test_a_store_written_before_the_chain_is_chained_by_migration(
     pg_ntd.app.recorder.insert_events(_events(2))
     after = evidence.walk_store(pg_ntd)
     assert after.ok and after.events == 7
+
+
+def test_a_checkpoint_is_signed_stored_and_published_to_kafka(
+    pg_settings: Settings, tmp_path: Path
+) -> None:
+    import dataclasses
+    import json
+
+    from kafka import KafkaConsumer
+
+    from consumers.topics import CHECKPOINT_TOPIC
+    from ntd.signing import create_key, public_text
+
+    key_file = tmp_path / "keys" / "signing.key"
+    public = public_text(create_key(key_file).public_key())
+    settings = dataclasses.replace(pg_settings, feed="kafka", signing_key=key_file)
+    ntd = build(settings)
+    try:
+        ntd.app.recorder.insert_events(_events(3))
+        made = evidence.write_checkpoint(ntd, force=True)
+        assert made is not None and made.position == evidence.chain_status(ntd).last
+        assert evidence.checkpoints(ntd) == [made]
+        assert evidence.write_checkpoint(ntd) is None  # nothing newer to sign
+    finally:
+        ntd.close()
+    consumer = KafkaConsumer(
+        settings.topic_prefix + CHECKPOINT_TOPIC,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=10_000,
+    )
+    try:
+        [message] = [m for m in consumer]
+    finally:
+        consumer.close()
+    assert message.key == public.encode()
+    assert json.loads(message.value) == json.loads(made.to_json())
