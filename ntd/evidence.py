@@ -4,6 +4,7 @@ chaining a store written before it, walking it) and what `ntd audit verify` prov
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -31,6 +32,8 @@ from ntd.store_chain import (
     recorded_now,
     walk,
 )
+from projections.audit import AuditRecord
+from projections.models import AuditVerification
 
 log = structlog.get_logger("ntd.evidence")
 
@@ -404,48 +407,65 @@ class TrailMatch:
         return self.problem is None
 
 
-def match_trail(
-    ntd: Ntd, published: dict[str, tuple[int, str, bytes]], whole: bool = True
-) -> TrailMatch:
-    """Hold the trail's rows against the store's published events (`whole`: the trail holds no
-    row of an event the store does not have)."""
-    from projections import AuditQuery
+class _TrailMatcher:
+    """Shown every trail row (in one pass with the trail's own check), it holds each against
+    the store's published events."""
 
-    seen: set[str] = set()
-    rows = 0
-    problems: list[tuple[int, str]] = []
-    stream = ntd.read_store.audit_query(AuditQuery())
-    try:
-        for row in stream:
-            rows += 1
-            stored = published.get(row.event_id)
-            if stored is None:
-                if whole:
-                    problems.append(
-                        (
-                            row.seq,
-                            f"trail row seq {row.seq} (event {row.event_id}) has no stored event",
-                        )
-                    )
-                continue
-            if row.event_id in seen:
-                problems.append((stored[0], f"event {row.event_id} has two trail rows"))
-                continue
-            seen.add(row.event_id)
-            difference = _differs(ntd, row.event_id, row.event_type, row.payload, stored)
-            if difference:
+    def __init__(self, ntd: Ntd, published: dict[str, tuple[int, str, bytes]], whole: bool):
+        self.ntd, self.published, self.whole = ntd, published, whole
+        self.seen: set[str] = set()
+        self.rows = 0
+        self.problems: list[tuple[int, str]] = []
+
+    def __call__(self, row: AuditRecord) -> None:
+        self.rows += 1
+        stored = self.published.get(row.event_id)
+        if stored is None:
+            if self.whole:
+                problem = f"trail row seq {row.seq} (event {row.event_id}) has no stored event"
+                self.problems.append((row.seq, problem))
+            return
+        if row.event_id in self.seen:
+            self.problems.append((stored[0], f"event {row.event_id} has two trail rows"))
+            return
+        self.seen.add(row.event_id)
+        if row.payload == stored[2].decode(errors="replace") and row.event_type == _type_of(
+            stored[1]
+        ):
+            return  # the common case: the payload is the stored state itself
+        difference = _differs(self.ntd, row.event_id, row.event_type, row.payload, stored)
+        if difference:
+            self.problems.append(
+                (stored[0], f"position {stored[0]} (event {row.event_id}): {difference}")
+            )
+
+    def result(self) -> TrailMatch:
+        problems = list(self.problems)
+        for event_id, (position, _, _) in self.published.items():
+            if event_id not in self.seen:
                 problems.append(
-                    (stored[0], f"position {stored[0]} (event {row.event_id}): {difference}")
+                    (position, f"position {position} (event {event_id}) has no trail row")
                 )
-    finally:
-        close = getattr(stream, "close", None)
-        if close is not None:
-            close()
-    for event_id, (position, _, _) in published.items():
-        if event_id not in seen:
-            problems.append((position, f"position {position} (event {event_id}) has no trail row"))
-    first = min(problems)[1] if problems else None
-    return TrailMatch(len(published), rows, first)
+        first = min(problems)[1] if problems else None
+        return TrailMatch(len(self.published), self.rows, first)
+
+
+@functools.cache
+def _type_of(topic: str) -> str | None:
+    try:
+        return catalog.event_type(event_class(topic))
+    except CorruptEvent:
+        return None
+
+
+def verify_trail(
+    ntd: Ntd, published: dict[str, tuple[int, str, bytes]], whole: bool = True
+) -> tuple[TrailMatch, AuditVerification]:
+    """In one pass over the trail: whether it matches the store's published events (`whole`:
+    and holds no row of an event the store does not have), and whether its own chains hold."""
+    matcher = _TrailMatcher(ntd, published, whole)
+    chains = ntd.read_store.verify_audit(matcher)
+    return matcher.result(), chains
 
 
 def _differs(

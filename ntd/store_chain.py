@@ -58,13 +58,14 @@ def recorded_now() -> str:
 def link(
     prev: bytes,
     position: int,
-    originator_id: UUID,
+    originator_id: UUID | str,
     version: int,
     recorded_at: str,
     topic: str,
     state: bytes,
 ) -> bytes:
-    """The link of one stored event, from the link before it."""
+    """The link of one stored event, from the link before it; the id as a UUID or as its
+    lower-case text with hyphens."""
     text = f"{position}\n{originator_id}\n{version}\n{recorded_at}\n{topic}".encode()
     return sha256(prev + sha256(state).digest() + text).digest()
 
@@ -99,14 +100,11 @@ class ChainedSqliteRecorder(SQLiteApplicationRecorder):
         head = GENESIS if row is None else bytes(row[0])
         at, links = recorded_now(), []
         for position, event in zip(ids, stored_events, strict=True):
+            aggregate = event.originator_id
+            if not isinstance(aggregate, UUID):
+                aggregate = UUID(str(aggregate))
             head = link(
-                head,
-                position,
-                UUID(str(event.originator_id)),
-                event.originator_version,
-                at,
-                event.topic,
-                event.state,
+                head, position, aggregate, event.originator_version, at, event.topic, event.state
             )
             links.append((position, at, head))
         c.executemany(f"INSERT INTO {table} VALUES (?, ?, ?)", links)
@@ -186,8 +184,8 @@ def walk(
             )
         if not RECORDED.fullmatch(row.recorded_at):
             return _report(events, position, head, size, row, "its recorded time was changed")
-        aggregate = UUID(row.originator_id)
-        state = bytes(row.state)
+        aggregate = row.originator_id
+        state = row.state
         size += len(state)
         computed = link(
             head, row.position, aggregate, row.version, row.recorded_at, row.topic or "", state
@@ -209,7 +207,7 @@ def walk(
 def _report(
     events: int, position: int, head: bytes, size: int, row: Row, problem: str
 ) -> ChainReport:
-    aggregate = str(UUID(row.originator_id)) if row.originator_id else None
+    aggregate = row.originator_id
     broken = Break(row.position, problem, aggregate, row.version)
     return ChainReport(events - 1, position, head, broken, size)
 
@@ -259,7 +257,7 @@ class SqliteChain:
         while True:
             page = self.connection.execute(statement, (after, last, after, last, PAGE)).fetchall()
             for r in page:
-                yield Row(r[0], str(UUID(r[1])) if r[1] else None, *r[2:])
+                yield Row(r[0], _hyphenated(r[1]), *r[2:])
             if len(page) < PAGE:
                 return
             after = page[-1][0]
@@ -305,6 +303,15 @@ class SqliteChain:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def _hyphenated(stored: str | None) -> str | None:
+    """The library's SQLite id (32 hex digits) as UUID text; anything else as it is, so that
+    an id changed outside ntd breaks its link."""
+    if stored is None or len(stored) != 32:
+        return stored
+    h = stored
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class PostgresChain:
