@@ -287,7 +287,7 @@ def _held_against(
     that it fails: one beyond its end (truncation) or one whose head differs (rewritten)."""
     checked = 0
     for mark in marks:
-        if mark.position < start:
+        if mark.position <= start:  # the walk's start: its link was held against it already
             continue
         checked += 1
         if mark.position > report.position:

@@ -324,3 +324,22 @@ def test_an_override_rebuilds_and_records_who_and_why_as_an_event(
     recorded = json.loads(state)
     assert recorded["reason"] == "legal hold: rebuilding for the court's copy"
     assert recorded["operation"] == "projections rebuild" and "root" in json.dumps(recorded)
+
+
+def test_since_checkpoint_walks_only_from_the_latest_signed_checkpoint(
+    evidence: dict[str, str],
+) -> None:
+    routine = ("audit", "verify", "--since-checkpoint", "--as", AUDREY)
+    ok("case", "show", evidence["case"], "--as", ALICE)  # nothing new: the checkpoint is the head
+    assert "0 events" in ok(*routine)
+    with closing(_store(evidence)) as db:
+        _edit_facts(db, _position(evidence, "TakenDown"))
+    assert "event store chain intact" in ok(*routine)  # before the checkpoint: the full run's job
+    assert "event store chain broken" in _refused()
+    with closing(_store(evidence)) as db:
+        (last,) = db.execute("SELECT max(notification_id) FROM stored_events_chain").fetchone()
+        db.execute(
+            "UPDATE stored_events_chain SET hash = zeroblob(32) WHERE notification_id = ?", (last,)
+        )
+    result = run(*routine)
+    assert result.exit_code == 1 and "differs from the signed checkpoint" in error_lines(result)[0]
