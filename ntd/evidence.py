@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, cast
@@ -227,13 +227,15 @@ def verify_store(
     key: Ed25519PublicKey | None,
     since_checkpoint: bool = False,
     progress: Callable[[int], None] | None = None,
+    kept: Sequence[Checkpoint] = (),
 ) -> StoreVerification:
     """Walk the store's chain (from the latest checkpoint, with `since_checkpoint`) and hold it
-    against every stored checkpoint: each signed by `key`, its head the link recomputed at its
-    position, none beyond the chain's end (truncation)."""
+    against every stored checkpoint and every one `kept` outside the store: each signed by
+    `key`, its head the link recomputed at its position, none beyond the chain's end."""
     chain = open_store_chain(ntd)
     try:
-        marks = chain.checkpoints()
+        stored = chain.checkpoints()
+        marks = sorted({*stored, *kept}, key=lambda m: (m.position, m.head))
         warning = None
         if key is None and marks:
             key = parse_public(marks[-1].public_key)
@@ -373,6 +375,21 @@ def verify_export(lines: Iterable[str], key: Ed25519PublicKey) -> StoreVerificat
     if broken is None and not marks:
         broken = Break(report.position, "the export holds no signed checkpoint")
     return StoreVerification(report, checked, broken)
+
+
+def read_checkpoints(lines: Iterable[str]) -> list[Checkpoint]:
+    """Checkpoints kept outside the store: JSON lines as `ntd audit checkpoints` prints them
+    (or as the messages of `ntd.checkpoint.v1` carry them)."""
+    found = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            found.append(Checkpoint(**record.get("checkpoint", record)))
+        except (ValueError, TypeError, AttributeError) as error:
+            raise ExportUnreadable(f"line {number} is not a checkpoint ({error})") from None
+    return found
 
 
 class ExportUnreadable(ValueError):

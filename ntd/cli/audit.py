@@ -122,6 +122,14 @@ def audit_query(
     help="Check an export of the chain (`ntd audit chain --export`) offline, with --public-key.",
 )
 @click.option(
+    "--checkpoints",
+    "kept",
+    type=click.File("r", encoding="utf-8"),
+    metavar="FILE",
+    help="Checkpoints kept outside the store (`ntd audit checkpoints` output, or the messages of "
+    "ntd.checkpoint.v1), held against the chain too: they survive the store's own being deleted.",
+)
+@click.option(
     "--as",
     "actor",
     type=ACTOR,
@@ -135,6 +143,7 @@ def audit_verify(
     since_checkpoint: bool,
     public_key: str | None,
     export: IO[str] | None,
+    kept: IO[str] | None,
     actor: Actor | None,
 ) -> None:
     """Prove three things, naming the first broken spot of each: the event store's chain is
@@ -176,7 +185,11 @@ def audit_verify(
         file=sys.stderr,
     ) as bar:
         store = evidence.verify_store(
-            ntd, key, since_checkpoint, lambda done: bar.update(done - bar.pos)
+            ntd,
+            key,
+            since_checkpoint,
+            lambda done: bar.update(done - bar.pos),
+            evidence.read_checkpoints(kept) if kept is not None else (),
         )
     _say_store(store)
     failures = [] if store.ok else [f"event store chain broken at {store.broken}"]

@@ -22,7 +22,7 @@ from domain.notice import NoticeRefused
 from domain.values import Actor, DomainError
 from ntd.bootstrap import FixedClock, Ntd, build
 from ntd.config import ConfigError, Settings
-from ntd.evidence import ChainRefused, checkpoint_if_due
+from ntd.evidence import ChainRefused, ExportUnreadable, checkpoint_if_due
 from ntd.logs import configure
 from ntd.notifiers import notifiers_named
 from ntd.signing import SigningKeyError
@@ -112,7 +112,7 @@ class NtdGroup(click.Group):
         except ConfigError as error:
             _say(str(error))
             return 2
-        except (SigningKeyError, ChainRefused) as error:
+        except (SigningKeyError, ChainRefused, ExportUnreadable) as error:
             _say(str(error))
             return 1
         except BrokenPipeError:

@@ -343,3 +343,24 @@ def test_since_checkpoint_walks_only_from_the_latest_signed_checkpoint(
         )
     result = run(*routine)
     assert result.exit_code == 1 and "differs from the signed checkpoint" in error_lines(result)[0]
+
+
+def test_checkpoints_kept_outside_the_store_catch_a_forgery_that_deleted_the_stored_ones(
+    evidence: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = tmp_path / "kept.jsonl"
+    kept.write_text(ok("audit", "checkpoints", "--as", AUDREY))
+    with closing(_store(evidence)) as db:
+        _edit_facts(db, _position(evidence, "TakenDown"))
+        db.execute("DELETE FROM stored_events_chain")
+        db.execute("DELETE FROM stored_events_checkpoints")
+    monkeypatch.setenv("NTD_SIGNING_KEY", str(tmp_path / "not-in-the-copy.key"))
+    ok("audit", "chain", "--migrate", "--as", ROOT)
+    unanchored = run("audit", "verify", "--as", AUDREY)
+    assert "event store chain intact" in unanchored.stdout  # nothing in the copy anchors it
+    assert "trail does not match the store" in error_lines(unanchored)[0]  # the trail still does
+    line = _refused("--checkpoints", str(kept), "--public-key", evidence["public"])
+    assert "differs from the signed checkpoint" in line
+
+    kept.write_text("not a checkpoint\n")
+    assert "line 1 is not a checkpoint" in _refused("--checkpoints", str(kept))
