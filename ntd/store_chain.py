@@ -244,7 +244,8 @@ class SqliteChain:
     def rows(self, after: int = 0, stop: int | None = None) -> Iterator[Row]:
         """Every position after `after` (up to `stop`): events with their links, and links
         whose event is gone, in position order."""
-        last = 2**62 if stop is None else stop
+        if stop is None:
+            stop = self.counts()[2]
         statement = (
             f"SELECT e.rowid, e.originator_id, e.originator_version, e.topic, e.state,"
             f" c.recorded_at, c.hash FROM {self.table} e LEFT JOIN {self.links} c"
@@ -252,15 +253,17 @@ class SqliteChain:
             f" UNION ALL SELECT c.notification_id, NULL, NULL, NULL, NULL, c.recorded_at, c.hash"
             f" FROM {self.links} c WHERE c.notification_id > ? AND c.notification_id <= ?"
             f" AND NOT EXISTS (SELECT 1 FROM {self.table} e WHERE e.rowid = c.notification_id)"
-            " ORDER BY 1 LIMIT ?"
+            " ORDER BY 1"
         )
-        while True:
-            page = self.connection.execute(statement, (after, last, after, last, PAGE)).fetchall()
-            for r in page:
-                yield Row(r[0], _hyphenated(r[1]), *r[2:])
-            if len(page) < PAGE:
-                return
-            after = page[-1][0]
+        # A window of positions at a time: positions are rowids, dense but for deletions, and
+        # a window bounds both halves of the query (a LIMIT would scan every later link).
+        while after < stop:
+            end = min(after + PAGE, stop)
+            yield from (
+                Row(r[0], _hyphenated(r[1]), *r[2:])
+                for r in self.connection.execute(statement, (after, end, after, end))
+            )
+            after = end
 
     def head(self) -> tuple[int, bytes] | None:
         """The last link: its position and hash."""
