@@ -24,7 +24,6 @@ from ntd.bootstrap import Ntd, open_store_chain
 from ntd.signing import Checkpoint, SigningKeyError, load_key, parse_public, sign
 from ntd.store_chain import (
     GENESIS,
-    AlreadyChained,
     Break,
     ChainReport,
     Row,
@@ -92,14 +91,6 @@ def walk_store(
         return walk(chain.rows(after=start[0]), start, heads, progress)
     finally:
         chain.close()
-
-
-def require_intact(ntd: Ntd) -> ChainReport:
-    """The store's chain walked whole; ChainRefused naming the first broken spot if it fails."""
-    report = walk_store(ntd)
-    if report.broken is not None:
-        raise ChainRefused(f"the event store's chain is broken at {report.broken}")
-    return report
 
 
 # -- signed checkpoints -------------------------------------------------------------------------
@@ -191,9 +182,6 @@ def checkpoints(ntd: Ntd) -> list[Checkpoint]:
         return chain.checkpoints()
     finally:
         chain.close()
-
-
-__all__ = ["AlreadyChained", "ChainRefused", "ChainStatus", "chain_status", "migrate_chain"]
 
 
 # -- what `ntd audit verify` proves ---------------------------------------------------------------

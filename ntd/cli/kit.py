@@ -26,6 +26,7 @@ from ntd.evidence import ChainRefused, ExportUnreadable, checkpoint_if_due
 from ntd.logs import configure
 from ntd.notifiers import notifiers_named
 from ntd.signing import SigningKeyError
+from ntd.store_chain import AlreadyChained
 
 PROGRESS_AFTER = 3000
 """Show a progress bar when the projections are this many events behind."""
@@ -112,7 +113,7 @@ class NtdGroup(click.Group):
         except ConfigError as error:
             _say(str(error))
             return 2
-        except (SigningKeyError, ChainRefused, ExportUnreadable) as error:
+        except (SigningKeyError, ChainRefused, ExportUnreadable, AlreadyChained) as error:
             _say(str(error))
             return 1
         except BrokenPipeError:
