@@ -120,8 +120,7 @@ def write_checkpoint(ntd: Ntd, force: bool = False) -> Checkpoint | None:
     chain = open_store_chain(ntd)
     try:
         head = chain.head()
-        marks = chain.checkpoints()
-        last = marks[-1] if marks else None
+        last = chain.latest_checkpoint()
         if head is None or (last is not None and last.position >= head[0]):
             return None
         if not force and not _due(ntd, last, head[0]):

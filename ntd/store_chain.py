@@ -235,6 +235,13 @@ class SqliteChain:
         ).fetchall()
         return [Checkpoint(*r) for r in rows]
 
+    def latest_checkpoint(self) -> Checkpoint | None:
+        """The stored checkpoint of the highest position."""
+        row = self.connection.execute(
+            f"SELECT * FROM {self.marks} ORDER BY position DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else Checkpoint(*row)
+
     def add_checkpoint(self, checkpoint: Checkpoint) -> None:
         """Store a checkpoint (one a position)."""
         self.connection.execute(
@@ -342,6 +349,16 @@ class PostgresChain:
             rows = cursor.fetchall()
         self.connection.commit()
         return [Checkpoint(*r) for r in rows]
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        """The stored checkpoint of the highest position."""
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("SELECT * FROM {} ORDER BY position DESC LIMIT 1").format(self.marks)
+            )
+            row = cursor.fetchone()
+        self.connection.commit()
+        return None if row is None else Checkpoint(*row)
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> None:
         """Store a checkpoint (one a position)."""
