@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from ntd.store_chain import GENESIS, SqliteChain, link, walk
@@ -79,3 +80,36 @@ def test_a_store_written_before_the_chain_is_chained_by_migration(
         assert walk(chain.rows()).ok
     finally:
         chain.close()
+
+
+def test_concurrent_sqlite_writers_leave_no_gap_in_the_chain(tmp_path: Path) -> None:
+    import threading
+    from uuid import uuid4
+
+    from eventsourcing.persistence import StoredEvent
+
+    from ntd import evidence
+    from ntd.bootstrap import build
+    from ntd.config import Settings
+
+    settings = Settings(data_dir=tmp_path / "store", read_dsn="memory:")
+    writers = [build(settings) for _ in range(3)]
+    try:
+
+        def write(ntd: Any) -> None:
+            for _ in range(30):
+                events = [StoredEvent(uuid4(), 1, "t", b"{}") for _ in range(2)]
+                ntd.app.recorder.insert_events(events)
+
+        threads = [threading.Thread(target=write, args=(w,)) for w in writers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        status = evidence.chain_status(writers[0])
+        report = evidence.walk_store(writers[0])
+    finally:
+        for w in writers:
+            w.close()
+    assert status.events == status.links == 180
+    assert report.ok and report.events == 180
