@@ -391,6 +391,7 @@ def _collecting(rows: Iterator[Row], published: dict[str, tuple[int, str, bytes]
         yield row
 
 
+@functools.cache
 def _published(topic: str) -> bool:
     try:
         return is_published(topic)

@@ -55,7 +55,7 @@ def recorded_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def link(
+def link(  # walk() inlines the same computation: change both together
     prev: bytes,
     position: int,
     originator_id: UUID | str,
@@ -169,35 +169,30 @@ def walk(
     recomputed link at the positions it names (checkpoints)."""
     position, head = start
     events = size = 0
+    heads = heads if heads is not None else {}
+    checked_at = ""  # the events of one save share their recorded time: check it once
     for row in rows:
         events += 1
-        if row.state is None or row.originator_id is None or row.version is None:
+        number, aggregate, version, topic, state, at, stored = row
+        if state is None or aggregate is None or version is None:
             return _report(events, position, head, size, row, "its event was deleted")
-        if row.hash is None or row.recorded_at is None:
-            return _report(
-                events,
-                position,
-                head,
-                size,
-                row,
-                UNCHAINED,
-            )
-        if not RECORDED.fullmatch(row.recorded_at):
-            return _report(events, position, head, size, row, "its recorded time was changed")
-        aggregate = row.originator_id
-        state = row.state
+        if stored is None or at is None:
+            return _report(events, position, head, size, row, UNCHAINED)
+        if at != checked_at:
+            if not RECORDED.fullmatch(at):
+                return _report(events, position, head, size, row, "its recorded time was changed")
+            checked_at = at
         size += len(state)
-        computed = link(
-            head, row.position, aggregate, row.version, row.recorded_at, row.topic or "", state
-        )
-        if computed != bytes(row.hash):
+        text = f"{number}\n{aggregate}\n{version}\n{at}\n{topic or ''}".encode()
+        computed = sha256(head + sha256(state).digest() + text).digest()
+        if computed != stored:
             problem = (
                 "the event or the one before it was changed, deleted or inserted "
                 "(its link does not follow from the chain)"
             )
             return _report(events, position, head, size, row, problem)
-        position, head = row.position, computed
-        if heads is not None and position in heads:
+        position, head = number, computed
+        if position in heads:
             heads[position] = computed
         if progress is not None and events % PAGE == 0:
             progress(position)
