@@ -7,7 +7,7 @@ import base64
 import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import IO, cast
 from uuid import UUID
@@ -254,7 +254,7 @@ def verify_store(
         if report.broken is not None:
             for _ in rows:  # the rest of the published events, for matching the trail
                 pass
-            return StoreVerification(report, 0, report.broken, warning, published)
+            return StoreVerification(report, 0, _explained(report.broken), warning, published)
         checked, broken = _held_against(report, heads, marks, start[0])
         if broken is None and key is not None and not marks and report.events:
             problem = (
@@ -267,6 +267,17 @@ def verify_store(
         return StoreVerification(report, checked, None, warning, published)
     finally:
         chain.close()
+
+
+def _explained(broken: Break) -> Break:
+    """The break, saying so too when its event's stored topic names no event of ntd."""
+    if broken.topic is None:
+        return broken
+    try:
+        event_class(broken.topic)
+    except CorruptEvent as error:
+        return replace(broken, problem=f"{broken.problem}; {error}")
+    return broken
 
 
 def _held_against(

@@ -135,6 +135,7 @@ class Break:
     problem: str
     aggregate: str | None = None
     version: int | None = None
+    topic: str | None = None
 
     def __str__(self) -> str:
         event = f" (aggregate {self.aggregate} version {self.version})" if self.aggregate else ""
@@ -203,7 +204,7 @@ def _report(
     events: int, position: int, head: bytes, size: int, row: Row, problem: str
 ) -> ChainReport:
     aggregate = row.originator_id
-    broken = Break(row.position, problem, aggregate, row.version)
+    broken = Break(row.position, problem, aggregate, row.version, row.topic)
     return ChainReport(events - 1, position, head, broken, size)
 
 

@@ -9,7 +9,7 @@ from typing import IO, Any
 import click
 from pydantic import ValidationError
 
-from domain.values import Actor
+from domain.values import Actor, CorruptEvent
 from ntd import audit_export, reads
 from ntd.cli.kit import Refused, Runtime, pass_runtime, resolve_brand
 from ntd.cli.params import ACTOR, ID, LIMIT, TIME, as_option
@@ -179,6 +179,12 @@ def audit_verify(
     rt.app.may_read("read_audit", actor)
     ntd = rt.ntd()
     key = parse_public(public_key) if public_key else evidence.signing_public_key(ntd)
+    # Catch up first: the policies may store events as they go, which the walk must then see.
+    # A store too corrupt to catch up from is still walked; the trail is checked as it stands.
+    try:
+        rt.catch_up(ntd)
+    except CorruptEvent as error:
+        click.echo(f"note: the views could not catch up: {error}", err=True)
     with click.progressbar(
         length=max(evidence.chain_status(ntd).last, 1),
         label="walking the event store's chain",
@@ -193,7 +199,6 @@ def audit_verify(
         )
     _say_store(store)
     failures = [] if store.ok else [f"event store chain broken at {store.broken}"]
-    rt.catch_up(ntd)
     match, result = evidence.verify_trail(ntd, store.published or {}, whole=not since_checkpoint)
     if match.ok:
         click.echo(
