@@ -12,6 +12,9 @@ from domain.catalog import PUBLISHED, topic_for
 DEAD_LETTER_TOPIC = "ntd.deadletter.v1"
 """Where a consumer puts a message it cannot read or apply, with the reason in headers."""
 
+CHECKPOINT_TOPIC = "ntd.checkpoint.v1"
+"""Where the event store's signed checkpoints are published, keyed by the signing key."""
+
 CONSUMERS = ("projections", "policies")
 """The consumers `ntd consume NAME` runs; each is the Kafka group `<prefix>ntd-NAME`."""
 
@@ -41,6 +44,7 @@ in order."""
 
 TOPICS: tuple[Topic, ...] = (
     *EVENT_TOPICS,
+    Topic(CHECKPOINT_TOPIC, "the signing key (`ed25519:…`)", dead_letters=None, groups=()),
     Topic(
         DEAD_LETTER_TOPIC,
         "the original message's key",

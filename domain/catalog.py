@@ -11,6 +11,7 @@ from eventsourcing.utils import get_topic
 
 from domain.access import AccessSetUp, Principal
 from domain.case import Case
+from domain.chain_override import ChainOverride
 from domain.listing_claim import ListingClaim
 from domain.notice import ClientNotice
 from domain.notifier import Notifier
@@ -29,6 +30,7 @@ INTERNAL: tuple[type[EventSourced], ...] = (
     Principal,
     AccessSetUp,
     Token,
+    ChainOverride,
 )
 """Aggregate types whose events stay in the store."""
 

@@ -88,6 +88,8 @@ PERMISSIONS: dict[str, Permission] = {
     "issue_token": _row("issue tokens", {R.ADMIN: S.ANY}),
     "revoke_token": _row("revoke tokens", {R.ADMIN: S.ANY}),
     "tokens": _row("list tokens", {R.ADMIN: S.ANY, R.AUDITOR: S.ANY}),
+    # evidence
+    "override_broken_chain": _row("override a broken event store chain", {R.ADMIN: S.ANY}),
     # notifiers
     "register_notifier": _row("register notifiers", DECIDERS, {R.ADMIN: S.ANY}),
     "register_right": _row("register rights", DECIDERS, NOTIFIER_SIDE),

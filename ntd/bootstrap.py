@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from consumers.relay_pages import Select
     from consumers.sink import Sink
     from ntd.event_store import StoreReader
+    from ntd.store_chain import StoreChain
     from projections import ReadStore
     from projections.policy_view import PolicyStore
 
@@ -268,6 +269,17 @@ def _store_reader(
     with reaching_postgres(settings.events_dsn, "NTD_EVENTS_DSN"):
         dsn = with_connect_timeout(settings.events_dsn, timeout)
         return PostgresBatchReader(dsn, settings.events_schema or "public", table)
+
+
+def open_store_chain(ntd: Ntd) -> StoreChain:
+    """The event store's hash chain, on a connection of its own."""
+    from ntd.store_chain import PostgresChain, SqliteChain
+
+    settings = ntd.settings
+    table = getattr(ntd.app.recorder, "events_table_name", "stored_events")
+    if settings.event_store == "sqlite":
+        return SqliteChain(str(settings.data_dir / "events.db"), table)
+    return PostgresChain(settings.events_dsn, settings.events_schema or "public", table)
 
 
 def build_relay(ntd: Ntd, **overrides: Any) -> Relay:

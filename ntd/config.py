@@ -47,6 +47,12 @@ VARIABLES = {
     "NTD_LOG_LEVEL": "debug, info (default), warning, error",
     "NTD_ARCHIVE_KEY": "key of the public archive's seller pseudonyms (>= 32 characters; default:"
     " a 0600 key file in the data dir)",
+    "NTD_SIGNING_KEY": "the Ed25519 private key file that signs the event store's checkpoints"
+    " (`ntd keys init` makes it, 0600; default ~/.config/ntd/signing.key)",
+    "NTD_CHECKPOINT_EVENTS": "sign a checkpoint of the event store's chain every this many events"
+    " (default 1000)",
+    "NTD_CHECKPOINT_MINUTES": "…or this many minutes after the last one, if events came since"
+    " (default 10)",
     "NTD_TDB_TOKEN": "the EU Transparency Database's API token for `ntd transparency statements"
     " --submit`",
 }
@@ -86,6 +92,11 @@ class Settings:
     time_max_year: int = TimeRange.last_year
     log_format: str = "auto"
     log_level: str = "info"
+    signing_key: Path = field(default_factory=lambda: _config_home({}) / "signing.key")
+    """The private key that signs checkpoints: outside every database, so a copy of the data
+    directory cannot re-sign a forged chain."""
+    checkpoint_events: int = 1000
+    checkpoint_minutes: int = 10
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -118,6 +129,11 @@ class Settings:
             time_max_year=times.last_year,
             log_format=_choice(env, "NTD_LOG_FORMAT", "auto", ("auto", "console", "json")),
             log_level=_choice(env, "NTD_LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+            signing_key=Path(
+                env.get("NTD_SIGNING_KEY") or _config_home(env) / "signing.key"
+            ).expanduser(),
+            checkpoint_events=_int(env, "NTD_CHECKPOINT_EVENTS", 1000),
+            checkpoint_minutes=_int(env, "NTD_CHECKPOINT_MINUTES", 10),
         )
 
     @property
@@ -132,6 +148,7 @@ class Settings:
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(self.data_dir / "events.db"),
                 "SQLITE_LOCK_TIMEOUT": "30",
+                "APPLICATION_RECORDER_TOPIC": "ntd.store_chain:ChainedSqliteRecorder",
             }
         url = urlparse(self.events_dsn)
         if url.scheme not in ("postgresql", "postgres") or not url.path.strip("/"):
@@ -154,6 +171,10 @@ class Settings:
             "APPLICATION_RECORDER_TOPIC": "ntd.event_writer:PostgresOutboxRecorder",
             "POSTGRES_POOL_SIZE": "4",
         }
+
+
+def _config_home(env: Mapping[str, str]) -> Path:
+    return Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "ntd"
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, options: tuple[str, ...]) -> str:

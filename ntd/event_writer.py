@@ -31,6 +31,7 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg2 import sql
 
+from ntd.store_chain import CHECKPOINT_COLUMNS, GENESIS, chain_table, checkpoint_table
 from projections.schema_lock import schema_locked
 
 ATTEMPTS = 10
@@ -77,23 +78,62 @@ class PostgresOutboxRecorder(PostgresApplicationRecorder):
         database would otherwise race on creating them (see projections.schema_lock). The
         library runs its DDL in transactions of its own, so the lock is a session's, held on
         a connection of its own around them."""
+        links = sql.SQL("{}.{}").format(
+            sql.Identifier(self.datastore.schema),
+            sql.Identifier(chain_table(self.events_table_name)),
+        )
+        chain = sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {links} (notification_id bigint PRIMARY KEY,"
+            " recorded_at text NOT NULL, hash bytea NOT NULL)"
+            "; CREATE TABLE IF NOT EXISTS {marks} ({columns})"
+        ).format(
+            links=links,
+            marks=sql.SQL("{}.{}").format(
+                sql.Identifier(self.datastore.schema),
+                sql.Identifier(checkpoint_table(self.events_table_name)),
+            ),
+            columns=sql.SQL(CHECKPOINT_COLUMNS),
+        )
+        # The links (ntd/store_chain.py) are computed here, under the lock, so that no other
+        # writer's event comes between reading the head and writing ours. A store with events
+        # but no links yet is left unchained until `ntd audit chain --migrate` chains it.
         definition = sql.SQL(
             "CREATE OR REPLACE FUNCTION {function}("
             "ids uuid[], versions bigint[], topics text[], states bytea[])"
             " RETURNS SETOF bigint LANGUAGE plpgsql AS $body$"
+            " DECLARE head bytea; at text; r record; chained boolean;"
+            "  positions bigint[] := '{{}}'; hashes bytea[] := '{{}}';"
             " BEGIN"
             "  SET LOCAL lock_timeout = '{timeout}s';"
             "  LOCK TABLE {table} IN EXCLUSIVE MODE;"
             "  NOTIFY {channel};"
-            "  RETURN QUERY INSERT INTO {table}"
+            "  SELECT hash INTO head FROM {links} ORDER BY notification_id DESC LIMIT 1;"
+            "  chained := head IS NOT NULL OR NOT EXISTS (SELECT 1 FROM {table});"
+            "  head := coalesce(head, '\\x{genesis}'::bytea);"
+            "  at := to_char(clock_timestamp() AT TIME ZONE 'UTC',"
+            '   \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\');'
+            "  FOR r IN WITH stored AS (INSERT INTO {table}"
             "   (originator_id, originator_version, topic, state)"
             "   SELECT * FROM unnest(ids, versions, topics, states)"
-            "   RETURNING notification_id;"
+            "   RETURNING notification_id, originator_id, originator_version, topic, state)"
+            "   SELECT * FROM stored ORDER BY notification_id"
+            "  LOOP"
+            "   IF chained THEN"
+            "    head := sha256(head || sha256(r.state) || convert_to(r.notification_id::text"
+            "     || E'\\n' || r.originator_id::text || E'\\n' || r.originator_version::text"
+            "     || E'\\n' || at || E'\\n' || r.topic, 'UTF8'));"
+            "    positions := positions || r.notification_id; hashes := hashes || head;"
+            "   END IF;"
+            "   RETURN NEXT r.notification_id;"
+            "  END LOOP;"
+            "  INSERT INTO {links} SELECT p, at, h FROM unnest(positions, hashes) AS u(p, h);"
             " END $body$"
         ).format(
             function=self.function,
             timeout=sql.SQL(str(int(self.datastore.lock_timeout))),
             table=self.table,
+            links=links,
+            genesis=sql.SQL(GENESIS.hex()),
             channel=sql.Identifier(self.channel_name),
         )
         connection = self._connect()
@@ -102,6 +142,7 @@ class PostgresOutboxRecorder(PostgresApplicationRecorder):
             with schema_locked(connection, self.datastore.schema):
                 super().create_table()
                 with connection.cursor() as cursor:
+                    cursor.execute(chain)
                     cursor.execute(definition)
         finally:
             connection.close()

@@ -15,7 +15,7 @@ import structlog
 
 from consumers.stored import published
 from domain.catalog import internal_topics
-from domain.values import DomainEvent
+from domain.values import Actor, DomainEvent
 from ntd.bootstrap import Ntd, store_reader
 from ntd.event_store import PostgresBatchReader, StoreReader
 from ntd.services import connect_timeout
@@ -60,15 +60,60 @@ Tick = Callable[[int, "Progress"], None]
 ProgressBar = Callable[[int, str], AbstractContextManager[Tick]]
 
 
+@dataclass(frozen=True)
+class Override:
+    """Who rebuilds from a store whose chain is broken, and why (recorded as an event)."""
+
+    actor: Actor
+    reason: str
+
+
+def check_store(ntd: Ntd, override: Override | None = None) -> None:
+    """The event store's chain, held against its signed checkpoints, before anything is built
+    from it: ChainRefused naming the broken spot, unless `override` (then the override is
+    recorded in the store as a ChainOverride event and the rebuild goes on)."""
+    from ntd.evidence import ChainRefused, signing_public_key, verify_store
+
+    found = verify_store(ntd, signing_public_key(ntd))
+    if found.broken is None:
+        return
+    if override is None:
+        raise ChainRefused(
+            f"refusing to rebuild the views from an event store whose chain is broken at "
+            f"{found.broken}; `ntd audit verify` says more (to go on anyway, and have it "
+            "recorded: --override-broken-chain --reason TEXT --as ADMIN)"
+        )
+    ntd.app.override_broken_chain(
+        "projections rebuild",
+        found.broken.position,
+        found.broken.problem,
+        override.reason,
+        override.actor,
+    )
+    log.warning(
+        "rebuild.chain_overridden",
+        position=found.broken.position,
+        problem=found.broken.problem,
+        actor=str(override.actor),
+        reason=override.reason,
+    )
+
+
 def rebuild_projections(
-    ntd: Ntd, source: str, bar: ProgressBar | None = None, workers: int = 0
+    ntd: Ntd,
+    source: str,
+    bar: ProgressBar | None = None,
+    workers: int = 0,
+    override: Override | None = None,
 ) -> RebuildReport:
     """Rebuild the read models from `kafka` (offset 0 to the ends seen at the start) or from
-    the event `store` (its log up to the last id seen at the start), then swap them in.
+    the event `store` (its log up to the last id seen at the start), then swap them in; first
+    the store's chain is checked (check_store), whichever the feed.
 
     Into PostgreSQL, `workers` processes replay shares of the aggregates side by side (Kafka's
     partitions, or the PostgreSQL event store's aggregates by hash of their id); 0 means one per
     CPU, at most 4, for PARALLEL_FROM events or more."""
+    check_store(ntd, override)
     started = time.monotonic()
     feed = _kafka_feed(ntd) if source == "kafka" else _store_feed(ntd)
     try:

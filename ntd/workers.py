@@ -135,6 +135,8 @@ def run_relay(
     try:
         if not wait_for_topics(ntd, stop, "relay.topics_unavailable"):
             return
+        signer = threading.Thread(target=_sign_checkpoints, args=(ntd, stop), daemon=True)
+        signer.start()
         backoff = Backoff()
         while not stop.is_set():
             worker = until_made(
@@ -155,6 +157,21 @@ def run_relay(
     finally:
         ready.withdraw()
         ntd.close()
+
+
+CHECKPOINT_POLL = 30.0
+"""Seconds between the relay's looks at whether a signed checkpoint is due."""
+
+
+def _sign_checkpoints(ntd: Ntd, stop: threading.Event) -> None:
+    """Beside the relay: sign the store's chain every N events or M minutes (ntd.evidence)."""
+    from ntd.evidence import checkpoint_if_due
+
+    while not stop.wait(CHECKPOINT_POLL):
+        try:
+            checkpoint_if_due(ntd)
+        except Exception as error:  # a store away now, or a chain that fails: try again later
+            log.warning("relay.checkpoint_failed", error=str(error)[:200])
 
 
 def run_consumer(

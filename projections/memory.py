@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
@@ -329,13 +329,19 @@ class MemoryReadStore:
             if all(test(getattr(record, column), value) for column, test, value in wanted):
                 yield record.to_row()
 
-    def verify_audit(self) -> AuditVerification:
-        """Walk every audit chain against the recorded heads."""
+    def verify_audit(
+        self, observe: Callable[[AuditRecord], None] | None = None
+    ) -> AuditVerification:
+        """Walk every audit chain against the recorded heads, showing `observe` every row."""
         heads = {
             str(c.aggregate_id): Head(c.head_version, c.head_seq, c.head_hash)
             for c in self.chains.values()
         }
-        return verify(sorted(self.audit_records, key=lambda r: r.seq), heads)
+        records = sorted(self.audit_records, key=lambda r: r.seq)
+        if observe is not None:
+            for record in records:
+                observe(record)
+        return verify(records, heads)
 
     def due_deadlines(self, now: datetime) -> list[DueDeadline]:
         """Open deadlines due at or before `now`, earliest first."""

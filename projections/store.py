@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
 from domain.rules import Rules
 from domain.values import DomainEvent
+from projections.audit import AuditRecord
 from projections.models import (
     ActionItem,
     AuditQuery,
@@ -92,8 +93,11 @@ class ReadStore(Protocol):
         """Matching audit rows in seq order, streamed."""
         ...
 
-    def verify_audit(self) -> AuditVerification:
-        """Walk every audit chain and report the first broken link, if any."""
+    def verify_audit(
+        self, observe: Callable[[AuditRecord], None] | None = None
+    ) -> AuditVerification:
+        """Walk every audit chain and report the first broken link, if any; `observe` is shown
+        every row on the way (one pass serves a second check)."""
         ...
 
     def due_deadlines(self, now: datetime) -> list[DueDeadline]:

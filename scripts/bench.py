@@ -7,6 +7,7 @@ NTD_BENCH_RELAY_ARGS passes options to the latency run's relay (e.g. --no-encode
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -36,7 +37,7 @@ from domain.catalog import is_published  # noqa: E402
 from domain.notice import parse_notice  # noqa: E402
 from domain.notifier import NotifierKind  # noqa: E402
 from domain.values import Actor, RightType, Role  # noqa: E402
-from ntd.bootstrap import FixedClock, Ntd, build, build_relay  # noqa: E402
+from ntd.bootstrap import FixedClock, Ntd, build, build_relay, open_store_chain  # noqa: E402
 from ntd.config import Settings  # noqa: E402
 from ntd.logs import configure  # noqa: E402
 
@@ -824,6 +825,156 @@ def bench_api_dashboard(size: float, requests: int, tmp: Path) -> None:
     report(f"API dashboard, {CLIENTS} readers, 2 workers", ours, base, "req/s", 0.5)
 
 
+UNCHAINED_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION {function}("
+    "ids uuid[], versions bigint[], topics text[], states bytea[])"
+    " RETURNS SETOF bigint LANGUAGE plpgsql AS $body$"
+    " BEGIN"
+    "  SET LOCAL lock_timeout = '5s';"
+    "  LOCK TABLE {table} IN EXCLUSIVE MODE;"
+    "  NOTIFY {channel};"
+    "  RETURN QUERY INSERT INTO {table}"
+    "   (originator_id, originator_version, topic, state)"
+    "   SELECT * FROM unnest(ids, versions, topics, states)"
+    "   RETURNING notification_id;"
+    " END $body$"
+)
+"""The insert function as it was before the chain (ntd/event_writer.py at e8497d3): the baseline."""
+
+
+class _UnchainedSqlite(Settings):
+    """Settings whose SQLite store is the library's own recorder, without the chain."""
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        env = super().eventsourcing_env()
+        env.pop("APPLICATION_RECORDER_TOPIC", None)
+        return env
+
+
+def _unchain(ntd: Ntd) -> None:
+    """Put the pre-chain insert function back in this store's schema."""
+    recorder: Any = ntd.app.recorder
+    connection = recorder._connect()
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL(UNCHAINED_FUNCTION).format(
+                function=recorder.function,
+                table=recorder.table,
+                channel=sql.Identifier(recorder.channel_name),
+            )
+        )
+    connection.close()
+
+
+def bench_chain_filing(count: int, tmp: Path) -> None:
+    """Filing one case per command with the chain vs without it (the pre-chain write path), on
+    PostgreSQL and on SQLite, alternating rounds so both see the same machine."""
+    rounds = 4
+    with schema() as chained_name, schema() as plain_name:
+        chained, chained_clock = system(chained_name, tmp)
+        plain, plain_clock = system(plain_name, tmp)
+        _unchain(plain)
+        sqlite_chained = _sqlite_system(tmp / "chained", Settings)
+        sqlite_plain = _sqlite_system(tmp / "plain", _UnchainedSqlite)
+        pairs = [
+            ("PostgreSQL", (chained, chained_clock), (plain, plain_clock)),
+            ("SQLite", sqlite_chained, sqlite_plain),
+        ]
+        for label, ours_system, base_system in pairs:
+            times = {"ours": 0.0, "base": 0.0}
+            brands = {
+                key: brand(ntd, f"ChainFiling{key}")
+                for key, (ntd, _) in (("ours", ours_system), ("base", base_system))
+            }
+            first = 20_000_000
+            for _ in range(rounds):
+                for key, (ntd, clock) in (("ours", ours_system), ("base", base_system)):
+                    notifier, right = brands[key]
+                    started = time.perf_counter()
+                    for i in range(count // rounds):
+                        clock.set(clock.now() + timedelta(seconds=1))
+                        ntd.app.file_notice(notice(notifier, right, first + i, 1), USER)
+                    times[key] += time.perf_counter() - started
+                first += count
+            report(
+                f"filing with the chain ({label})",
+                count / times["ours"],
+                count / times["base"],
+                "cases/s",
+                0.9,
+            )
+            for ntd, _ in (ours_system, base_system):
+                ntd.close()
+
+
+def _sqlite_system(where: Path, kind: type[Settings]) -> tuple[Ntd, FixedClock]:
+    settings = kind(data_dir=where, read_dsn=f"sqlite:///{where / 'read.db'}")
+    clock = FixedClock(datetime(2026, 3, 2, 9, tzinfo=UTC))
+    ntd = build(settings, clock=clock)
+    grant_cast(ntd)
+    return ntd, clock
+
+
+def bench_verify(size: float, tmp: Path) -> None:
+    """`ntd audit verify` over the demo (embedded) vs sha256 alone over the same bytes: each
+    stored event's state and link text, and each trail row's hashed form, one call each."""
+    import hashlib
+
+    from ntd import evidence
+    from ntd.demo import run_demo
+    from ntd.store_chain import PAGE  # noqa: F401  (the walk's page size)
+    from projections import AuditQuery
+    from projections.encoding import canonical_bytes
+
+    where = tmp / f"verify-{size}"
+    settings = Settings(data_dir=where, read_dsn=f"sqlite:///{where / 'read.db'}")
+    started = time.perf_counter()
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+        run_demo(settings, size=size, end=datetime(2026, 12, 1, tzinfo=UTC))
+    print(f"  (demo at size {size} built in {time.perf_counter() - started:.0f} s)", flush=True)
+    ntd = build(settings)
+    ntd.catch_up()
+    chain = open_store_chain(ntd)
+    pieces = [
+        (
+            row.state or b"",
+            f"{row.position}\n{row.originator_id}\n{row.version}\n"
+            f"{row.recorded_at}\n{row.topic}".encode(),
+        )
+        for row in chain.rows()
+    ]
+    chain.close()
+    trail = [
+        canonical_bytes({f: getattr(r, f) for f in type(r).model_fields if f != "hash"})
+        for r in ntd.read_store.audit_query(AuditQuery())
+    ]
+    total = sum(len(a) + len(b) for a, b in pieces) + sum(len(t) for t in trail)
+
+    def hashing() -> int:
+        for state, text in pieces:
+            hashlib.sha256(state).digest()
+            hashlib.sha256(text).digest()
+        for body in trail:
+            hashlib.sha256(body).digest()
+        return total
+
+    def verifying() -> int:
+        store = evidence.verify_store(ntd, None)
+        match, trail_ok = evidence.verify_trail(ntd, store.published or {})
+        assert store.ok and match.ok and trail_ok.ok, (store.broken, match.problem)
+        return total
+
+    base = timed(hashing)
+    ours = timed(verifying)
+    print(
+        f"  ({len(pieces):,} stored events, {len(trail):,} trail rows, {total / 1e6:.1f} MB)",
+        flush=True,
+    )
+    report("ntd audit verify over the demo", ours / 1e6, base / 1e6, "MB/s", 0.5)
+    ntd.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
@@ -832,7 +983,7 @@ def main() -> int:
         action="append",
         default=[],
         help="run only these: relay, filing, bulk, projection, rebuild, latency, api-filing, "
-        "api-dashboard",
+        "api-dashboard, verify, chain-filing",
     )
     args = parser.parse_args()
     configure("console", os.environ.get("NTD_LOG_LEVEL", "warning"))
@@ -848,6 +999,8 @@ def main() -> int:
         "latency": lambda: bench_latency(20 * scale if args.quick else 20, 500, tmp),
         "api-filing": lambda: bench_api_filing(int(3_000 * scale), tmp),
         "api-dashboard": lambda: bench_api_dashboard(scale, int(2_000 * scale), tmp),
+        "verify": lambda: bench_verify(scale, tmp),
+        "chain-filing": lambda: bench_chain_filing(int(2_000 * scale), tmp),
     }
     for name, run in benches.items():
         if not args.only or name in args.only:

@@ -24,6 +24,7 @@ from ntd.cli import (
     deadlines,
     demo,
     events,
+    keys,
     notice,
     notifier,
     policies,
@@ -88,6 +89,7 @@ cli.add_command(seller.seller)
 cli.add_command(deadlines.deadlines)
 cli.add_command(dashboard.dashboard)
 cli.add_command(audit.audit)
+cli.add_command(keys.keys)
 cli.add_command(demo.demo)
 cli.add_command(relay.relay)
 cli.add_command(events.events)

@@ -30,8 +30,11 @@ from domain.values import Actor, DomainError, problem_text
 from ntd.bootstrap import FixedClock, Ntd, build
 from ntd.cli.render import escape
 from ntd.config import ConfigError, Settings
+from ntd.evidence import ChainRefused, ExportUnreadable, checkpoint_if_due
 from ntd.logs import FAILURE_LOG, configure, write_failure
 from ntd.notifiers import notifiers_named
+from ntd.signing import SigningKeyError
+from ntd.store_chain import AlreadyChained
 
 UNEXPECTED = "unexpected failure"
 """How the one line of a command that failed in a way ntd did not foresee (a defect, not the
@@ -130,6 +133,9 @@ class NtdGroup(click.Group):
         except ConfigError as error:
             _say(str(error))
             return 2
+        except (SigningKeyError, ChainRefused, ExportUnreadable, AlreadyChained) as error:
+            _say(str(error))
+            return 1
         except BrokenPipeError:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
@@ -237,6 +243,7 @@ class Runtime:
 
     def close(self) -> None:
         if self._ntd is not None:
+            checkpoint_if_due(self._ntd)  # every N events or M minutes, after any command
             self._ntd.close()
             self._ntd = None
 

@@ -8,8 +8,10 @@ from contextlib import contextmanager
 
 import click
 
+from domain.values import Actor
 from ntd.cli.kit import Runtime, pass_runtime
-from ntd.rebuild import PARALLEL_FROM, REBUILDABLE, Tick, rebuild_projections
+from ntd.cli.params import ACTOR
+from ntd.rebuild import PARALLEL_FROM, REBUILDABLE, Override, Tick, rebuild_projections
 from projections.rebuild import Progress
 
 
@@ -43,13 +45,40 @@ def projections_group() -> None:
     "event store's aggregates) into PostgreSQL side by side "
     f"(0: one per CPU, at most 4, from {PARALLEL_FROM:,} events on).",
 )
+@click.option(
+    "--override-broken-chain",
+    "override",
+    is_flag=True,
+    help="Rebuild even though the event store's chain is broken; recorded as an event with "
+    "--reason and --as (an admin).",
+)
+@click.option("--reason", help="Why the broken chain is overridden (recorded).")
+@click.option(
+    "--as",
+    "actor",
+    type=ACTOR,
+    envvar="NTD_ACTOR",
+    metavar="KIND:ID",
+    help="who overrides (with --override-broken-chain) [default: $NTD_ACTOR]",
+)
 @pass_runtime
 def rebuild_command(
-    rt: Runtime, names: tuple[str, ...], everything: bool, source: str | None, workers: int
+    rt: Runtime,
+    names: tuple[str, ...],
+    everything: bool,
+    source: str | None,
+    workers: int,
+    override: bool,
+    reason: str | None,
+    actor: Actor | None,
 ) -> None:
     """Replay every event from the beginning into fresh tables and swap them in atomically:
     queries see the old views or the new ones, never half of one. A running consumer goes on
     from where the rebuild ended. Progress (events/s) is shown on stderr.
+
+    The event store's hash chain is checked first, against its signed checkpoints: a store that
+    fails it is refused, naming the broken spot, so a forged store is never sealed into a fresh
+    trail (--override-broken-chain goes on, recorded as an event naming who and why).
 
     `projections` is every read model ntd queries (cases and dashboard figures, deadlines,
     notifiers, the audit trail): they share one position, so they are rebuilt together.
@@ -62,10 +91,15 @@ def rebuild_command(
     """
     if not names and not everything:
         raise click.UsageError("name a projection or give --all")
+    overriding = None
+    if override:
+        if actor is None or not reason:
+            raise click.UsageError("--override-broken-chain needs --reason TEXT and --as KIND:ID")
+        overriding = Override(actor, reason)
     ntd = rt.ntd()
     chosen = source or ("kafka" if ntd.settings.feed == "kafka" else "store")
     for name in REBUILDABLE if everything else dict.fromkeys(names):
-        report = rebuild_projections(ntd, chosen, _rebuild_bar, workers)
+        report = rebuild_projections(ntd, chosen, _rebuild_bar, workers, overriding)
         click.echo(
             f"rebuilt {name} from {chosen}: {report.events:,} events in {report.seconds:.1f} s "
             f"({report.rate:,.0f} events/s"

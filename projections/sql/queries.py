@@ -4,7 +4,7 @@ notifiers, a case, the audit trail and its verification, due deadlines."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -475,8 +475,13 @@ def audit_rows(
         yield AuditRecord(*row).to_row()
 
 
-def verify_audit(dialect: Dialect, cur: Cursor, conn: Any) -> AuditVerification:
-    """Walk every audit chain against the recorded heads."""
+def verify_audit(
+    dialect: Dialect,
+    cur: Cursor,
+    conn: Any,
+    observe: Callable[[AuditRecord], None] | None = None,
+) -> AuditVerification:
+    """Walk every audit chain against the recorded heads, showing `observe` every row."""
     heads = {
         aggregate: Head(version, seq, digest)
         for aggregate, version, seq, digest in _rows(
@@ -487,7 +492,15 @@ def verify_audit(dialect: Dialect, cur: Cursor, conn: Any) -> AuditVerification:
     }
     statement = f"SELECT {', '.join(AUDIT_COLUMNS)} FROM read_audit ORDER BY seq"
     records = (AuditRecord(*row) for row in dialect.stream(conn, statement, ()))
-    return verify(records, heads)
+    return verify(records if observe is None else _observed(records, observe), heads)
+
+
+def _observed(
+    records: Iterator[AuditRecord], observe: Callable[[AuditRecord], None]
+) -> Iterator[AuditRecord]:
+    for record in records:
+        observe(record)
+        yield record
 
 
 def due_deadlines(dialect: Dialect, cur: Cursor, now: datetime) -> list[DueDeadline]:

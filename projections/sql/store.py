@@ -15,6 +15,7 @@ from uuid import UUID
 import projections.sql.queries as queries
 from domain.rules import Rules
 from domain.values import DomainEvent
+from projections.audit import AuditRecord
 from projections.dashboard import assemble
 from projections.handlers import project
 from projections.models import (
@@ -254,10 +255,13 @@ class SqlReadStore:
         with self._reading():
             yield from queries.audit_rows(self._dialect, self._conn, statement, params)
 
-    def verify_audit(self) -> AuditVerification:
-        """Walk every audit chain against the recorded heads, in one snapshot."""
+    def verify_audit(
+        self, observe: Callable[[AuditRecord], None] | None = None
+    ) -> AuditVerification:
+        """Walk every audit chain against the recorded heads, in one snapshot, showing
+        `observe` every row."""
         with self._reading() as cur:
-            return queries.verify_audit(self._dialect, cur, self._conn)
+            return queries.verify_audit(self._dialect, cur, self._conn, observe)
 
     def due_deadlines(self, now: datetime) -> list[DueDeadline]:
         """Open deadlines due at or before `now`, earliest first."""

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import structlog
 from kafka.structs import TopicPartition
-from structlog.testing import capture_logs
+from structlog.testing import LogCapture
 
 from consumers.envelope import encode
 from consumers.loop import ConsumerLoop, FatalPositions
@@ -333,11 +334,15 @@ def test_events_the_sink_already_held_are_counted_and_logged_not_rejected(
         Record(r.topic, r.partition, 8 + i, r.key, r.value, r.headers)
         for i, r in enumerate(records)
     ]
-    with capture_logs() as logs:
-        loop.handle({CASES: records})
-        loop.handle({CASES: again})
-        loop.flush()
-        loop.log_lag()
+    capture = LogCapture()  # the loop's own log, whatever another test configured globally
+    loop.log = structlog.wrap_logger(
+        structlog.PrintLogger(), processors=[capture], wrapper_class=structlog.BoundLogger
+    )
+    logs = capture.entries
+    loop.handle({CASES: records})
+    loop.handle({CASES: again})
+    loop.flush()
+    loop.log_lag()
     assert loop.duplicates == 8 and loop.dead_letters == 0
     assert [e["skipped"] for e in logs if e["event"] == "consumer.duplicates"] == [8]
     assert [e["duplicates"] for e in logs if e["event"] == "consumer.lag_total"] == [8]

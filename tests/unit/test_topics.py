@@ -6,6 +6,7 @@ from pathlib import Path
 
 from consumers.loop_config import LoopConfig
 from consumers.topics import (
+    CHECKPOINT_TOPIC,
     CONSUMERS,
     DEAD_LETTER_TOPIC,
     EVENT_TOPICS,
@@ -36,7 +37,7 @@ def test_the_consumers_read_the_catalogue_s_topics_in_their_groups() -> None:
     assert config.topics == event_topic_names("staging.")
     assert config.group_id == group_id("projections", "staging.") == "staging.ntd-projections"
     assert config.dead_letter_topic == "staging." + DEAD_LETTER_TOPIC
-    assert all_topic_names() == [*event_topic_names(), DEAD_LETTER_TOPIC]
+    assert all_topic_names() == [*event_topic_names(), CHECKPOINT_TOPIC, DEAD_LETTER_TOPIC]
 
 
 def test_the_readme_names_every_topic_and_consumer_group() -> None:
