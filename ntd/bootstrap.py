@@ -205,6 +205,8 @@ def _check_sqlite(path: Path, variable: str) -> None:
     what = f"the store {str(path)!r} (from {variable})"
     if path.is_dir():
         raise ConfigError(f"{what} is a directory, not an SQLite database file")
+    if path.exists() and not path.is_file():  # a device or a pipe reads as an empty new store
+        raise ConfigError(f"{what} is not a regular file, so not an SQLite database file")
     try:
         with path.open("rb") as file:
             head = file.read(len(SQLITE_HEADER))

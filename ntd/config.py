@@ -116,7 +116,7 @@ class Settings:
             events_schema=env.get("NTD_EVENTS_SCHEMA", ""),
             read_dsn=env.get("NTD_READ_DSN") or f"sqlite:///{data_dir / 'read.db'}",
             feed=_choice(env, "NTD_FEED", "log", ("log", "kafka")),
-            kafka_bootstrap=env.get("NTD_KAFKA_BOOTSTRAP", cls.kafka_bootstrap),
+            kafka_bootstrap=_bootstrap(env.get("NTD_KAFKA_BOOTSTRAP", cls.kafka_bootstrap)),
             kafka_partitions=_int(env, "NTD_KAFKA_PARTITIONS", 6),
             topic_prefix=env.get("NTD_TOPIC_PREFIX", ""),
             schema_base=_schema_base(env),
@@ -175,6 +175,26 @@ class Settings:
 
 def _config_home(env: Mapping[str, str]) -> Path:
     return Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "ntd"
+
+
+def _bootstrap(text: str) -> str:
+    """Kafka's bootstrap servers, HOST:PORT[,HOST:PORT...] (an IPv6 host in brackets),
+    checked here: the client library fails on a malformed one with no word of the variable."""
+    for server in text.split(","):
+        host, _, port = server.strip().rpartition(":")
+        bare = host.removeprefix("[").removesuffix("]")
+        if (
+            not bare
+            or ":" in bare
+            and not host.startswith("[")
+            or not port.isascii()
+            or not (port.isdecimal() and 1 <= int(port) <= 65535)
+        ):
+            raise ConfigError(
+                f"NTD_KAFKA_BOOTSTRAP={text[:80]!r}: expected HOST:PORT[,HOST:PORT...] "
+                "(e.g. 127.0.0.1:9092)"
+            )
+    return text
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, options: tuple[str, ...]) -> str:

@@ -163,6 +163,7 @@ def test_a_certificate_beyond_the_limit_is_refused(
         ("NTD_NOW", "9999-12-31T23:59:59Z", ("NTD_NOW", "outside the years")),
         ("NTD_MAX_INPUT_BYTES", "9" * 40, ("NTD_MAX_INPUT_BYTES", "must be from 1")),
         ("NTD_TIME_MAX_YEAR", "9999", ("NTD_TIME_MAX_YEAR", "must be from 1900 to 9000")),
+        ("NTD_KAFKA_BOOTSTRAP", ":::", ("NTD_KAFKA_BOOTSTRAP", "HOST:PORT")),
     ],
     ids=[
         "holidays-device",
@@ -173,6 +174,7 @@ def test_a_certificate_beyond_the_limit_is_refused(
         "now-9999",
         "limit-huge",
         "max-year",
+        "kafka-bootstrap",
     ],
 )
 def test_a_hostile_setting_is_one_line_naming_the_variable(
@@ -496,3 +498,11 @@ def test_serve_on_a_host_name_no_resolver_can_encode_is_one_line() -> None:
     assert result.exit_code != 0
     [line] = error_lines(result)
     assert "not an address of this machine" in line, line
+
+
+def test_a_device_named_as_the_read_store_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NTD_READ_DSN", "sqlite:////dev/null")
+
+    refused(run("case", "list", "--as", ROOT), 2, "/dev/null", "not a regular file")
