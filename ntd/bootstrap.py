@@ -394,7 +394,11 @@ def open_read_store(url: str, connect_timeout: float | None = None) -> ReadStore
 
         with reaching_postgres(url, "NTD_READ_DSN"):
             return open_postgres(with_connect_timeout(url, connect_timeout or configured_timeout()))
-    raise ConfigError(
+    raise _unknown_read_dsn(url)
+
+
+def _unknown_read_dsn(url: str) -> ConfigError:
+    return ConfigError(
         f"NTD_READ_DSN {url!r} is not one of memory:, sqlite:///ABS/PATH.db, "
         "postgresql://USER:PASSWORD@HOST:PORT/DB"
     )
@@ -410,10 +414,12 @@ def open_policy_store(
         return MemoryPolicyStore(window_days)
     from projections.policy_sql import open_sql_policy_store
 
-    if url.startswith("sqlite://"):
-        _check_sqlite_url(url)
     if url.startswith(("postgresql://", "postgres://")):
         with reaching_postgres(url, "NTD_READ_DSN"):
             dsn = with_connect_timeout(url, connect_timeout or configured_timeout())
             return open_sql_policy_store(dsn, window_days)
-    return open_sql_policy_store(url, window_days)
+    if not url.startswith("sqlite://"):
+        raise _unknown_read_dsn(url)
+    _check_sqlite_url(url)
+    with _damaged(Path(url.removeprefix("sqlite://")), "NTD_READ_DSN"):
+        return open_sql_policy_store(url, window_days)

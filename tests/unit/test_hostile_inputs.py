@@ -506,3 +506,11 @@ def test_a_device_named_as_the_read_store_is_refused_naming_it(
     monkeypatch.setenv("NTD_READ_DSN", "sqlite:////dev/null")
 
     refused(run("case", "list", "--as", ROOT), 2, "/dev/null", "not a regular file")
+
+
+def test_a_read_dsn_of_no_known_scheme_is_named_by_the_policies_too(
+    brand: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NTD_READ_DSN", "\ufb01le")  # "ﬁle", a ligature: no scheme ntd knows
+
+    refused(run("policies", "run", "--replay", "--as", ROOT), 2, "NTD_READ_DSN", "is not one of")
