@@ -99,15 +99,18 @@ def test_the_read_models_equal_a_clean_rebuild_and_the_audit_trail_is_intact(
     assert chaos["audit_intact"]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="a leader's crash delays one case partition; a seller's later final takedown arriving "
-    "first suspends it, and SellerRecord.is_suspended ignores when a suspension starts, so the "
-    "delayed earlier takedowns give no strike (/tmp/notes/requests.md, 'strikes are lost')",
-)
-def test_every_policy_effect_happened_exactly_once(chaos: dict[str, Any]) -> None:
+def test_no_policy_effect_happened_twice(chaos: dict[str, Any]) -> None:
     assert chaos["effects"] > 0
     assert chaos["duplicated_effects"] == 0
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="known defect (docs/faults.md, 'Known defect'): a leader's crash delays one case "
+    "partition; a seller's later final takedown arriving first suspends it, and the delayed "
+    "earlier takedowns then give no strike",
+)
+def test_no_policy_effect_was_missed(chaos: dict[str, Any]) -> None:
     assert chaos["missing_effects"] == 0
 
 
