@@ -249,7 +249,7 @@ class Runtime:
 
 
 @contextmanager
-def catch_up_bar() -> Iterator[Progress]:
+def catch_up_bar(label: str = "catching up projections") -> Iterator[Progress]:
     """The progress callback for a catch-up (`Ntd.catch_up` and the operations that catch up):
     a bar on stderr when the catch-up is more than PROGRESS_AFTER events long, else nothing."""
     with ExitStack() as stack:
@@ -263,7 +263,7 @@ def catch_up_bar() -> Iterator[Progress]:
                 bar = stack.enter_context(
                     click.progressbar(
                         length=total,
-                        label="catching up projections",
+                        label=label,
                         file=sys.stderr,
                         show_pos=True,
                         width=30,

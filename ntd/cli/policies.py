@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from datetime import datetime
-from typing import Any
 
 import click
 
 from domain.values import Actor
-from ntd.cli.kit import PROGRESS_AFTER, Refused, Runtime, catch_up_bar, pass_runtime
+from ntd.cli.kit import Refused, Runtime, catch_up_bar, pass_runtime
 from ntd.cli.params import TIME, as_option, json_flag
 from ntd.cli.render_what_if import what_if_data, what_if_text
 from ntd.policies import NotEmbedded, run_policies
-from ntd.what_if import BadRules, Progress, proposed_rules, what_if
+from ntd.what_if import BadRules, proposed_rules, what_if
 
 OUTCOMES = {
     "RecordStrike": "strikes recorded",
@@ -150,34 +146,9 @@ def what_if_command(
         rules = proposed_rules(app.rules, rules_text)
     except BadRules as error:
         raise click.BadParameter(str(error), param_hint="'--rules'") from None
-    with _replay_bar() as tick:
+    with catch_up_bar("replaying the policies") as tick:
         result = what_if(app, rules, actor, since, tick)
     if fmt == "json":
         click.echo(json.dumps(what_if_data(result), indent=2))
     else:
         click.echo(what_if_text(result))
-
-
-@contextmanager
-def _replay_bar() -> Iterator[Progress]:
-    """A bar on stderr while a replay longer than PROGRESS_AFTER events goes on, else nothing."""
-    with ExitStack() as stack:
-        bar: Any = None
-
-        def tick(done: int, total: int) -> None:
-            nonlocal bar
-            if bar is None:
-                if total <= PROGRESS_AFTER:
-                    return
-                bar = stack.enter_context(
-                    click.progressbar(
-                        length=total,
-                        label="replaying the policies",
-                        file=sys.stderr,
-                        show_pos=True,
-                        width=30,
-                    )
-                )
-            bar.update(max(0, done - bar.pos))
-
-        yield tick
